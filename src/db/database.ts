@@ -1,0 +1,55 @@
+// Opens the source of truth: real PostgreSQL through pg when DATABASE_URL is set, embedded PGlite
+// otherwise. Both speak the same SQL, run the same migrations and are used through one Kysely type.
+import { availableParallelism } from 'node:os';
+import { Kysely, Migrator, PostgresDialect, type Migration, type MigrationProvider } from 'kysely';
+import pg from 'pg';
+import type { Config } from '../config.js';
+import * as initial from './migrations/0001-initial.js';
+import { PGliteDialect } from './pglite-dialect.js';
+import type { DB } from './schema.js';
+
+export type Database = Kysely<DB>;
+
+const INT8_OID = 20;
+
+/** Migrations are imported, not read from a folder, so they travel inside the build. */
+const migrations: Record<string, Migration> = {
+  '0001-initial': initial,
+};
+
+const migrationProvider: MigrationProvider = {
+  getMigrations: async () => migrations,
+};
+
+function readInt8(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new Error(`int8 value ${value} is outside the safe integer range`);
+  return n;
+}
+
+export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>): Promise<Database> {
+  if (config.databaseUrl) {
+    const pool = new pg.Pool({
+      connectionString: config.databaseUrl,
+      // Short transactions on a few cores: a small pool beats a large one.
+      max: Math.max(4, availableParallelism() * 4),
+      types: {
+        getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+          oid === INT8_OID ? readInt8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+      },
+    });
+    return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  }
+  const { PGlite } = await import('@electric-sql/pglite');
+  const pglite = await PGlite.create(config.dataDir, { parsers: { [INT8_OID]: readInt8 } });
+  return new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
+}
+
+export async function migrateToLatest(db: Database): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrationProvider });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error || failed) {
+    throw new Error(`migration ${failed?.migrationName ?? ''} failed: ${String(error)}`, { cause: error });
+  }
+}

@@ -1,0 +1,99 @@
+// Kysely table interfaces: the one description of the database that every repository is typed by.
+import type { ColumnType, Generated } from 'kysely';
+
+/** bigint columns are read as JS numbers (see the type parsers in database.ts); money never needs more. */
+type Money = ColumnType<number, number | bigint, number | bigint>;
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+
+export type ReservationStatus = 'HELD' | 'CONFIRMED' | 'EXPIRED';
+export type SeatStatus = 'FREE' | 'HELD' | 'SOLD';
+export type LedgerKind = 'CHARGE' | 'PAYMENT';
+
+export interface UserTable {
+  id: string;
+  name: string | null;
+  balance: Money;
+  created_at: CreatedAt;
+}
+
+export interface PointLedgerTable {
+  id: Generated<string>;
+  user_id: string;
+  /** Signed: a charge adds, a payment subtracts. The sum per user is the balance. */
+  amount: Money;
+  kind: LedgerKind;
+  payment_id: string | null;
+  created_at: CreatedAt;
+}
+
+export interface ConcertTable {
+  id: string;
+  title: string;
+  venue: string;
+  created_at: CreatedAt;
+}
+
+export interface ConcertDateTable {
+  concert_id: string;
+  /** 'YYYY-MM-DD', kept as text so no time zone can shift it. */
+  date: string;
+  starts_at: Timestamp;
+  total_seats: number;
+  /** Seats neither held nor sold, as of the last hold, payment or sweep (lapsed holds are added at read). */
+  available_seats: number;
+}
+
+export interface SeatTable {
+  id: string;
+  concert_id: string;
+  date: string;
+  number: number;
+  price: Money;
+  status: SeatStatus;
+  /** The live reservation on this seat, while HELD or SOLD. */
+  reservation_id: string | null;
+  held_until: Timestamp | null;
+}
+
+export interface ReservationTable {
+  id: string;
+  user_id: string;
+  seat_id: string;
+  concert_id: string;
+  date: string;
+  seat_number: number;
+  price: Money;
+  status: ReservationStatus;
+  held_until: Timestamp;
+  created_at: CreatedAt;
+}
+
+export interface PaymentTable {
+  id: string;
+  reservation_id: string;
+  user_id: string;
+  amount: Money;
+  paid_at: Timestamp;
+}
+
+export interface IdempotencyKeyTable {
+  user_id: string;
+  endpoint: string;
+  key: string;
+  request_hash: string;
+  response_status: number;
+  response_body: ColumnType<unknown, string, string>;
+  created_at: CreatedAt;
+}
+
+export interface DB {
+  users: UserTable;
+  point_ledger: PointLedgerTable;
+  concerts: ConcertTable;
+  concert_dates: ConcertDateTable;
+  seats: SeatTable;
+  reservations: ReservationTable;
+  payments: PaymentTable;
+  idempotency_keys: IdempotencyKeyTable;
+}

@@ -1,0 +1,72 @@
+// Turns every failure into the contract's error shape. Domain errors map by code; Fastify's own
+// errors (validation, body parsing, limits) map by their code; anything else is a logged 500 that
+// shows the client nothing of its insides.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DomainError, errorBody, errorStatus, type ErrorCode } from '../errors.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** A validation failure on one of these top-level body fields gets that field's own error code. */
+    fieldErrorCodes?: Record<string, ErrorCode>;
+  }
+}
+
+const fastifyCodes: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'VALIDATION_ERROR',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_EMPTY_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+};
+
+interface ValidationIssue {
+  instancePath?: string;
+  params?: Record<string, unknown>;
+  message?: string;
+}
+
+/** The top-level field a validation issue is about, if any ('/amount' or a missing 'amount'). */
+function issueField(issue: ValidationIssue): string | undefined {
+  const fromPath = issue.instancePath?.split('/')[1];
+  if (fromPath) return fromPath;
+  const missing = issue.params?.['missingProperty'];
+  return typeof missing === 'string' ? missing : undefined;
+}
+
+function validationCode(request: FastifyRequest, error: FastifyError): ErrorCode {
+  const fieldCodes = request.routeOptions.config.fieldErrorCodes;
+  if (fieldCodes && error.validationContext === 'body') {
+    for (const issue of (error.validation ?? []) as ValidationIssue[]) {
+      const field = issueField(issue);
+      const code = field ? fieldCodes[field] : undefined;
+      if (code) return code;
+    }
+  }
+  return 'VALIDATION_ERROR';
+}
+
+function send(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
+  return reply.code(errorStatus[code]).type('application/json; charset=utf-8').send(errorBody(code, message));
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof DomainError) return send(reply, error.code, error.message);
+    if (error.validation) return send(reply, validationCode(request, error), error.message);
+    const mapped = error.code ? fastifyCodes[error.code] : undefined;
+    if (mapped) return send(reply, mapped, error.message);
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      // Another client error Fastify raised itself (a bad header, say): keep its status, give it our shape.
+      return reply
+        .code(error.statusCode)
+        .type('application/json; charset=utf-8')
+        .send({ error: { code: 'BAD_REQUEST', message: error.message } });
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return send(reply, 'INTERNAL_ERROR', `internal error (request ${request.id})`);
+  });
+
+  app.setNotFoundHandler((request, reply) => send(reply, 'NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`));
+}

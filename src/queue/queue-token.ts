@@ -1,0 +1,37 @@
+// Queue tokens: a small signed claim naming one user and one place in line. The claim is readable
+// but tamper-proof (HMAC-SHA256); the token's state lives in the queue store, never in the token.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+export interface TokenClaims {
+  userId: string;
+  tokenId: string;
+  /** Arrival number in the line: lets a poll compute its position without looking the token up. */
+  seq: number;
+}
+
+function mac(body: string, secret: string): Buffer {
+  return createHmac('sha256', secret).update(body).digest();
+}
+
+/** Deterministic: the same claims always sign to the same string, so a rejoin returns the same token. */
+export function signToken(claims: TokenClaims, secret: string): string {
+  const body = Buffer.from(`${claims.userId}.${claims.tokenId}.${claims.seq}`).toString('base64url');
+  return `${body}.${mac(body, secret).toString('base64url')}`;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The claims of a genuine token, or null for anything malformed or forged. */
+export function verifyToken(token: string, secret: string): TokenClaims | null {
+  if (token.length > 512) return null;
+  const dot = token.indexOf('.');
+  if (dot <= 0 || dot !== token.lastIndexOf('.')) return null;
+  const body = token.slice(0, dot);
+  const given = Buffer.from(token.slice(dot + 1), 'base64url');
+  const expected = mac(body, secret);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
+  const [userId, tokenId, seqText, ...rest] = Buffer.from(body, 'base64url').toString('utf8').split('.');
+  const seq = Number(seqText);
+  if (rest.length > 0 || !userId || !UUID.test(userId) || !tokenId || !Number.isSafeInteger(seq) || seq < 1) return null;
+  return { userId, tokenId, seq };
+}

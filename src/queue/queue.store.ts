@@ -1,0 +1,78 @@
+// The waiting line's state, behind one interface with two implementations: in-process (one instance,
+// embedded mode) and Redis (any number of instances). Both pass test/queue/queue-store.suite.ts.
+//
+// The model: every join takes the next arrival number (seq) from a counter. A serving cursor marks how
+// far admission has walked the line; a WAITING token's position is `seq - cursor`, which counts every
+// token between the cursor and it, live or not yet known to be abandoned, so it is never below the truth.
+
+export type TokenStatus = 'WAITING' | 'ACTIVE' | 'EXPIRED';
+
+export interface TokenState {
+  tokenId: string;
+  userId: string;
+  seq: number;
+  status: TokenStatus;
+  /** 0 unless WAITING; then 1 + how many tokens still stand before it (never fewer than the live ones). */
+  position: number;
+  /** Epoch ms. ACTIVE: when the active time ends. WAITING: when it is abandoned unless seen before. */
+  expiresAt: number;
+}
+
+export interface QueueSettings {
+  activeLimit: number;
+  paused: boolean;
+}
+
+export interface QueueStats extends QueueSettings {
+  /** Tokens in line not yet admitted or skipped (may include some abandoned ones not yet noticed). */
+  waiting: number;
+  active: number;
+  /** Admissions in the last 60 s: measured, not configured. */
+  admittedPerMinute: number;
+}
+
+export interface QueueTimings {
+  activeTtlMs: number;
+  waitingIdleMs: number;
+  /** How long an ended token is remembered, so its use answers TOKEN_EXPIRED rather than INVALID_TOKEN. */
+  expiredRetentionMs: number;
+}
+
+export interface JoinResult {
+  state: TokenState;
+  /** false when the user already had a live token: the same one comes back, in the same place. */
+  created: boolean;
+}
+
+export interface QueueStore {
+  /**
+   * The user's live token, seen again; or, when they have none (never joined, or it ended), a new
+   * token with id `newTokenId` at the back of the line.
+   */
+  join(userId: string, newTokenId: string, now: number): Promise<JoinResult>;
+  /**
+   * A token's state, or null if the store never issued it (or forgot it). A WAITING token silent
+   * past its idle deadline, or an ACTIVE one past its active time, reads EXPIRED. With `touch`, a
+   * live WAITING token counts as seen now (polling and streaming keep a place in line).
+   */
+  get(tokenId: string, now: number, touch: boolean): Promise<TokenState | null>;
+  /** Ends a token (after payment). Frees its ACTIVE slot at once. Ending an ended token does nothing. */
+  expire(tokenId: string, now: number): Promise<void>;
+  /**
+   * Ends ACTIVE tokens past their time, then admits the earliest live WAITING tokens, in arrival
+   * order, until `activeLimit` are ACTIVE (none while paused). Abandoned tokens are skipped and
+   * ended. Safe to run at the same time from any number of instances. Returns how many it admitted.
+   */
+  admit(now: number): Promise<number>;
+  stats(now: number): Promise<QueueStats>;
+  /** Shared by every instance. Lowering the limit ends nobody; it only holds admission back. */
+  updateSettings(change: Partial<QueueSettings>): Promise<QueueSettings>;
+  /**
+   * Calls `listener` whenever admission or an ending may have changed someone's status or position,
+   * whichever instance made the change. Returns an unsubscribe function.
+   */
+  onChange(listener: () => void): () => void;
+  /** Throws when the store cannot answer (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,207 @@
+// One behaviour suite for every QueueStore. Time is passed in explicitly, so nothing here sleeps.
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { QueueSettings, QueueStore, QueueTimings } from '../../src/queue/queue.store.js';
+
+export type StoreFactory = (timings: QueueTimings, settings: QueueSettings) => Promise<QueueStore>;
+
+const timings: QueueTimings = { activeTtlMs: 10_000, waitingIdleMs: 5_000, expiredRetentionMs: 60_000 };
+const T0 = 1_800_000_000_000;
+
+export function describeQueueStore(name: string, makeStore: StoreFactory): void {
+  describe(`${name} queue store`, () => {
+    const opened: QueueStore[] = [];
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((s) => s.close()));
+    });
+    async function open(settings: Partial<QueueSettings> = {}): Promise<QueueStore> {
+      const store = await makeStore(timings, { activeLimit: 2, paused: false, ...settings });
+      opened.push(store);
+      return store;
+    }
+    async function joinMany(store: QueueStore, n: number, now = T0) {
+      const states = [];
+      for (let i = 0; i < n; i++) states.push((await store.join(randomUUID(), randomUUID(), now)).state);
+      return states;
+    }
+
+    it('gives each new user the next place in line, and the same place when they ask again', async () => {
+      const store = await open();
+      const [a, b, c] = await joinMany(store, 3);
+      expect([a!.position, b!.position, c!.position]).toEqual([1, 2, 3]);
+      expect([a!.status, b!.status, c!.status]).toEqual(['WAITING', 'WAITING', 'WAITING']);
+      expect(b!.seq).toBeGreaterThan(a!.seq);
+      expect(b!.expiresAt).toBe(T0 + timings.waitingIdleMs);
+
+      const again = await store.join(b!.userId, randomUUID(), T0 + 1_000);
+      expect(again.created).toBe(false);
+      expect(again.state.tokenId).toBe(b!.tokenId);
+      expect(again.state.position).toBe(2);
+      expect(again.state.expiresAt).toBe(T0 + 1_000 + timings.waitingIdleMs);
+    });
+
+    it('admits in arrival order up to the active limit and moves the rest forward', async () => {
+      const store = await open({ activeLimit: 2 });
+      const [a, b, c, d] = await joinMany(store, 4);
+      expect(await store.admit(T0 + 10)).toBe(2);
+      const states = await Promise.all([a, b, c, d].map((s) => store.get(s!.tokenId, T0 + 20, false)));
+      expect(states.map((s) => s!.status)).toEqual(['ACTIVE', 'ACTIVE', 'WAITING', 'WAITING']);
+      expect(states.map((s) => s!.position)).toEqual([0, 0, 1, 2]);
+      expect(states[0]!.expiresAt).toBe(T0 + 10 + timings.activeTtlMs);
+      expect(await store.admit(T0 + 30)).toBe(0);
+    });
+
+    it('frees a slot when a token ends, and the next in line takes it', async () => {
+      const store = await open({ activeLimit: 1 });
+      const [a, b] = await joinMany(store, 2);
+      await store.admit(T0);
+      await store.expire(a!.tokenId, T0 + 100);
+      expect((await store.get(a!.tokenId, T0 + 100, false))!.status).toBe('EXPIRED');
+      expect(await store.admit(T0 + 200)).toBe(1);
+      expect((await store.get(b!.tokenId, T0 + 200, false))!.status).toBe('ACTIVE');
+      // Ending twice is harmless.
+      await store.expire(a!.tokenId, T0 + 300);
+      expect((await store.stats(T0 + 300)).active).toBe(1);
+    });
+
+    it('puts a user whose token ended at the back of the line with a new token', async () => {
+      const store = await open({ activeLimit: 1 });
+      const [a] = await joinMany(store, 1);
+      await store.admit(T0);
+      await joinMany(store, 2);
+      await store.expire(a!.tokenId, T0 + 1);
+      const rejoined = await store.join(a!.userId, randomUUID(), T0 + 2);
+      expect(rejoined.created).toBe(true);
+      expect(rejoined.state.tokenId).not.toBe(a!.tokenId);
+      expect(rejoined.state.status).toBe('WAITING');
+      expect(rejoined.state.position).toBe(3);
+    });
+
+    it('abandons a silent waiting token: it reads EXPIRED and admission skips it', async () => {
+      const store = await open({ activeLimit: 1 });
+      const [first, silent, polling] = await joinMany(store, 3);
+      await store.admit(T0);
+      // `polling` keeps its place by being seen; `silent` is never seen again.
+      await store.get(polling!.tokenId, T0 + 4_000, true);
+      await store.expire(first!.tokenId, T0 + 6_000);
+      expect(await store.admit(T0 + 6_000)).toBe(1);
+      expect((await store.get(silent!.tokenId, T0 + 6_000, false))!.status).toBe('EXPIRED');
+      expect((await store.get(polling!.tokenId, T0 + 6_000, false))!.status).toBe('ACTIVE');
+    });
+
+    it('never lets a token that went silent take a slot, even if the line reaches it late', async () => {
+      const store = await open({ activeLimit: 1 });
+      const [a, b] = await joinMany(store, 2);
+      await store.admit(T0);
+      await store.expire(a!.tokenId, T0 + 5_000);
+      expect(await store.admit(T0 + 5_000)).toBe(0);
+      expect((await store.get(b!.tokenId, T0 + 5_001, true))!.status).toBe('EXPIRED');
+      expect((await store.stats(T0 + 5_001)).active).toBe(0);
+    });
+
+    it('ends an active token after its active time and frees the slot', async () => {
+      const store = await open({ activeLimit: 1 });
+      const [a, b] = await joinMany(store, 2);
+      await store.admit(T0);
+      await store.get(b!.tokenId, T0 + 4_000, true);
+      await store.get(b!.tokenId, T0 + 8_000, true);
+      expect((await store.get(a!.tokenId, T0 + 9_999, false))!.status).toBe('ACTIVE');
+      expect(await store.admit(T0 + 10_000)).toBe(1);
+      expect((await store.get(a!.tokenId, T0 + 10_000, false))!.status).toBe('EXPIRED');
+      expect((await store.get(b!.tokenId, T0 + 10_000, false))!.status).toBe('ACTIVE');
+    });
+
+    it('admits nobody while paused, and resumes in order', async () => {
+      const store = await open({ activeLimit: 5 });
+      const states = await joinMany(store, 2);
+      expect(await store.updateSettings({ paused: true })).toEqual({ activeLimit: 5, paused: true });
+      expect(await store.admit(T0)).toBe(0);
+      expect((await store.get(states[0]!.tokenId, T0, false))!.position).toBe(1);
+      await store.updateSettings({ paused: false });
+      expect(await store.admit(T0 + 1)).toBe(2);
+    });
+
+    it('lowering the limit ends nobody, it only holds admission back', async () => {
+      const store = await open({ activeLimit: 3 });
+      const states = await joinMany(store, 4);
+      await store.admit(T0);
+      expect(await store.updateSettings({ activeLimit: 1 })).toEqual({ activeLimit: 1, paused: false });
+      expect(await store.admit(T0 + 1)).toBe(0);
+      expect((await store.stats(T0 + 1)).active).toBe(3);
+      await store.expire(states[0]!.tokenId, T0 + 2);
+      await store.expire(states[1]!.tokenId, T0 + 2);
+      expect(await store.admit(T0 + 3)).toBe(0);
+      await store.expire(states[2]!.tokenId, T0 + 4);
+      expect(await store.admit(T0 + 5)).toBe(1);
+      await store.updateSettings({ activeLimit: 0 });
+      expect((await store.stats(T0 + 5)).activeLimit).toBe(0);
+    });
+
+    it('counts admissions of the last minute only', async () => {
+      const store = await open({ activeLimit: 10 });
+      await joinMany(store, 3);
+      await store.admit(T0);
+      await joinMany(store, 2, T0 + 30_000);
+      await store.admit(T0 + 30_000);
+      expect(await store.stats(T0 + 30_000)).toMatchObject({ admittedPerMinute: 5, active: 2, waiting: 0 });
+      expect((await store.stats(T0 + 61_000)).admittedPerMinute).toBe(2);
+    });
+
+    it('reports waiting and active counts', async () => {
+      const store = await open({ activeLimit: 1 });
+      await joinMany(store, 3);
+      await store.admit(T0);
+      expect(await store.stats(T0)).toMatchObject({ waiting: 2, active: 1, activeLimit: 1, paused: false });
+    });
+
+    it('tells listeners when admission changes the line', async () => {
+      const store = await open({ activeLimit: 1 });
+      let calls = 0;
+      const off = store.onChange(() => calls++);
+      const [a] = await joinMany(store, 2);
+      await store.admit(T0);
+      await expect.poll(() => calls, { timeout: 2_000 }).toBeGreaterThan(0);
+      const before = calls;
+      await store.expire(a!.tokenId, T0 + 1);
+      await expect.poll(() => calls, { timeout: 2_000 }).toBeGreaterThan(before);
+      off();
+    });
+
+    it('answers null for a token it never issued, and forgets ended tokens after the retention time', async () => {
+      const store = await open();
+      expect(await store.get(randomUUID(), T0, false)).toBeNull();
+      const [a] = await joinMany(store, 1);
+      await store.expire(a!.tokenId, T0);
+      expect((await store.get(a!.tokenId, T0 + 59_000, false))!.status).toBe('EXPIRED');
+      await store.admit(T0 + 61_000);
+      expect(await store.get(a!.tokenId, T0 + 61_000, false)).toBeNull();
+    });
+
+    it('when many instances admit at once, the active limit still holds', async () => {
+      const store = await open({ activeLimit: 7 });
+      const states = await joinMany(store, 30);
+      const admitted = await Promise.all(Array.from({ length: 20 }, () => store.admit(T0)));
+      expect(admitted.reduce((a, b) => a + b, 0)).toBe(7);
+      expect((await store.stats(T0)).active).toBe(7);
+      const active = await Promise.all(states.map((s) => store.get(s.tokenId, T0, false)));
+      // Exactly the first seven in arrival order.
+      expect(active.map((s) => s!.status === 'ACTIVE')).toEqual(states.map((_, i) => i < 7));
+    });
+
+    it('when one user joins many times at once, they hold one place', async () => {
+      const store = await open({ activeLimit: 0 });
+      const userId = randomUUID();
+      const results = await Promise.all(Array.from({ length: 20 }, () => store.join(userId, randomUUID(), T0)));
+      expect(new Set(results.map((r) => r.state.tokenId)).size).toBe(1);
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      expect((await store.stats(T0)).waiting).toBe(1);
+    });
+
+    it('when many users join at once, each gets a distinct place', async () => {
+      const store = await open({ activeLimit: 0 });
+      const results = await Promise.all(Array.from({ length: 50 }, () => store.join(randomUUID(), randomUUID(), T0)));
+      const positions = results.map((r) => r.state.position).sort((a, b) => a - b);
+      expect(positions).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    });
+  });
+}
