@@ -3,6 +3,8 @@ import type { ColumnType, Generated } from 'kysely';
 
 /** bigint columns are read as JS numbers (see the type parsers in database.ts); money never needs more. */
 type Money = ColumnType<number, number | bigint, number | bigint>;
+/** A money column with a default (0) in the database. */
+type DefaultedMoney = ColumnType<number, number | bigint | undefined, number | bigint>;
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 
@@ -13,7 +15,7 @@ export type LedgerKind = 'CHARGE' | 'PAYMENT';
 export interface UserTable {
   id: string;
   name: string | null;
-  balance: Money;
+  balance: DefaultedMoney;
   created_at: CreatedAt;
 }
 

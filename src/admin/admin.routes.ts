@@ -1,0 +1,127 @@
+// Operator endpoints behind X-Admin-Key. Without ADMIN_KEY they do not exist (404), as the contract says.
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Kysely } from 'kysely';
+import { Type } from 'typebox';
+import type { ConcertService } from '../concerts/concert.service.js';
+import type { DB } from '../db/schema.js';
+import { DomainError } from '../errors.js';
+import { DateOnly, DateTime, errorResponses, Strict, Uuid } from '../http/schemas.js';
+import type { QueueService } from '../queue/queue.service.js';
+import { insertUser } from '../users/user.repository.js';
+
+export interface AdminRoutesOptions {
+  adminKey: string | undefined;
+  db: Kysely<DB>;
+  concerts: ConcertService;
+  queue: QueueService;
+}
+
+const QueueState = Type.Object({
+  waiting: Type.Integer(),
+  active: Type.Integer(),
+  activeLimit: Type.Integer(),
+  admittedPerMinute: Type.Integer({ description: 'admissions measured over the last 60 s' }),
+  paused: Type.Boolean(),
+});
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+function adminGuard(adminKey: string | undefined): onRequestAsyncHookHandler {
+  const expected = adminKey === undefined ? undefined : digest(adminKey);
+  return async (request) => {
+    if (!expected) throw new DomainError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`);
+    const given = request.headers['x-admin-key'];
+    // Comparing digests keeps the comparison constant-time whatever the given key's length.
+    if (typeof given !== 'string' || !timingSafeEqual(digest(given), expected)) {
+      throw new DomainError('INVALID_ADMIN_KEY', 'X-Admin-Key is missing or wrong');
+    }
+  };
+}
+
+export async function adminRoutes(app: FastifyInstance, { adminKey, db, concerts, queue }: AdminRoutesOptions): Promise<void> {
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+  const onRequest = adminGuard(adminKey);
+  const security = [{ adminKey: [] }];
+
+  api.post(
+    '/admin/v1/users',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Create a user',
+        security,
+        body: Strict({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) }),
+        response: { 201: Type.Object({ userId: Uuid }), ...errorResponses },
+      },
+      onRequest,
+      // The name is optional, so an empty request is a user without one.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+    },
+    async (request, reply) => reply.code(201).send({ userId: await insertUser(db, request.body.name ?? null) }),
+  );
+
+  api.post(
+    '/admin/v1/concerts',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Create a concert with its dates and seats',
+        security,
+        body: Strict({
+          title: Type.String({ minLength: 1, maxLength: 200 }),
+          venue: Type.String({ minLength: 1, maxLength: 200 }),
+          dates: Type.Array(
+            Strict({
+              date: DateOnly,
+              startsAt: DateTime,
+              seatCount: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+              price: Type.Integer({ minimum: 0, maximum: 100_000_000 }),
+            }),
+            { minItems: 1, maxItems: 366 },
+          ),
+        }),
+        response: { 201: Type.Object({ concertId: Uuid }), ...errorResponses },
+      },
+      onRequest,
+    },
+    async (request, reply) => {
+      const { title, venue, dates } = request.body;
+      const concertId = await concerts.createConcert({
+        title,
+        venue,
+        dates: dates.map((d) => ({ date: d.date, startsAt: d.startsAt, seatCount: d.seatCount ?? 50, price: d.price })),
+      });
+      return reply.code(201).send({ concertId });
+    },
+  );
+
+  api.get(
+    '/admin/v1/queue',
+    { schema: { tags: ['admin'], summary: 'The waiting room now', security, response: { 200: QueueState, ...errorResponses } }, onRequest },
+    async () => queue.stats(),
+  );
+
+  api.patch(
+    '/admin/v1/queue',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Pause or resume admission, or change how many may be ACTIVE',
+        security,
+        body: Strict({
+          activeLimit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+          paused: Type.Optional(Type.Boolean()),
+        }),
+        response: { 200: QueueState, ...errorResponses },
+      },
+      onRequest,
+    },
+    async (request) => queue.updateSettings(request.body),
+  );
+}

@@ -1,0 +1,137 @@
+// Builds the whole service as one Fastify instance from a Config: the composition root. Listening is
+// src/server.ts's job, so tests build exactly the same app and drive it with inject().
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Options as AjvOptions, Plugin } from 'ajv';
+import addFormats from 'ajv-formats';
+import type { Config } from './config.js';
+import { adminRoutes } from './admin/admin.routes.js';
+import { concertRoutes } from './concerts/concert.routes.js';
+import { createConcertService } from './concerts/concert.service.js';
+import { migrateToLatest, openDatabase, type Database } from './db/database.js';
+import { demoRoutes, seedDemo, type DemoUser } from './demo/demo-seed.js';
+import { healthRoutes } from './health/health.routes.js';
+import { registerErrorHandling } from './http/error-handler.js';
+import { ErrorResponse } from './http/schemas.js';
+import { deleteOldKeys } from './idempotency/idempotency.js';
+import { paymentRoutes } from './payments/payment.routes.js';
+import { createPaymentService } from './payments/payment.service.js';
+import { pointsRoutes } from './points/points.routes.js';
+import { createPointsService } from './points/points.service.js';
+import { queueRoutes } from './queue/queue.routes.js';
+import { createQueueService } from './queue/queue.service.js';
+import type { QueueStore } from './queue/queue.store.js';
+import { createQueueStore } from './queue/queue.store.factory.js';
+import { reservationRoutes } from './reservations/reservation.routes.js';
+import { createReservationService } from './reservations/reservation.service.js';
+import { userExists } from './users/user.repository.js';
+
+export interface AppDeps {
+  /** An open, migrated database to use instead of opening one from the config (tests share one). */
+  db?: Database;
+  store?: QueueStore;
+}
+
+export interface App {
+  app: FastifyInstance;
+  db: Database;
+  demoUsers: DemoUser[];
+}
+
+const MiB = 1024 * 1024;
+
+export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Promise<App> {
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    // Request logs cost more than a poll itself at sale-time rates; production leaves them out.
+    logController: new LogController({ disableRequestLogging: config.production }),
+    bodyLimit: MiB,
+    ajv: {
+      // Unknown fields and wrong types are 400s, as the contract says: never stripped or coerced.
+      customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } as AjvOptions,
+      plugins: [addFormats.default as Plugin<unknown>],
+    },
+  });
+  // The contract wants JSON only: without this, text/plain would be parsed and fail validation as 400, not 415.
+  app.removeContentTypeParser('text/plain');
+  registerErrorHandling(app);
+
+  const ownsDb = !deps.db;
+  const db = deps.db ?? (await openDatabase(config));
+  const ownsStore = !deps.store;
+  let store: QueueStore | undefined = deps.store;
+  const timers: NodeJS.Timeout[] = [];
+  try {
+    if (ownsDb) await migrateToLatest(db);
+    store ??= await createQueueStore(config);
+
+    const queue = createQueueService({
+      store,
+      config,
+      userExists: (id) => userExists(db, id),
+      log: app.log,
+    });
+    const concerts = createConcertService({ db });
+    const reservations = createReservationService({ db, holdSeconds: config.reservation.holdSeconds });
+    const points = createPointsService({ db });
+    const payments = createPaymentService({ db, queue, log: app.log });
+    const demoUsers = config.seedDemo ? await seedDemo(db, concerts) : [];
+
+    app.addSchema(ErrorResponse);
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.0.3',
+        info: {
+          title: 'boxoffice',
+          version: '1.0.0',
+          description: 'Concert ticketing with a fair virtual waiting room. Join the queue, then use the token as a bearer token.',
+        },
+        components: {
+          securitySchemes: {
+            queueToken: { type: 'http', scheme: 'bearer', description: 'the token from POST /api/v1/queue/tokens' },
+            adminKey: { type: 'apiKey', in: 'header', name: 'X-Admin-Key' },
+          },
+        },
+      },
+    });
+    await app.register(swaggerUi, { routePrefix: '/docs' });
+    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+    const heartbeatMs = Math.min(15_000, (config.queue.waitingIdleSeconds * 1000) / 3);
+    await app.register(healthRoutes, { db, store });
+    await app.register(queueRoutes, { queue, heartbeatMs });
+    await app.register(concertRoutes, { concerts, queue });
+    await app.register(reservationRoutes, { reservations, queue });
+    await app.register(pointsRoutes, { points, queue });
+    await app.register(paymentRoutes, { payments, queue });
+    await app.register(adminRoutes, { adminKey: config.adminKey, db, concerts, queue });
+    if (config.seedDemo) await app.register(demoRoutes, { db });
+
+    await queue.start();
+    const sweep = async () => {
+      try {
+        await reservations.sweepLapsedHolds();
+      } catch (err) {
+        app.log.error({ err }, 'sweeping lapsed holds failed');
+      }
+    };
+    timers.push(setInterval(() => void sweep(), config.reservation.sweepMs));
+    timers.push(setInterval(() => void deleteOldKeys(db, new Date()).catch((err) => app.log.error({ err }, 'key cleanup failed')), 3_600_000));
+    for (const t of timers) t.unref();
+
+    app.addHook('onClose', async () => {
+      queue.stop();
+      for (const t of timers) clearInterval(t);
+      if (ownsStore) await store?.close();
+      if (ownsDb) await db.destroy();
+    });
+    return { app, db, demoUsers };
+  } catch (err) {
+    for (const t of timers) clearInterval(t);
+    await app.close().catch(() => undefined);
+    if (ownsStore) await store?.close().catch(() => undefined);
+    if (ownsDb) await db.destroy().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,26 @@
+// Liveness and readiness for load balancers and orchestrators.
+import type { FastifyInstance } from 'fastify';
+import { sql, type Kysely } from 'kysely';
+import { Type } from 'typebox';
+import type { DB } from '../db/schema.js';
+import { errorBody } from '../errors.js';
+import type { QueueStore } from '../queue/queue.store.js';
+
+export async function healthRoutes(app: FastifyInstance, { db, store }: { db: Kysely<DB>; store: QueueStore }): Promise<void> {
+  const Ok = Type.Object({ status: Type.String() });
+  app.get('/healthz', { schema: { tags: ['service'], summary: 'The process is up', response: { 200: Ok } } }, async () => ({ status: 'ok' }));
+
+  app.get(
+    '/readyz',
+    { schema: { tags: ['service'], summary: 'The database (and Redis, when configured) answer', response: { 200: Ok, 503: Type.Ref('ErrorResponse') } } },
+    async (request, reply) => {
+      try {
+        await Promise.all([sql`select 1`.execute(db), store.ping()]);
+        return { status: 'ready' };
+      } catch (err) {
+        request.log.warn({ err }, 'not ready');
+        return reply.code(503).send(errorBody('SERVICE_UNAVAILABLE', 'a dependency is not answering'));
+      }
+    },
+  );
+}

@@ -1,0 +1,38 @@
+// Schema pieces every feature's routes share: ids, dates, the error body, strict objects.
+import { Type, type TProperties } from 'typebox';
+
+export const Uuid = Type.String({ format: 'uuid', description: 'a uuid' });
+export const DateOnly = Type.String({ format: 'date', description: 'YYYY-MM-DD', examples: ['2026-12-24'] });
+export const DateTime = Type.String({ format: 'date-time', description: 'ISO-8601 UTC' });
+export const Won = Type.Integer({ minimum: 0, description: 'an amount in won' });
+
+/** An object that refuses unknown fields, as the contract asks of every JSON body. */
+export function Strict<T extends TProperties>(properties: T, options: { description?: string } = {}) {
+  return Type.Object(properties, { additionalProperties: false, ...options });
+}
+
+export const ErrorResponse = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ examples: ['SEAT_UNAVAILABLE'] }),
+      message: Type.String(),
+    }),
+  },
+  { $id: 'ErrorResponse', description: 'every error has this shape' },
+);
+
+export const errorResponses = {
+  '4xx': Type.Ref('ErrorResponse'),
+  '5xx': Type.Ref('ErrorResponse'),
+} as const;
+
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 128,
+      pattern: '^[\\x20-\\x7E]+$',
+      description: 'a retry with the same key charges or pays once and returns the first answer',
+    }),
+  ),
+});

@@ -1,0 +1,107 @@
+// Idempotency-Key support: a retry with the same key gets the first successful answer and changes
+// nothing. The key row is written inside the operation's own transaction, first, so:
+//  - a failed operation rolls its key back (only successes are stored);
+//  - a duplicate arriving mid-flight waits on the key's unique index until the first commits, then
+//    reads its answer (or, if the first failed, runs itself).
+import { createHash } from 'node:crypto';
+import type { Kysely, Transaction } from 'kysely';
+import type { DB } from '../db/schema.js';
+import { DomainError } from '../errors.js';
+
+export interface IdempotencyScope {
+  userId: string;
+  endpoint: string;
+  key: string;
+  /** The request as the client sent it; the same key with another request is refused. */
+  request: unknown;
+}
+
+export interface StoredAnswer<T> {
+  status: number;
+  body: T;
+  replayed: boolean;
+}
+
+/** Keys are kept at least this long (the contract says 24 h). */
+export const IDEMPOTENCY_RETENTION_MS = 25 * 60 * 60 * 1000;
+
+function hashRequest(request: unknown): string {
+  return createHash('sha256').update(JSON.stringify(request)).digest('base64url');
+}
+
+function replay<T>(row: { request_hash: string; response_status: number; response_body: unknown }, requestHash: string): StoredAnswer<T> {
+  if (row.request_hash !== requestHash) {
+    throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request');
+  }
+  return { status: row.response_status, body: row.response_body as T, replayed: true };
+}
+
+function selectKey(db: Kysely<DB>, scope: IdempotencyScope) {
+  return db
+    .selectFrom('idempotency_keys')
+    .select(['request_hash', 'response_status', 'response_body'])
+    .where('user_id', '=', scope.userId)
+    .where('endpoint', '=', scope.endpoint)
+    .where('key', '=', scope.key)
+    .executeTakeFirst();
+}
+
+/** The stored answer for a key, without taking part in any transaction (a read-only early look). */
+export async function findStoredAnswer<T>(db: Kysely<DB>, scope: IdempotencyScope): Promise<StoredAnswer<T> | undefined> {
+  const row = await selectKey(db, scope);
+  return row ? replay<T>(row, hashRequest(scope.request)) : undefined;
+}
+
+/**
+ * Runs `operation` in one transaction. With a scope, its answer is stored under the key in the same
+ * transaction, and a repeat of the key returns that answer instead of running again.
+ */
+export async function runIdempotent<T>(
+  db: Kysely<DB>,
+  scope: IdempotencyScope | undefined,
+  status: number,
+  operation: (trx: Transaction<DB>) => Promise<T>,
+): Promise<StoredAnswer<T>> {
+  if (!scope) {
+    const body = await db.transaction().execute(operation);
+    return { status, body, replayed: false };
+  }
+  const requestHash = hashRequest(scope.request);
+  return db.transaction().execute(async (trx) => {
+    const claimed = await trx
+      .insertInto('idempotency_keys')
+      .values({
+        user_id: scope.userId,
+        endpoint: scope.endpoint,
+        key: scope.key,
+        request_hash: requestHash,
+        response_status: status,
+        response_body: 'null',
+      })
+      .onConflict((oc) => oc.doNothing())
+      .returning('key')
+      .executeTakeFirst();
+    if (!claimed) {
+      const row = await selectKey(trx, scope);
+      if (!row) throw new DomainError('REQUEST_IN_PROGRESS', 'a request with this Idempotency-Key is still running');
+      return replay<T>(row, requestHash);
+    }
+    const body = await operation(trx);
+    await trx
+      .updateTable('idempotency_keys')
+      .set({ response_body: JSON.stringify(body) })
+      .where('user_id', '=', scope.userId)
+      .where('endpoint', '=', scope.endpoint)
+      .where('key', '=', scope.key)
+      .execute();
+    return { status, body, replayed: false };
+  });
+}
+
+export async function deleteOldKeys(db: Kysely<DB>, now: Date): Promise<number> {
+  const result = await db
+    .deleteFrom('idempotency_keys')
+    .where('created_at', '<', new Date(now.getTime() - IDEMPOTENCY_RETENTION_MS))
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

@@ -1,0 +1,83 @@
+// Paying for a held seat from the balance: seat sold, reservation confirmed, payment and ledger row
+// written and balance debited in one transaction; the queue token ends right after it commits.
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { DB } from '../db/schema.js';
+import { DomainError } from '../errors.js';
+import { findStoredAnswer, runIdempotent, type IdempotencyScope, type StoredAnswer } from '../idempotency/idempotency.js';
+import { debitForPayment } from '../points/points.repository.js';
+import type { QueueService } from '../queue/queue.service.js';
+import { findReservation } from '../reservations/reservation.repository.js';
+import { confirmReservation, insertPayment, sellHeldSeat } from './payment.repository.js';
+
+export interface Payment {
+  paymentId: string;
+  reservationId: string;
+  userId: string;
+  amount: number;
+  balance: number;
+  paidAt: string;
+}
+
+export interface PaymentRequest {
+  userId: string;
+  reservationId: string;
+  idempotencyKey?: string | undefined;
+}
+
+export interface PaymentServiceDeps {
+  db: Kysely<DB>;
+  queue: Pick<QueueService, 'endToken'>;
+  log?: { error: (obj: unknown, msg: string) => void };
+}
+
+function scopeOf(request: PaymentRequest): IdempotencyScope | undefined {
+  if (!request.idempotencyKey) return undefined;
+  return {
+    userId: request.userId,
+    endpoint: 'payments',
+    key: request.idempotencyKey,
+    request: { userId: request.userId, reservationId: request.reservationId },
+  };
+}
+
+export function createPaymentService({ db, queue, log }: PaymentServiceDeps) {
+  return {
+    /** A retry's first answer, looked up before the token's state (a paid token has ended). */
+    findRetry(request: PaymentRequest): Promise<StoredAnswer<Payment> | undefined> {
+      const scope = scopeOf(request);
+      return scope ? findStoredAnswer<Payment>(db, scope) : Promise.resolve(undefined);
+    },
+
+    async pay(request: PaymentRequest, tokenId: string): Promise<StoredAnswer<Payment>> {
+      const { userId, reservationId } = request;
+      const answer = await runIdempotent(db, scopeOf(request), 201, async (trx) => {
+        const reservation = await findReservation(trx, reservationId);
+        if (!reservation) throw new DomainError('RESERVATION_NOT_FOUND', `no reservation ${reservationId}`);
+        if (reservation.user_id !== userId) throw new DomainError('USER_MISMATCH', 'this reservation belongs to another user');
+        if (reservation.status === 'CONFIRMED') throw new DomainError('ALREADY_PAID', 'this reservation is already paid');
+        if (!(await sellHeldSeat(trx, reservation.seat_id, reservationId))) {
+          // Lost a race with another payment of the same hold, or the hold lapsed: say which.
+          const now = await findReservation(trx, reservationId);
+          if (now?.status === 'CONFIRMED') throw new DomainError('ALREADY_PAID', 'this reservation is already paid');
+          throw new DomainError('RESERVATION_EXPIRED', 'the hold on this seat has lapsed; reserve it again');
+        }
+        await confirmReservation(trx, reservationId);
+        const paymentId = randomUUID();
+        const { paid_at } = await insertPayment(trx, { id: paymentId, reservationId, userId, amount: reservation.price });
+        const balance = await debitForPayment(trx, userId, reservation.price, paymentId);
+        if (balance === undefined) {
+          throw new DomainError('INSUFFICIENT_BALANCE', `the seat costs ${reservation.price} won; top up your points first`);
+        }
+        return { paymentId, reservationId, userId, amount: reservation.price, balance, paidAt: new Date(paid_at).toISOString() };
+      });
+      if (!answer.replayed) {
+        // After commit: the payment stands even if ending the token fails (it then lapses by its TTL).
+        await queue.endToken(tokenId).catch((err: unknown) => log?.error({ err, tokenId }, 'could not end a paid token'));
+      }
+      return answer;
+    },
+  };
+}
+
+export type PaymentService = ReturnType<typeof createPaymentService>;

@@ -1,0 +1,222 @@
+// The Lua scripts of the Redis queue store. Each multi-step change of the line is one script, so it is
+// atomic however many instances run it at once. The key layout is documented in ../queue.store.redis.ts.
+//
+// Calling convention shared by every script:
+//   KEYS[1..7] = seq, cursor, line, active, ended, admitted, settings (the queue's fixed keys)
+//   ARGV[1] = key base (`<prefix>{queue}:`), for the per-token and per-user keys built inside the script
+//   ARGV[2] = now (epoch ms, from the caller: the logic never reads a clock)
+//   ARGV[3..6] = activeTtlMs, waitingIdleMs, expiredRetentionMs, gcMarginMs
+//   ARGV[7..] = the script's own arguments
+// Per-token and per-user keys cannot be declared up front (admission discovers them while walking the
+// line); they carry the same hash tag as KEYS, so on Redis Cluster they live in the same slot.
+import { createHash } from 'node:crypto';
+
+export interface LuaScript {
+  readonly name: string;
+  readonly source: string;
+  readonly sha: string;
+}
+
+const PRELUDE = `
+local base = ARGV[1]
+local now = tonumber(ARGV[2])
+local activeTtl = tonumber(ARGV[3])
+local idleMs = tonumber(ARGV[4])
+local retention = tonumber(ARGV[5])
+local gcMargin = tonumber(ARGV[6])
+local seqKey, cursorKey, lineKey, activeKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local endedKey, admittedKey, settingsKey = KEYS[5], KEYS[6], KEYS[7]
+local channel = base .. 'changes'
+
+-- Lua's own number-to-string conversion switches to exponents; integers are formatted explicitly.
+local function int(x) return string.format('%d', x) end
+local function tokenKey(id) return base .. 'token:' .. id end
+local function userKey(userId) return base .. 'user:' .. userId end
+
+local function load(id)
+  local f = redis.call('HMGET', tokenKey(id), 'userId', 'seq', 'status', 'lastSeenAt', 'activeUntil', 'endedAt')
+  if not f[1] then return nil end
+  return { id = id, userId = f[1], seq = tonumber(f[2]), status = f[3], lastSeenAt = tonumber(f[4]),
+           activeUntil = tonumber(f[5]), endedAt = tonumber(f[6]) }
+end
+
+local function lapsed(t)
+  return (t.status == 'WAITING' and now - t.lastSeenAt >= idleMs)
+      or (t.status == 'ACTIVE' and now >= t.activeUntil)
+end
+
+-- Ends a live token: out of the line and the active set, the user free to join again, remembered as
+-- EXPIRED for the retention time (admission forgets it then; the TTL is only a backstop).
+local function finish(t)
+  if t.status == 'WAITING' then redis.call('HDEL', lineKey, int(t.seq)) end
+  redis.call('ZREM', activeKey, t.id)
+  t.status = 'EXPIRED'
+  t.endedAt = now
+  local key = tokenKey(t.id)
+  redis.call('HSET', key, 'status', 'EXPIRED', 'endedAt', int(now))
+  redis.call('PEXPIRE', key, int(retention + gcMargin))
+  local uk = userKey(t.userId)
+  if redis.call('GET', uk) == t.id then redis.call('DEL', uk) end
+  redis.call('ZADD', endedKey, int(now), t.id)
+end
+
+-- A live WAITING token seen now keeps its place; its keys' TTL (garbage collection only) moves too.
+local function touch(t)
+  if t.status ~= 'WAITING' or now <= t.lastSeenAt then return end
+  t.lastSeenAt = now
+  local key = tokenKey(t.id)
+  redis.call('HSET', key, 'lastSeenAt', int(now))
+  local ttl = int(idleMs + retention + gcMargin)
+  redis.call('PEXPIRE', key, ttl)
+  redis.call('PEXPIRE', userKey(t.userId), ttl)
+end
+
+-- One row per token, the same everywhere: created, tokenId, userId, seq, status, lastSeenAt,
+-- activeUntil, endedAt, cursor.
+local function reply(t, created)
+  local cursor = redis.call('GET', cursorKey) or '0'
+  return { created and 1 or 0, t.id, t.userId, int(t.seq), t.status, int(t.lastSeenAt),
+           int(t.activeUntil), int(t.endedAt), cursor }
+end
+`;
+
+/** ARGV[7] = tokenId, ARGV[8] = '1' to touch. The hot path of a poll: one call, one round trip. */
+const GET = `
+local t = load(ARGV[7])
+if not t then return false end
+if t.status ~= 'EXPIRED' then
+  if lapsed(t) then finish(t) elseif ARGV[8] == '1' then touch(t) end
+end
+return reply(t, false)
+`;
+
+/** ARGV[7] = userId, ARGV[8] = the id for a new token. */
+const JOIN = `
+local userId, newId = ARGV[7], ARGV[8]
+local liveId = redis.call('GET', userKey(userId))
+if liveId then
+  local t = load(liveId)
+  if t and t.status ~= 'EXPIRED' then
+    if lapsed(t) then
+      finish(t)
+    else
+      touch(t)
+      return reply(t, false)
+    end
+  end
+end
+local key = tokenKey(newId)
+if redis.call('EXISTS', key) == 1 then return redis.error_reply('TOKEN_ID_IN_USE token id already issued') end
+local seq = redis.call('INCR', seqKey)
+redis.call('HSET', key, 'userId', userId, 'seq', seq, 'status', 'WAITING', 'lastSeenAt', int(now),
+           'activeUntil', 0, 'endedAt', 0)
+local ttl = int(idleMs + retention + gcMargin)
+redis.call('PEXPIRE', key, ttl)
+redis.call('SET', userKey(userId), newId, 'PX', ttl)
+redis.call('HSET', lineKey, seq, newId)
+return reply({ id = newId, userId = userId, seq = seq, status = 'WAITING', lastSeenAt = now,
+               activeUntil = 0, endedAt = 0 }, true)
+`;
+
+/** ARGV[7] = tokenId. Returns 1 if it ended the token now, 0 if it was unknown or already ended. */
+const EXPIRE = `
+local t = load(ARGV[7])
+if not t or t.status == 'EXPIRED' then return 0 end
+finish(t)
+redis.call('PUBLISH', channel, 'expire')
+return 1
+`;
+
+/**
+ * ARGV[7] = budget: at most this many active expiries and this many line entries per call, so one call
+ * never holds Redis long. Returns { admitted, more }; more = 1 when the budget ran out with work left.
+ */
+const ADMIT = `
+local budget = tonumber(ARGV[7])
+local changed = false
+local more = 0
+
+local lapsedIds = redis.call('ZRANGEBYSCORE', activeKey, '-inf', int(now), 'LIMIT', 0, budget)
+for _, id in ipairs(lapsedIds) do
+  local t = load(id)
+  if t and t.status == 'ACTIVE' then finish(t) else redis.call('ZREM', activeKey, id) end
+  changed = true
+end
+if #lapsedIds >= budget then more = 1 end
+
+local forgotten = redis.call('ZRANGEBYSCORE', endedKey, '-inf', int(now - retention), 'LIMIT', 0, budget)
+for _, id in ipairs(forgotten) do redis.call('DEL', tokenKey(id)) end
+if #forgotten > 0 then redis.call('ZREM', endedKey, unpack(forgotten)) end
+
+local admitted = 0
+local settings = redis.call('HMGET', settingsKey, 'activeLimit', 'paused')
+local limit = tonumber(settings[1]) or 0
+if settings[2] ~= '1' then
+  local active = redis.call('ZCARD', activeKey)
+  local start = tonumber(redis.call('GET', cursorKey) or '0')
+  local last = tonumber(redis.call('GET', seqKey) or '0')
+  local cursor = start
+  local activeUntil = now + activeTtl
+  local activeGc = int(activeTtl + retention + gcMargin)
+  while active < limit and cursor < last do
+    if cursor - start >= budget then
+      more = 1
+      break
+    end
+    cursor = cursor + 1
+    local field = int(cursor)
+    local id = redis.call('HGET', lineKey, field)
+    if id then
+      redis.call('HDEL', lineKey, field)
+      local t = load(id)
+      if t and t.status == 'WAITING' then
+        if lapsed(t) then
+          finish(t)
+        else
+          local key = tokenKey(id)
+          redis.call('HSET', key, 'status', 'ACTIVE', 'activeUntil', int(activeUntil))
+          redis.call('PEXPIRE', key, activeGc)
+          redis.call('PEXPIRE', userKey(t.userId), activeGc)
+          redis.call('ZADD', activeKey, int(activeUntil), id)
+          redis.call('ZADD', admittedKey, int(now), field)
+          active = active + 1
+          admitted = admitted + 1
+        end
+      end
+    end
+  end
+  if cursor ~= start then
+    redis.call('SET', cursorKey, int(cursor))
+    changed = true
+  end
+end
+
+redis.call('ZREMRANGEBYSCORE', admittedKey, '-inf', int(now - 60000))
+if changed then redis.call('PUBLISH', channel, 'admit') end
+return { admitted, more }
+`;
+
+/** Returns { waiting, active, admittedPerMinute, activeLimit, paused } read at one instant. */
+const STATS = `
+local settings = redis.call('HMGET', settingsKey, 'activeLimit', 'paused')
+return {
+  redis.call('HLEN', lineKey),
+  redis.call('ZCOUNT', activeKey, '(' .. int(now), '+inf'),
+  redis.call('ZCOUNT', admittedKey, '(' .. int(now - 60000), '+inf'),
+  settings[1] or '0',
+  settings[2] or '0',
+}
+`;
+
+function script(name: string, body: string): LuaScript {
+  const source = PRELUDE + body;
+  return { name, source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+export const queueScripts = {
+  get: script('get', GET),
+  join: script('join', JOIN),
+  expire: script('expire', EXPIRE),
+  admit: script('admit', ADMIT),
+  stats: script('stats', STATS),
+} as const;

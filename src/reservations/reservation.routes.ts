@@ -1,0 +1,62 @@
+// Reservation endpoints: hold a seat, read a hold. ACTIVE tokens only.
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { assertTokenUser, claimsOf, tokenGuard } from '../http/auth.js';
+import { DateOnly, DateTime, errorResponses, Strict, Uuid, Won } from '../http/schemas.js';
+import type { QueueService } from '../queue/queue.service.js';
+import type { ReservationService } from './reservation.service.js';
+
+const ReservationResponse = Type.Object({
+  reservationId: Uuid,
+  userId: Uuid,
+  concertId: Uuid,
+  date: DateOnly,
+  seatNumber: Type.Integer(),
+  price: Won,
+  status: Type.Union([Type.Literal('HELD'), Type.Literal('CONFIRMED'), Type.Literal('EXPIRED')]),
+  heldUntil: DateTime,
+});
+
+export async function reservationRoutes(
+  app: FastifyInstance,
+  { reservations, queue }: { reservations: ReservationService; queue: QueueService },
+): Promise<void> {
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+  const active = tokenGuard(queue, 'active');
+
+  api.post(
+    '/api/v1/reservations',
+    {
+      schema: {
+        tags: ['reservations'],
+        summary: 'Hold a seat for a few minutes',
+        security: [{ queueToken: [] }],
+        body: Strict({ userId: Uuid, concertId: Uuid, date: DateOnly, seatNumber: Type.Integer({ minimum: 1, maximum: 1_000_000 }) }),
+        response: { 201: ReservationResponse, ...errorResponses },
+      },
+      preHandler: active,
+    },
+    async (request, reply) => {
+      const { userId, concertId, date, seatNumber } = request.body;
+      assertTokenUser(request, userId);
+      const reservation = await reservations.holdSeat(userId, { concertId, date, number: seatNumber });
+      return reply.code(201).send(reservation);
+    },
+  );
+
+  api.get(
+    '/api/v1/reservations/:reservationId',
+    {
+      schema: {
+        tags: ['reservations'],
+        summary: 'One of your reservations',
+        security: [{ queueToken: [] }],
+        params: Strict({ reservationId: Uuid }),
+        response: { 200: ReservationResponse, ...errorResponses },
+      },
+      preHandler: active,
+    },
+    async (request) => reservations.getReservation(claimsOf(request).userId, request.params.reservationId),
+  );
+}
