@@ -1,0 +1,53 @@
+// Serves the built fan page (/) and operator page (/admin) from dist/web. Hashed assets are
+// cached for a year; the HTML is revalidated every time so a new build is picked up at once.
+// Only the files that exist at start-up get routes, so unknown paths (and all of /api) still
+// reach the app's JSON not-found handler.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+
+export interface WebOptions {
+  /** The folder the front-end build wrote (dist/web). */
+  root: string;
+}
+
+const yearSeconds = 365 * 24 * 60 * 60;
+
+/** dist/web under the repository root, found from this file in src/web or dist/src/web. */
+export function defaultWebRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) return path.resolve('dist', 'web');
+    dir = parent;
+  }
+  return path.join(dir, 'dist', 'web');
+}
+
+function setCacheHeaders(reply: FastifyReply, filePath: string): void {
+  const immutable = filePath.split(path.sep).includes('assets');
+  reply.header('cache-control', immutable ? `public, max-age=${yearSeconds}, immutable` : 'no-cache');
+}
+
+export async function registerWeb(app: FastifyInstance, options: WebOptions): Promise<void> {
+  const root = path.resolve(options.root);
+  // Tests and API-only runs may never build the pages; then there is nothing to serve.
+  if (!existsSync(path.join(root, 'index.html'))) return;
+
+  await app.register(async (web) => {
+    await web.register(fastifyStatic, {
+      root,
+      wildcard: false,
+      index: ['index.html'],
+      cacheControl: false,
+      etag: true,
+      lastModified: true,
+      setHeaders: setCacheHeaders,
+    });
+    if (existsSync(path.join(root, 'admin.html'))) {
+      web.get('/admin', { schema: { hide: true } }, (_request, reply) => reply.sendFile('admin.html'));
+    }
+  });
+}

@@ -1,0 +1,151 @@
+// The only way the pages talk to the server: typed calls to the public contract (API.md).
+// Failures become ApiError with the contract's code, so the pages can show a sentence for it.
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export interface QueueState {
+  userId: string;
+  status: 'WAITING' | 'ACTIVE' | 'EXPIRED';
+  position: number;
+  estimatedWaitSeconds: number;
+  pollAfterSeconds?: number;
+  expiresAt: string;
+}
+
+export interface IssuedToken extends QueueState {
+  token: string;
+}
+
+export interface Concert {
+  concertId: string;
+  title: string;
+  venue: string;
+}
+
+export interface ConcertDate {
+  date: string;
+  startsAt: string;
+  totalSeats: number;
+  availableSeats: number;
+}
+
+export interface Seat {
+  seatId: string;
+  number: number;
+  price: number;
+}
+
+export interface Reservation {
+  reservationId: string;
+  userId: string;
+  concertId: string;
+  date: string;
+  seatNumber: number;
+  price: number;
+  status: 'HELD' | 'CONFIRMED' | 'EXPIRED';
+  heldUntil: string;
+}
+
+export interface Payment {
+  paymentId: string;
+  reservationId: string;
+  userId: string;
+  amount: number;
+  balance: number;
+  paidAt: string;
+}
+
+export interface QueueStats {
+  waiting: number;
+  active: number;
+  activeLimit: number;
+  admittedPerMinute: number;
+  paused: boolean;
+}
+
+interface CallOptions {
+  method?: 'GET' | 'POST' | 'PATCH';
+  body?: unknown;
+  token?: string;
+  adminKey?: string;
+  idempotencyKey?: string;
+}
+
+/** One HTTP call; a network failure is reported as the code NETWORK so it gets a sentence too. */
+export async function call<T>(path: string, options: CallOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  if (options.token) headers['authorization'] = `Bearer ${options.token}`;
+  if (options.adminKey) headers['x-admin-key'] = options.adminKey;
+  if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method: options.method ?? 'GET',
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      cache: 'no-store',
+    });
+  } catch {
+    throw new ApiError(0, 'NETWORK', 'network error');
+  }
+  const payload: unknown = await response.json().catch(() => undefined);
+  if (!response.ok) {
+    const error = (payload as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+    const code = typeof error?.code === 'string' ? error.code : `HTTP_${response.status}`;
+    throw new ApiError(response.status, code, typeof error?.message === 'string' ? error.message : code);
+  }
+  return payload as T;
+}
+
+const segment = encodeURIComponent;
+
+export const fanApi = {
+  demoUsers: () => call<{ users: { userId: string; name: string }[] }>('/api/v1/demo/users'),
+  issueToken: (userId: string) =>
+    call<IssuedToken>('/api/v1/queue/tokens', { method: 'POST', body: { userId } }),
+  queueState: (token: string) => call<QueueState>('/api/v1/queue/tokens/me', { token }),
+  queueEventsUrl: (token: string) => `/api/v1/queue/tokens/me/events?token=${segment(token)}`,
+  concerts: (token: string) => call<{ concerts: Concert[] }>('/api/v1/concerts', { token }),
+  dates: (token: string, concertId: string) =>
+    call<{ dates: ConcertDate[] }>(`/api/v1/concerts/${segment(concertId)}/dates`, { token }),
+  seats: (token: string, concertId: string, date: string) =>
+    call<{ seats: Seat[] }>(`/api/v1/concerts/${segment(concertId)}/dates/${segment(date)}/seats`, { token }),
+  hold: (token: string, body: { userId: string; concertId: string; date: string; seatNumber: number }) =>
+    call<Reservation>('/api/v1/reservations', { method: 'POST', body, token }),
+  reservation: (token: string, reservationId: string) =>
+    call<Reservation>(`/api/v1/reservations/${segment(reservationId)}`, { token }),
+  balance: (token: string, userId: string) =>
+    call<{ userId: string; balance: number }>(`/api/v1/users/${segment(userId)}/points`, { token }),
+  charge: (token: string, userId: string, amount: number, idempotencyKey: string) =>
+    call<{ userId: string; balance: number }>(`/api/v1/users/${segment(userId)}/points/charge`, {
+      method: 'POST',
+      body: { amount },
+      token,
+      idempotencyKey,
+    }),
+  pay: (token: string, userId: string, reservationId: string, idempotencyKey: string) =>
+    call<Payment>('/api/v1/payments', { method: 'POST', body: { userId, reservationId }, token, idempotencyKey }),
+};
+
+export const adminApi = {
+  queue: (adminKey: string) => call<QueueStats>('/admin/v1/queue', { adminKey }),
+  updateQueue: (adminKey: string, body: { activeLimit?: number; paused?: boolean }) =>
+    call<QueueStats>('/admin/v1/queue', { method: 'PATCH', body, adminKey }),
+};
+
+/** A fresh Idempotency-Key; crypto.randomUUID needs a secure context, so fall back on plain http. */
+export function newIdempotencyKey(): string {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}

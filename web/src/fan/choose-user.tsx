@@ -1,0 +1,100 @@
+// First page: pick a demo fan (listed only in demo mode) or paste a user id, then join the line.
+import { useEffect, useState } from 'preact/hooks';
+import { fanApi } from '../api';
+import { useI18n } from '../i18n';
+import { ErrorLine } from '../shared';
+import { isUserId } from './session';
+
+interface DemoUser {
+  userId: string;
+  name: string;
+}
+
+export function ChooseUser({ busy, error, onJoin }: { busy: boolean; error: string | null; onJoin: (userId: string, name?: string) => void }) {
+  const { t } = useI18n();
+  const [demoUsers, setDemoUsers] = useState<DemoUser[] | null>(null);
+  const [userId, setUserId] = useState('');
+  const [formError, setFormError] = useState<string | null>(null);
+
+  useEffect(() => {
+    // Outside demo mode the endpoint answers 404; then only the id form is shown.
+    fanApi
+      .demoUsers()
+      .then((answer) => setDemoUsers(Array.isArray(answer.users) ? answer.users : []))
+      .catch(() => setDemoUsers([]));
+  }, []);
+
+  const submit = (event: Event) => {
+    event.preventDefault();
+    const id = userId.trim();
+    if (!isUserId(id)) {
+      setFormError(t.badUserId);
+      return;
+    }
+    setFormError(null);
+    onJoin(id);
+  };
+
+  return (
+    <section class="card" aria-labelledby="who-title">
+      <h1 id="who-title">{t.whoTitle}</h1>
+      <p>{t.whoIntro}</p>
+      <ErrorLine text={error} />
+      {demoUsers === null && (
+        <p class="muted" role="status">
+          {t.loading}
+        </p>
+      )}
+      {demoUsers && demoUsers.length > 0 && (
+        <div class="block" role="group" aria-labelledby="demo-title">
+          <h2 id="demo-title">{t.demoTitle}</h2>
+          <p class="muted">{t.demoHint}</p>
+          <ul class="choices">
+            {demoUsers.map((user) => (
+              <li key={user.userId}>
+                <button
+                  type="button"
+                  class="choice"
+                  disabled={busy}
+                  aria-label={t.continueAs(user.name)}
+                  onClick={() => onJoin(user.userId, user.name)}
+                >
+                  <span class="avatar" aria-hidden="true">
+                    {user.name.slice(0, 1).toUpperCase()}
+                  </span>
+                  {user.name}
+                </button>
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+      <form class="block" onSubmit={submit} noValidate>
+        <label for="user-id">{t.userIdLabel}</label>
+        <p id="user-id-hint" class="muted small">
+          {t.userIdHint}
+        </p>
+        <div class="row">
+          <input
+            id="user-id"
+            name="userId"
+            autoComplete="off"
+            spellcheck={false}
+            aria-describedby={formError ? 'user-id-hint user-id-error' : 'user-id-hint'}
+            aria-invalid={formError ? true : undefined}
+            value={userId}
+            onInput={(event) => setUserId(event.currentTarget.value)}
+          />
+          <button type="submit" class="primary" disabled={busy}>
+            {busy ? t.joining : t.joinLine}
+          </button>
+        </div>
+        {formError && (
+          <p id="user-id-error" class="error" role="alert">
+            {formError}
+          </p>
+        )}
+      </form>
+    </section>
+  );
+}

@@ -1,0 +1,186 @@
+// The seat map of one date. The server lists only free seats, so any number missing from the
+// list is taken (held or sold) and drawn greyed out. It refreshes every few seconds, so a seat
+// someone else takes greys out here too. Arrow keys move between seats (one tab stop).
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, fanApi, type Concert, type ConcertDate, type Reservation, type Seat } from '../api';
+import { errorText, formatDay, formatMoney, useI18n } from '../i18n';
+import { ErrorLine } from '../shared';
+import type { StepProps } from './concerts';
+
+const refreshMs = 3000;
+
+interface Props extends StepProps {
+  concert: Concert;
+  date: ConcertDate;
+  onHeld: (reservation: Reservation) => void;
+  onBack: () => void;
+}
+
+export function SeatMap({ token, userId, onApiError, concert, date, onHeld, onBack }: Props) {
+  const { lang, t } = useI18n();
+  const [free, setFree] = useState<Map<number, Seat> | null>(null);
+  const [selected, setSelected] = useState<number | null>(null);
+  const [focusSeat, setFocusSeat] = useState(1);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [holding, setHolding] = useState(false);
+  const [refreshNow, setRefreshNow] = useState(0);
+  const grid = useRef<HTMLDivElement>(null);
+  const selectedRef = useRef(selected);
+  selectedRef.current = selected;
+
+  useEffect(() => {
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const load = async () => {
+      try {
+        const answer = await fanApi.seats(token, concert.concertId, date.date);
+        if (stopped) return;
+        const seats = new Map(answer.seats.map((seat) => [seat.number, seat] as const));
+        setFree(seats);
+        setError(null);
+        const mine = selectedRef.current;
+        if (mine !== null && !seats.has(mine)) {
+          setSelected(null);
+          setNotice(t.seatLost(mine));
+        }
+      } catch (failure) {
+        if (stopped || onApiError(failure)) return;
+        setError(errorText(t, failure));
+      }
+      if (!stopped) timer = setTimeout(load, refreshMs);
+    };
+    void load();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, [token, concert.concertId, date.date, refreshNow]);
+
+  const hold = async () => {
+    if (selected === null || holding) return;
+    const seatNumber = selected;
+    setHolding(true);
+    setNotice(null);
+    setError(null);
+    try {
+      const reservation = await fanApi.hold(token, { userId, concertId: concert.concertId, date: date.date, seatNumber });
+      onHeld(reservation);
+    } catch (failure) {
+      if (onApiError(failure)) return;
+      if (failure instanceof ApiError && failure.code === 'SEAT_UNAVAILABLE') {
+        // Grey it out at once; the refresh that follows confirms it.
+        setFree((current) => {
+          if (!current) return current;
+          const next = new Map(current);
+          next.delete(seatNumber);
+          return next;
+        });
+        setSelected(null);
+        setNotice(t.seatLost(seatNumber));
+        setRefreshNow((n) => n + 1);
+      } else {
+        setError(errorText(t, failure));
+      }
+    } finally {
+      setHolding(false);
+    }
+  };
+
+  const total = date.totalSeats;
+  const numbers = Array.from({ length: total }, (_, i) => i + 1);
+
+  const moveFocus = (event: KeyboardEvent) => {
+    const columns = grid.current ? getComputedStyle(grid.current).gridTemplateColumns.split(' ').length : 10;
+    const steps: Record<string, number> = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: columns, ArrowUp: -columns };
+    let next: number | undefined;
+    if (event.key in steps) next = focusSeat + steps[event.key]!;
+    else if (event.key === 'Home') next = 1;
+    else if (event.key === 'End') next = total;
+    if (next === undefined) return;
+    event.preventDefault();
+    next = Math.min(total, Math.max(1, next));
+    setFocusSeat(next);
+    grid.current?.querySelector<HTMLButtonElement>(`[data-seat="${next}"]`)?.focus();
+  };
+
+  const chosen = selected !== null ? free?.get(selected) : undefined;
+  const day = formatDay(lang, date.date);
+
+  return (
+    <section class="card" aria-labelledby="seats-title">
+      <p class="crumb">
+        <button type="button" class="link" onClick={onBack}>
+          ← {t.backToDates}
+        </button>
+      </p>
+      <h1 id="seats-title">{t.seatsTitle}</h1>
+      <p class="muted">
+        {concert.title} · {day}
+      </p>
+      <p class="small">{t.pickSeat}</p>
+      <ul class="legend" aria-hidden="true">
+        <li>
+          <span class="swatch free" /> {t.legendFree}
+        </li>
+        <li>
+          <span class="swatch taken" /> {t.legendTaken}
+        </li>
+        <li>
+          <span class="swatch chosen" /> {t.legendChosen}
+        </li>
+      </ul>
+      {notice && (
+        <p class="notice" role="alert">
+          {notice}
+        </p>
+      )}
+      <ErrorLine text={error} />
+      {free === null && !error ? (
+        <p class="muted" role="status">
+          {t.loading}
+        </p>
+      ) : (
+        <div class="seat-grid" role="group" aria-label={t.seatMapLabel(day)} ref={grid} onKeyDown={moveFocus}>
+          {numbers.map((n) => {
+            const seat = free?.get(n);
+            const isChosen = seat !== undefined && selected === n;
+            const label = seat
+              ? (isChosen ? t.seatChosen : t.seatFree)(n, formatMoney(lang, seat.price))
+              : t.seatTaken(n);
+            return (
+              <button
+                key={n}
+                type="button"
+                data-seat={n}
+                class={seat ? (isChosen ? 'seat chosen' : 'seat free') : 'seat taken'}
+                tabIndex={n === focusSeat ? 0 : -1}
+                aria-label={label}
+                aria-pressed={seat ? isChosen : undefined}
+                aria-disabled={seat ? undefined : true}
+                onFocus={() => setFocusSeat(n)}
+                onClick={() => {
+                  if (!seat) return;
+                  setNotice(null);
+                  setSelected(isChosen ? null : n);
+                }}
+              >
+                {n}
+              </button>
+            );
+          })}
+        </div>
+      )}
+      <div class="hold-bar" aria-live="polite">
+        {chosen && selected !== null ? (
+          <>
+            <span class="hold-summary">{t.chosenSeat(selected, formatMoney(lang, chosen.price))}</span>
+            <button type="button" class="primary" disabled={holding} onClick={hold}>
+              {holding ? t.holding : t.holdSeat}
+            </button>
+          </>
+        ) : null}
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,42 @@
+// The fan's progress, kept in sessionStorage so a reload keeps the place in line and the hold.
+import type { Concert, ConcertDate, Payment, Reservation } from '../api';
+
+export interface FanSession {
+  userId: string;
+  name?: string;
+  token?: string;
+  /** The furthest place in line seen for this token: the start of the progress bar. */
+  startPosition?: number;
+  concert?: Concert;
+  date?: ConcertDate;
+  reservation?: Reservation;
+  payment?: Payment;
+}
+
+const key = 'boxoffice.fan';
+
+export function loadSession(): FanSession | null {
+  try {
+    const raw = sessionStorage.getItem(key);
+    if (!raw) return null;
+    const value = JSON.parse(raw) as FanSession;
+    return typeof value.userId === 'string' ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+export function saveSession(session: FanSession | null): void {
+  try {
+    if (session) sessionStorage.setItem(key, JSON.stringify(session));
+    else sessionStorage.removeItem(key);
+  } catch {
+    // private modes may refuse storage; the page still works until a reload
+  }
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUserId(value: string): boolean {
+  return uuidPattern.test(value);
+}

@@ -1,0 +1,77 @@
+// Pieces both pages use: the frame with the language toggle, error lines and a ticking clock.
+import type { ComponentChildren } from 'preact';
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { dictionaries, I18nContext, initialLang, rememberLang, useI18n, type Lang } from './i18n';
+
+export function I18nProvider({ children }: { children: ComponentChildren }) {
+  const [lang, setLangState] = useState<Lang>(initialLang);
+  useEffect(() => {
+    document.documentElement.lang = lang;
+  }, [lang]);
+  const value = useMemo(
+    () => ({
+      lang,
+      t: dictionaries[lang],
+      setLang: (next: Lang) => {
+        rememberLang(next);
+        setLangState(next);
+      },
+    }),
+    [lang],
+  );
+  return <I18nContext.Provider value={value}>{children}</I18nContext.Provider>;
+}
+
+export function Frame({ subtitle, aside, children }: { subtitle?: string; aside?: ComponentChildren; children: ComponentChildren }) {
+  const { lang, t, setLang } = useI18n();
+  return (
+    <>
+      <a class="skip" href="#main">
+        {t.skipToContent}
+      </a>
+      <header class="top">
+        <div class="brand">
+          <span class="logo" aria-hidden="true">
+            ◆
+          </span>{' '}
+          {t.appName}
+          {subtitle && <span class="subtitle"> · {subtitle}</span>}
+        </div>
+        <div class="top-actions">
+          {aside}
+          <button
+            type="button"
+            class="lang"
+            lang={lang === 'en' ? 'ko' : 'en'}
+            aria-label={t.switchLabel}
+            onClick={() => setLang(lang === 'en' ? 'ko' : 'en')}
+          >
+            {t.switchTo}
+          </button>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        {children}
+      </main>
+    </>
+  );
+}
+
+export function ErrorLine({ text }: { text: string | null | undefined }) {
+  if (!text) return null;
+  return (
+    <p class="error" role="alert">
+      {text}
+    </p>
+  );
+}
+
+/** The current time, re-rendered every `everyMs`. */
+export function useNow(everyMs = 1000): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), everyMs);
+    return () => clearInterval(timer);
+  }, [everyMs]);
+  return now;
+}
