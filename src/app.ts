@@ -26,6 +26,7 @@ import { createQueueStore } from './queue/queue.store.factory.js';
 import { reservationRoutes } from './reservations/reservation.routes.js';
 import { createReservationService } from './reservations/reservation.service.js';
 import { userExists } from './users/user.repository.js';
+import { defaultWebRoot, registerWeb } from './web/web.plugin.js';
 
 export interface AppDeps {
   /** An open, migrated database to use instead of opening one from the config (tests share one). */
@@ -107,6 +108,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     await app.register(paymentRoutes, { payments, queue });
     await app.register(adminRoutes, { adminKey: config.adminKey, db, concerts, queue });
     if (config.seedDemo) await app.register(demoRoutes, { db });
+    await registerWeb(app, { root: defaultWebRoot() });
 
     await queue.start();
     const sweep = async () => {
