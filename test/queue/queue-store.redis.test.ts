@@ -1,0 +1,205 @@
+// The queue-store suite against Redis, plus what only a shared store can show: several instances on
+// one prefix share one line. Runs when REDIS_URL is set; each store gets its own random prefix and its
+// keys are deleted afterwards, so runs can share one Redis.
+import { randomUUID } from 'node:crypto';
+import { tracingChannel } from 'node:diagnostics_channel';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { QueueSettings, QueueStore, QueueTimings } from '../../src/queue/queue.store.js';
+import { queueKeys, RedisQueueStore } from '../../src/queue/queue.store.redis.js';
+import { describeQueueStore } from './queue-store.suite.js';
+
+const redisUrl = process.env.REDIS_URL;
+const timings: QueueTimings = { activeTtlMs: 10_000, waitingIdleMs: 5_000, expiredRetentionMs: 60_000 };
+const T0 = 1_800_000_000_000;
+
+if (!redisUrl) {
+  describe.skip('Redis queue store (skipped: set REDIS_URL to run it)', () => {
+    it('runs the queue-store suite against Redis', () => {});
+  });
+} else {
+  const url = redisUrl;
+  const prefixes: string[] = [];
+
+  function newPrefix(): string {
+    const prefix = `test:${randomUUID()}:`;
+    prefixes.push(prefix);
+    return prefix;
+  }
+
+  // After each test, so every scan walks a keyspace without the previous tests' keys.
+  afterEach(async () => {
+    const redis = new Redis(url);
+    try {
+      for (const prefix of prefixes.splice(0)) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);
+          if (keys.length > 0) await redis.unlink(...keys);
+          cursor = next;
+        } while (cursor !== '0');
+      }
+    } finally {
+      await redis.quit();
+    }
+  });
+
+  describeQueueStore('Redis', (storeTimings, initial) =>
+    RedisQueueStore.connect({ url, prefix: newPrefix(), timings: storeTimings, initial }),
+  );
+
+  describe('Redis queue store shared by several instances', () => {
+    const opened: QueueStore[] = [];
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((s) => s.close()));
+    });
+
+    async function open(prefix: string, settings: Partial<QueueSettings> = {}, walkBudget?: number) {
+      const store = await RedisQueueStore.connect({
+        url,
+        prefix,
+        timings,
+        initial: { activeLimit: 2, paused: false, ...settings },
+        walkBudget,
+      });
+      opened.push(store);
+      return store;
+    }
+
+    /** Joins `n` new users at once; the client pipelines the scripts on its connection. */
+    async function joinMany(store: QueueStore, n: number, now = T0) {
+      const states = [];
+      for (let done = 0; done < n; done += 5_000) {
+        const batch = Array.from({ length: Math.min(5_000, n - done) }, () => store.join(randomUUID(), randomUUID(), now));
+        for (const result of await Promise.all(batch)) states.push(result.state);
+      }
+      return states;
+    }
+
+    it('a line joined on one instance is admitted by another and read back on the first', async () => {
+      const prefix = newPrefix();
+      const a = await open(prefix, { activeLimit: 2 });
+      const b = await open(prefix, { activeLimit: 2 });
+      const [first, second, third] = await joinMany(a, 3);
+      expect(await b.admit(T0 + 10)).toBe(2);
+      const states = await Promise.all([first, second, third].map((s) => a.get(s!.tokenId, T0 + 20, false)));
+      expect(states.map((s) => [s!.status, s!.position])).toEqual([
+        ['ACTIVE', 0],
+        ['ACTIVE', 0],
+        ['WAITING', 1],
+      ]);
+      // The same user asking through the other instance keeps their one place.
+      const again = await b.join(third!.userId, randomUUID(), T0 + 30);
+      expect(again).toMatchObject({ created: false, state: { tokenId: third!.tokenId, position: 1 } });
+      expect(await a.stats(T0 + 30)).toMatchObject({ waiting: 1, active: 2, admittedPerMinute: 2 });
+    });
+
+    it('when instances admit at once, the active limit holds across all of them', async () => {
+      const prefix = newPrefix();
+      const stores = await Promise.all([1, 2, 3].map(() => open(prefix, { activeLimit: 5 })));
+      const states = await joinMany(stores[0]!, 40);
+      const admitted = await Promise.all(Array.from({ length: 30 }, (_, i) => stores[i % 3]!.admit(T0)));
+      expect(admitted.reduce((x, y) => x + y, 0)).toBe(5);
+      const read = await Promise.all(states.map((s) => stores[2]!.get(s.tokenId, T0, false)));
+      expect(read.map((s) => s!.status === 'ACTIVE')).toEqual(states.map((_, i) => i < 5));
+    });
+
+    it('tells listeners on another instance when one instance admits or ends a token', async () => {
+      const prefix = newPrefix();
+      const a = await open(prefix, { activeLimit: 1 });
+      const b = await open(prefix, { activeLimit: 1 });
+      let calls = 0;
+      b.onChange(() => calls++);
+      const [first] = await joinMany(a, 2);
+      await a.admit(T0);
+      await expect.poll(() => calls, { timeout: 1_000 }).toBeGreaterThan(0);
+      const before = calls;
+      await a.expire(first!.tokenId, T0 + 1);
+      await expect.poll(() => calls, { timeout: 1_000 }).toBeGreaterThan(before);
+    });
+
+    it('holds one subscription per instance, however many listeners it has', async () => {
+      const prefix = newPrefix();
+      const a = await open(prefix);
+      const b = await open(prefix);
+      for (let i = 0; i < 10; i++) {
+        a.onChange(() => {});
+        b.onChange(() => {});
+      }
+      const redis = new Redis(url);
+      try {
+        const channel = queueKeys(prefix).channel;
+        expect(await redis.pubsub('NUMSUB', channel)).toEqual([channel, 2]);
+      } finally {
+        await redis.quit();
+      }
+    });
+
+    it('keeps settings in Redis: a change on one instance is seen by all, and a restart does not undo it', async () => {
+      const prefix = newPrefix();
+      const a = await open(prefix, { activeLimit: 2 });
+      const b = await open(prefix, { activeLimit: 2 });
+      await a.updateSettings({ activeLimit: 9, paused: true });
+      expect(await b.stats(T0)).toMatchObject({ activeLimit: 9, paused: true });
+      const restarted = await open(prefix, { activeLimit: 2, paused: false });
+      expect(await restarted.stats(T0)).toMatchObject({ activeLimit: 9, paused: true });
+      await joinMany(a, 1);
+      expect(await restarted.admit(T0)).toBe(0);
+    });
+
+    it('keeps working after Redis loses its script cache (restart or failover)', async () => {
+      const prefix = newPrefix();
+      const store = await open(prefix, { activeLimit: 1 });
+      const [first] = await joinMany(store, 1);
+      const redis = new Redis(url);
+      try {
+        await redis.script('FLUSH');
+      } finally {
+        await redis.quit();
+      }
+      expect(await store.admit(T0)).toBe(1);
+      expect((await store.get(first!.tokenId, T0, true))!.status).toBe('ACTIVE');
+    });
+
+    it('walks a long stretch of abandoned tokens over several bounded script calls', async () => {
+      const prefix = newPrefix();
+      const store = await open(prefix, { activeLimit: 1 }, 10);
+      const abandoned = await joinMany(store, 95);
+      const [live] = await joinMany(store, 1, T0 + timings.waitingIdleMs);
+      expect(live!.position).toBe(96);
+      expect(await store.admit(T0 + timings.waitingIdleMs)).toBe(1);
+      expect((await store.get(live!.tokenId, T0 + timings.waitingIdleMs, false))!.status).toBe('ACTIVE');
+      expect((await store.get(abandoned[0]!.tokenId, T0 + timings.waitingIdleMs, false))!.status).toBe('EXPIRED');
+      expect((await store.stats(T0 + timings.waitingIdleMs)).waiting).toBe(0);
+    });
+
+    it('answers a poll with one script call and an exact position, with 100k in line', async () => {
+      const prefix = newPrefix();
+      const store = await open(prefix, { activeLimit: 0 });
+      const states = await joinMany(store, 100_000);
+      const last = states.at(-1)!;
+
+      const commands: { command: string; args: string[] }[] = [];
+      const channel = tracingChannel<unknown, { command: string; args: string[] }>('ioredis:command');
+      const onStart = (ctx: { command: string; args: string[] }) => {
+        if (ctx.args.some((arg) => arg.startsWith(prefix))) commands.push({ command: ctx.command, args: ctx.args });
+      };
+      const noop = () => {};
+      const handlers = { start: onStart, end: noop, asyncStart: noop, asyncEnd: noop, error: noop };
+      channel.subscribe(handlers);
+      let polled;
+      try {
+        polled = await store.get(last.tokenId, T0 + 1_000, true);
+      } finally {
+        channel.unsubscribe(handlers);
+      }
+      expect(polled).toMatchObject({ status: 'WAITING', position: 100_000, expiresAt: T0 + 1_000 + timings.waitingIdleMs });
+      expect(commands.map((c) => c.command)).toEqual(['evalsha']);
+
+      await store.updateSettings({ activeLimit: 3 });
+      expect(await store.admit(T0 + 2_000)).toBe(3);
+      expect((await store.get(last.tokenId, T0 + 2_000, true))!.position).toBe(99_997);
+      expect((await store.stats(T0 + 2_000)).waiting).toBe(99_997);
+    });
+  });
+}
