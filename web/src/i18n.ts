@@ -36,6 +36,7 @@ const en = {
   pollingUpdates: (s: number) => `Checking every ${s} s`,
   startOver: 'Start over',
   signedInAs: (name: string) => `Signed in as ${name}`,
+  userShort: (id: string) => `user ${id}`,
 
   expiredTitle: 'Your place in line has ended',
   expiredText:
@@ -180,6 +181,7 @@ const ko: Dict = {
   pollingUpdates: (s: number) => `${s}초마다 확인 중`,
   startOver: '처음으로',
   signedInAs: (name: string) => `${name} 님`,
+  userShort: (id: string) => `사용자 ${id}`,
 
   expiredTitle: '대기 순번이 만료되었습니다',
   expiredText:

@@ -112,8 +112,8 @@ export function FanApp() {
     setPhase('who');
   };
 
-  const who = session?.name ?? session?.userId.slice(0, 8);
-  const aside = session && phase !== 'who' ? <span class="who">{t.signedInAs(who ?? '')}</span> : undefined;
+  const who = session ? (session.name ?? t.userShort(session.userId.slice(0, 8))) : '';
+  const aside = session && phase !== 'who' ? <span class="who">{t.signedInAs(who)}</span> : undefined;
 
   if (!session || phase === 'who') {
     return (

@@ -1,0 +1,217 @@
+// Shared by the browser tests: starts the built server on a free port with its own in-memory
+// database, drives the admin and public API to make each test's data, launches Debian's
+// Chromium through playwright-core, and saves step screenshots under test-output/e2e.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+export const adminKey = 'e2e-admin';
+export const chromiumPath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+const shotsDir = path.join(repoRoot, 'test-output', 'e2e');
+
+export interface TestServer {
+  baseUrl: string;
+  /** A JSON call; throws with the status and body when the answer is not 2xx. */
+  request<T>(method: string, urlPath: string, options?: { body?: unknown; token?: string; admin?: boolean }): Promise<T>;
+  createUser(name: string): Promise<string>;
+  createConcert(input: { title: string; venue?: string; dates: { date: string; seatCount: number; price: number }[] }): Promise<string>;
+  issueToken(userId: string): Promise<{ token: string; status: string; position: number }>;
+  charge(userId: string, amount: number): Promise<number>;
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Polls `check` until it returns a truthy value or the deadline passes. */
+export async function waitUntil<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const entry = path.join(repoRoot, 'dist', 'src', 'server.js');
+  if (!existsSync(entry)) throw new Error('dist/src/server.js is missing: run npm run build first');
+  const port = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, [entry], {
+    cwd: repoRoot,
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: 'memory://',
+      SEED_DEMO: 'true',
+      ADMIN_KEY: adminKey,
+      QUEUE_TICK_MS: '100',
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  let exited = false;
+  const exit = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
+
+  const request = async <T>(method: string, urlPath: string, options: { body?: unknown; token?: string; admin?: boolean } = {}): Promise<T> => {
+    const headers: Record<string, string> = {};
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    if (options.token) headers['authorization'] = `Bearer ${options.token}`;
+    if (options.admin) headers['x-admin-key'] = adminKey;
+    const response = await fetch(baseUrl + urlPath, {
+      method,
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${urlPath} → ${response.status} ${text}`);
+    return JSON.parse(text) as T;
+  };
+
+  const stop = async () => {
+    if (exited) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exit;
+    clearTimeout(timer);
+  };
+
+  try {
+    await waitUntil(
+      async () => {
+        if (exited) throw new Error(`server exited during start-up:\n${output}`);
+        const response = await fetch(`${baseUrl}/readyz`).catch(() => undefined);
+        return response?.status === 200;
+      },
+      'GET /readyz to answer 200',
+      60_000,
+    );
+  } catch (error) {
+    await stop();
+    throw new Error(`${String(error)}\n--- server output ---\n${output}`);
+  }
+
+  const issueToken = (userId: string) =>
+    request<{ token: string; status: string; position: number }>('POST', '/api/v1/queue/tokens', { body: { userId } });
+
+  return {
+    baseUrl,
+    request,
+    issueToken,
+    async createUser(name) {
+      return (await request<{ userId: string }>('POST', '/admin/v1/users', { body: { name }, admin: true })).userId;
+    },
+    async createConcert({ title, venue = 'Olympic Hall, Seoul', dates }) {
+      const body = {
+        title,
+        venue,
+        dates: dates.map((d) => ({ date: d.date, startsAt: `${d.date}T10:00:00.000Z`, seatCount: d.seatCount, price: d.price })),
+      };
+      return (await request<{ concertId: string }>('POST', '/admin/v1/concerts', { body, admin: true })).concertId;
+    },
+    async charge(userId, amount) {
+      const { token } = await issueToken(userId);
+      const answer = await request<{ balance: number }>('POST', `/api/v1/users/${userId}/points/charge`, { body: { amount }, token });
+      return answer.balance;
+    },
+    logs: () => output,
+    stop,
+  };
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  if (!existsSync(chromiumPath)) {
+    throw new Error(`no Chromium at ${chromiumPath}: install it with apt-get install -y chromium (or set CHROMIUM_PATH)`);
+  }
+  return chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** A fresh fan: own cookies and storage, English, a given screen size. */
+export async function newFan(browser: Browser, viewport = { width: 900, height: 1000 }): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport, locale: 'en-US', reducedMotion: 'reduce' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  return { context, page };
+}
+
+export async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(shotsDir, { recursive: true });
+  await page.screenshot({ path: path.join(shotsDir, `${name}.png`), fullPage: true });
+}
+
+/** Saves a screenshot the README shows (docs/*.png, committed). */
+export async function docShot(page: Page, name: string): Promise<void> {
+  // The body's box, so a short page has no empty band below it.
+  await page.locator('body').screenshot({ path: path.join(repoRoot, 'docs', `${name}.png`) });
+}
+
+/** Waits until the locator's text matches. */
+export async function waitForText(locator: Locator, pattern: RegExp, timeoutMs = 15_000): Promise<string> {
+  return waitUntil(async () => {
+    const text = (await locator.textContent({ timeout: 1_000 })) ?? '';
+    return pattern.test(text) ? text : undefined;
+  }, `text ${pattern}`, timeoutMs);
+}
+
+/** Waits until the locator's attribute has the value. */
+export async function waitForAttribute(locator: Locator, name: string, value: string | null, timeoutMs = 15_000): Promise<void> {
+  await waitUntil(async () => (await locator.getAttribute(name, { timeout: 1_000 })) === value, `${name}=${value}`, timeoutMs);
+}
+
+export function uniqueTitle(prefix: string): string {
+  return `${prefix} ${Math.random().toString(36).slice(2, 7)}`;
+}
+
+// Fan steps shared by several journeys ------------------------------------------------------
+
+export async function joinWithUserId(page: Page, baseUrl: string, userId: string): Promise<void> {
+  await page.goto(baseUrl + '/');
+  await page.getByRole('heading', { name: 'Get in line for tickets' }).waitFor();
+  await page.getByLabel('Your user ID').fill(userId);
+  await page.getByRole('button', { name: 'Join the line' }).click();
+}
+
+export async function openSeatMap(page: Page, concertTitle: string): Promise<void> {
+  await page.getByRole('heading', { name: 'Choose a concert' }).waitFor();
+  await page.getByRole('button', { name: new RegExp(concertTitle) }).click();
+  await page.getByRole('heading', { name: 'Choose a date' }).waitFor();
+  await page.getByRole('button', { name: /seats left/ }).first().click();
+  await page.getByRole('heading', { name: 'Choose a seat' }).waitFor();
+  await page.getByRole('group', { name: /^Seats on/ }).waitFor();
+}
+
+export function seat(page: Page, number: number): Locator {
+  return page.locator(`[data-seat="${number}"]`);
+}

@@ -1,0 +1,87 @@
+// Journey 5: the operator signs in on /admin, pauses admission and a new fan waits in line,
+// not admitted, until the operator resumes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import {
+  adminKey,
+  joinWithUserId,
+  launchBrowser,
+  newFan,
+  shot,
+  startServer,
+  waitForText,
+  type TestServer,
+} from './harness.js';
+
+describe('the operator page', () => {
+  let server: TestServer;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    [server, browser] = await Promise.all([startServer(), launchBrowser()]);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('pauses the queue so a new fan waits, then resumes it', async () => {
+    const admin = await newFan(browser, { width: 1000, height: 900 });
+    const page = admin.page;
+    await page.goto(server.baseUrl + '/admin');
+    await page.getByRole('heading', { name: 'Queue operator' }).waitFor();
+
+    await page.getByLabel('Admin key').fill('not-the-key');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('That admin key is not right.').waitFor();
+    await shot(page, '5-01-wrong-key');
+
+    await page.getByLabel('Admin key').fill(adminKey);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await waitForText(page.getByTestId('admission'), /^Running$/);
+    await waitForText(page.getByTestId('limit'), /^100$/);
+    await shot(page, '5-02-signed-in');
+
+    await page.getByRole('button', { name: 'Pause admission' }).click();
+    await waitForText(page.getByTestId('admission'), /^Paused$/);
+    await page.getByText('Admission is paused: nobody new is let in.').waitFor();
+    await page.getByRole('button', { name: 'Resume admission' }).waitFor();
+
+    const fanId = await server.createUser('Late fan');
+    const fan = await newFan(browser);
+    await joinWithUserId(fan.page, server.baseUrl, fanId);
+    await fan.page.getByRole('heading', { name: 'You are in the waiting room' }).waitFor();
+    await waitForText(fan.page.getByTestId('position'), /^1$/);
+
+    // The operator's live view (polled every 2 s) counts the fan as waiting, and by then many
+    // admission ticks (100 ms) have passed without letting the fan in.
+    await waitForText(page.getByTestId('waiting'), /^1$/);
+    await waitForText(page.getByTestId('active'), /^0$/);
+    expect(await fan.page.getByRole('heading', { name: 'You are in the waiting room' }).isVisible()).toBe(true);
+    expect(await fan.page.getByTestId('position').textContent()).toBe('1');
+    const chart = page.getByRole('img', { name: /Waiting and active, last 5 minutes\. Now 1 waiting and 0 active/ });
+    await chart.waitFor();
+    expect(await page.locator('polyline.series').count()).toBe(2);
+    await shot(page, '5-03-paused-one-waiting');
+    await shot(fan.page, '5-04-fan-waits');
+
+    await page.getByLabel('Active limit').fill('5');
+    await page.getByRole('button', { name: 'Save limit' }).click();
+    await page.getByText('Active limit set to 5.').waitFor();
+    await waitForText(page.getByTestId('limit'), /^5$/);
+
+    await page.getByRole('button', { name: 'Resume admission' }).click();
+    await waitForText(page.getByTestId('admission'), /^Running$/);
+    await fan.page.getByRole('heading', { name: 'Choose a concert' }).waitFor({ timeout: 10_000 });
+    await waitForText(page.getByTestId('active'), /^1$/);
+    await waitForText(page.getByTestId('admitted'), /^[1-9]\d*$/);
+    await shot(page, '5-05-resumed');
+    await shot(fan.page, '5-06-fan-admitted');
+
+    const stats = await server.request<{ paused: boolean; activeLimit: number }>('GET', '/admin/v1/queue', { admin: true });
+    expect(stats).toMatchObject({ paused: false, activeLimit: 5 });
+    await fan.context.close();
+    await admin.context.close();
+  });
+});

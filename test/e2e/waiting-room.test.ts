@@ -1,0 +1,85 @@
+// Journey 2: with one active slot, the second fan waits at position 1, watching the waiting room
+// update live, and moves on to the concerts by itself when the first fan pays.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import {
+  docShot,
+  joinWithUserId,
+  launchBrowser,
+  newFan,
+  openSeatMap,
+  seat,
+  shot,
+  startServer,
+  uniqueTitle,
+  waitForAttribute,
+  waitForText,
+  type TestServer,
+} from './harness.js';
+
+describe('the waiting room', () => {
+  let server: TestServer;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    [server, browser] = await Promise.all([startServer({ QUEUE_ACTIVE_LIMIT: '1' }), launchBrowser()]);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('shows the second fan position 1 and lets them in without a reload when the first fan pays', async () => {
+    const title = uniqueTitle('Spring Tour');
+    await server.createConcert({ title, dates: [{ date: '2026-12-31', seatCount: 20, price: 30_000 }] });
+    const first = await server.createUser('First fan');
+    const second = await server.createUser('Second fan');
+    await server.charge(first, 30_000); // this also gives the first fan the only active slot
+
+    const a = await newFan(browser);
+    await joinWithUserId(a.page, server.baseUrl, first);
+    await openSeatMap(a.page, title);
+    await seat(a.page, 4).click();
+    await a.page.getByRole('button', { name: 'Hold this seat' }).click();
+    await a.page.getByRole('heading', { name: 'Seat 4 is held for you' }).waitFor();
+    await shot(a.page, '2-01-first-fan-holds');
+
+    const b = await newFan(browser);
+    await joinWithUserId(b.page, server.baseUrl, second);
+    await b.page.getByRole('heading', { name: 'You are in the waiting room' }).waitFor();
+    await waitForText(b.page.getByTestId('position'), /^1$/);
+    await waitForText(b.page.getByTestId('wait'), /\S/);
+    const progress = b.page.getByRole('progressbar', { name: 'Progress to the front of the line' });
+    expect(Number(await progress.getAttribute('aria-valuenow'))).toBeGreaterThan(0);
+    // The stream is open: the page says it is live, not polling.
+    await b.page.getByText('Live updates').waitFor();
+    await shot(b.page, '2-02-second-fan-waits');
+    await docShot(b.page, 'waiting-room');
+
+    // A reload keeps the place in line (the token is in sessionStorage).
+    await b.page.reload();
+    await b.page.getByRole('heading', { name: 'You are in the waiting room' }).waitFor();
+    await waitForText(b.page.getByTestId('position'), /^1$/);
+    await b.page.evaluate('window.__noReload = true');
+
+    await a.page.getByRole('button', { name: 'Pay 30,000 won' }).click();
+    await a.page.getByRole('heading', { name: 'You have a ticket!' }).waitFor();
+    await shot(a.page, '2-03-first-fan-paid');
+
+    // The slot frees within 2 s; the waiting room moves on by itself.
+    await b.page.getByRole('heading', { name: 'Choose a concert' }).waitFor({ timeout: 10_000 });
+    expect(await b.page.evaluate('window.__noReload === true')).toBe(true);
+    await b.page.getByRole('button', { name: new RegExp(title) }).waitFor();
+    await shot(b.page, '2-04-second-fan-admitted');
+
+    // And the seat the first fan bought shows as taken to the second.
+    await b.page.getByRole('button', { name: new RegExp(title) }).click();
+    await b.page.getByRole('button', { name: /seats left/ }).click();
+    await seat(b.page, 4).waitFor();
+    await waitForAttribute(seat(b.page, 4), 'aria-label', 'Seat 4, taken');
+    await shot(b.page, '2-05-seat-4-sold');
+    await a.context.close();
+    await b.context.close();
+  });
+});
