@@ -1,10 +1,35 @@
 // Builds the fan page (/) and the operator page (/admin) into dist/web with hashed assets.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vite';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+import { defineConfig, type Plugin } from 'vite';
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
+/** Writes .br and .gz beside each text file, so the server sends them compressed at no CPU cost. */
+function precompress(): Plugin {
+  let outDir = '';
+  return {
+    name: 'boxoffice-precompress',
+    apply: 'build',
+    configResolved(config) {
+      outDir = config.build.outDir;
+    },
+    writeBundle(_options, bundle) {
+      for (const file of Object.keys(bundle).filter((name) => /\.(js|css|html|svg)$/.test(name))) {
+        const full = path.join(outDir, file);
+        const { source, code } = bundle[file] as { source?: string | Uint8Array; code?: string };
+        const bytes = Buffer.from(code ?? source ?? '');
+        writeFileSync(`${full}.gz`, gzipSync(bytes, { level: 9 }));
+        writeFileSync(`${full}.br`, brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }));
+      }
+    },
+  };
+}
+
 export default defineConfig({
+  plugins: [precompress()],
   root: here('.'),
   base: '/',
   publicDir: false,

@@ -42,6 +42,9 @@ export async function registerWeb(app: FastifyInstance, options: WebOptions): Pr
       wildcard: false,
       index: ['index.html'],
       cacheControl: false,
+      // The build writes .br and .gz next to each file; send those to clients that accept them.
+      preCompressed: true,
+      globIgnore: ['**/*.br', '**/*.gz'],
       etag: true,
       lastModified: true,
       setHeaders: setCacheHeaders,
