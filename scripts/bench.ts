@@ -1,0 +1,413 @@
+// `npm run bench`: how fast is boxoffice on this machine, against a bare node:http server in the same
+// run. Starts the service itself, seeds it through the admin API, measures each scenario for a fixed
+// time after a warm-up, prints a table and writes bench-results/<timestamp>.{json,md,svg}.
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { adminClient, type IssuedToken } from './lib/admin.js';
+import { parseFlags } from './lib/args.js';
+import { runScenario, type ScenarioResult } from './lib/cannon.js';
+import { errorCode, keepAliveAgent, requestJson } from './lib/http.js';
+import { formatProfile, summariseProfile } from './lib/profile.js';
+import { cleanUp, ensureBuilt, installExitHandlers, repoRoot, startBareServer, startService } from './lib/service.js';
+import { formatInt, formatMs, markdownTable, percentile, textTable } from './lib/stats.js';
+import { renderChart } from './lib/svg.js';
+
+const USAGE = `usage: npm run bench -- [flags]
+  --postgres            use a throwaway database on the local PostgreSQL (default: embedded PGlite)
+  --redis               use the Redis queue store (local Redis, a unique key prefix)
+  --instances N         N server processes on consecutive ports (needs --redis and --postgres)
+  --duration S          measured seconds per scenario (default 10)
+  --warmup S            warm-up seconds per scenario, thrown away (default 3)
+  --connections C       autocannon connections (default 50)
+  --race-users N        users with ACTIVE tokens racing for 50 seats (default 10000)
+  --race-sockets N      concurrent sockets firing the race (default 256)
+  --waiting N           WAITING tokens during the large poll run (default 100000)
+  --waiting-small N     WAITING tokens during the small poll run (default 1000)
+  --poll-only           only the baseline and the two poll runs (for profiling)
+  --profile             run the server under --cpu-prof and summarise where its time went
+  --build               rebuild dist/ first (default: only when missing)
+  --publish             also copy the chart to docs/bench.svg for the README
+  --smoke               1-second runs with small counts, for CI`;
+
+const flags = parseFlags(
+  process.argv.slice(2),
+  {
+    booleans: ['postgres', 'redis', 'smoke', 'publish', 'poll-only', 'profile', 'build'],
+    numbers: ['instances', 'duration', 'warmup', 'connections', 'race-users', 'race-sockets', 'waiting', 'waiting-small'],
+  },
+  USAGE,
+);
+
+const smoke = flags.bool('smoke');
+const pollOnly = flags.bool('poll-only');
+const settings = {
+  postgres: flags.bool('postgres'),
+  redis: flags.bool('redis'),
+  instances: flags.num('instances', 1),
+  duration: flags.num('duration', smoke ? 1 : 10),
+  warmup: flags.num('warmup', smoke ? 0.2 : 3),
+  connections: flags.num('connections', smoke ? 20 : 50),
+  raceUsers: pollOnly ? 0 : flags.num('race-users', smoke ? 200 : 10_000),
+  raceSockets: flags.num('race-sockets', 256),
+  waitingSmall: flags.num('waiting-small', smoke ? 100 : 1_000),
+  waitingLarge: flags.num('waiting', smoke ? 1_000 : pollOnly ? 0 : 100_000),
+};
+const RACE_SEATS = 50;
+const PRICE = 50_000;
+
+function log(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+function shuffled<T>(items: T[]): T[] {
+  const a = items.slice();
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+interface RaceResult extends ScenarioResult {
+  wallMs: number;
+  held: number;
+  conflicts: number;
+  other: Record<string, number>;
+}
+
+/**
+ * N users with ACTIVE tokens each try to hold one seat of a 50-seat date, all at once. Seats are dealt
+ * round-robin over the shuffled users, so every seat is contested (about N/50 each) and the only right
+ * answer is exactly 50 holds and N-50 conflicts.
+ */
+async function runRace(urls: string[], users: IssuedToken[], concertId: string, date: string, sockets: number): Promise<RaceResult> {
+  const agent = keepAliveAgent(sockets);
+  // Open the sockets first, so the race measures holds rather than TCP handshakes.
+  await Promise.all(
+    Array.from({ length: sockets }, (_, i) => requestJson({ method: 'GET', url: `${urls[i % urls.length]}/healthz`, agent })),
+  );
+  const latencies = new Float64Array(users.length);
+  const statusCodes: Record<string, number> = {};
+  const other: Record<string, number> = {};
+  let errors = 0;
+  let first = Infinity;
+  let last = 0;
+  await Promise.all(
+    users.map(async (u, i) => {
+      try {
+        const res = await requestJson({
+          method: 'POST',
+          url: `${urls[i % urls.length]}/api/v1/reservations`,
+          headers: { authorization: `Bearer ${u.token}` },
+          body: { userId: u.userId, concertId, date, seatNumber: 1 + (i % RACE_SEATS) },
+          agent,
+          timeoutMs: 30_000,
+        });
+        first = Math.min(first, res.sentAt);
+        last = Math.max(last, res.receivedAt);
+        latencies[i] = res.receivedAt - res.sentAt;
+        statusCodes[res.status] = (statusCodes[res.status] ?? 0) + 1;
+        if (res.status !== 201 && res.status !== 409) {
+          const key = `${res.status} ${errorCode(res.body) ?? ''}`.trim();
+          other[key] = (other[key] ?? 0) + 1;
+        }
+      } catch {
+        errors++;
+      }
+    }),
+  );
+  agent.destroy();
+  const sorted = latencies.sort();
+  const wallMs = last - first;
+  const held = statusCodes['201'] ?? 0;
+  const conflicts = statusCodes['409'] ?? 0;
+  return {
+    name: `seat race (${formatInt(users.length)} → ${RACE_SEATS} seats)`,
+    rps: users.length / (wallMs / 1000),
+    p50: percentile(sorted, 0.5),
+    p90: percentile(sorted, 0.9),
+    p99: percentile(sorted, 0.99),
+    max: sorted[sorted.length - 1] ?? 0,
+    requests: users.length,
+    errors,
+    non2xx: users.length - held - errors,
+    statusCodes,
+    durationSeconds: wallMs / 1000,
+    connections: sockets,
+    wallMs,
+    held,
+    conflicts,
+    other,
+  };
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/[:]/g, '-').replace(/\..+$/, 'Z');
+}
+
+async function main(): Promise<void> {
+  installExitHandlers();
+  const { postgres, redis, instances } = settings;
+  if (instances > 1 && !redis) throw new Error('--instances above 1 needs --redis (and --postgres)');
+  ensureBuilt(flags.bool('build'));
+
+  const profileDir = flags.bool('profile') ? path.join(repoRoot, 'bench-results', `profile-${timestamp()}`) : undefined;
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  const started = performance.now();
+  const loadAtStart = os.loadavg()[0]!.toFixed(2);
+  const service = await startService({
+    postgres,
+    redis,
+    instances,
+    label: 'bench',
+    nodeArgs: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
+    env: {
+      // The race users are admitted first and stay ACTIVE; with the limit reached, everyone after them
+      // WAITs. Nothing lapses during a run.
+      QUEUE_ACTIVE_LIMIT: String(settings.raceUsers),
+      QUEUE_ACTIVE_TTL_SECONDS: '86400',
+      QUEUE_WAITING_IDLE_SECONDS: '86400',
+      RESERVATION_HOLD_SECONDS: '3600',
+    },
+  });
+  const baseline = await startBareServer();
+  log(`service: ${service.describe} at ${service.urls.join(', ')}`);
+  const urls = service.urls;
+  const admin = adminClient(urls, service.adminKey, 64);
+  const results: ScenarioResult[] = [];
+  const notes: string[] = [];
+  let race: RaceResult | undefined;
+  let pollSmall: ScenarioResult | undefined;
+  let pollLarge: ScenarioResult | undefined;
+  const seeding: Record<string, number> = {};
+
+  try {
+    const { concertId, dates } = await admin.createConcert([RACE_SEATS, 200, 200], PRICE);
+    const [raceDate, browseDate] = dates as [string, string, string];
+
+    // Seeding, all through the public admin API and token issue.
+    let t = performance.now();
+    const userCount = settings.raceUsers + Math.max(settings.waitingSmall, settings.waitingLarge);
+    log(`creating ${formatInt(userCount)} users through POST /admin/v1/users…`);
+    const userIds = await admin.createUsers(userCount, (n) => process.stderr.write(`\r  ${formatInt(n)} users`));
+    seeding.usersPerSecond = userCount / ((performance.now() - t) / 1000);
+    process.stderr.write('\n');
+    const raceIds = userIds.slice(0, settings.raceUsers);
+    const poolIds = userIds.slice(settings.raceUsers);
+
+    t = performance.now();
+    const raceTokens = await admin.issueTokens(raceIds);
+    if (settings.raceUsers > 0) {
+      await waitFor('race users to be admitted', async () => (await admin.queue()).active >= settings.raceUsers, 120_000);
+    }
+    const smallTokens = await admin.issueTokens(poolIds.slice(0, settings.waitingSmall));
+    seeding.tokensPerSecond = (settings.raceUsers + settings.waitingSmall) / ((performance.now() - t) / 1000);
+    if (smallTokens.some((tk) => tk.status !== 'WAITING')) throw new Error('a poll token was admitted; the active limit is not holding');
+    log(`seeded: ${formatInt(settings.raceUsers)} ACTIVE, ${formatInt(settings.waitingSmall)} WAITING`);
+
+    const common = { urls, connections: settings.connections, duration: settings.duration, warmup: settings.warmup };
+    const bearer = (tokens: { token: string }[]) => (i: number) => ({ headers: { authorization: `Bearer ${tokens[i % tokens.length]!.token}` } });
+
+    // 1. The ceiling: same client, same rotating header, a server that does nothing.
+    log('measuring: bare node:http');
+    const bare = await runScenario({ ...common, urls: [baseline.url], name: 'bare node:http (ceiling)', path: '/api/v1/queue/tokens/me', vary: bearer(smallTokens) });
+    results.push(bare);
+
+    // 2a. Queue poll with a small line.
+    log(`measuring: poll, ${formatInt(settings.waitingSmall)} WAITING`);
+    pollSmall = await runScenario({ ...common, name: `queue poll (${formatInt(settings.waitingSmall)} waiting)`, path: '/api/v1/queue/tokens/me', vary: bearer(smallTokens) });
+    results.push(pollSmall);
+
+    if (settings.waitingLarge > settings.waitingSmall) {
+      // 3. Token issue for distinct users: each request a user that has no token yet.
+      const fresh = poolIds.slice(settings.waitingSmall);
+      log('measuring: token issue');
+      let issued = 0;
+      const issue = await runScenario({
+        ...common,
+        name: 'token issue (distinct users)',
+        method: 'POST',
+        path: '/api/v1/queue/tokens',
+        vary: (i) => {
+          issued = Math.max(issued, i + 1);
+          return { body: JSON.stringify({ userId: fresh[i % fresh.length] }) };
+        },
+      });
+      if (issued > fresh.length) {
+        issue.note = `ran out of fresh users after ${formatInt(fresh.length)}: later requests were re-issues (200)`;
+        notes.push(`token issue: ${issue.note}`);
+      }
+      results.push(issue);
+
+      // 2b. Fill the line to the large count (users the issue run reached get their token back, 200).
+      t = performance.now();
+      log(`filling the line to ${formatInt(settings.waitingLarge)} WAITING tokens…`);
+      const rest = await admin.issueTokens(fresh, (n) => process.stderr.write(`\r  ${formatInt(n)} tokens`));
+      process.stderr.write('\n');
+      seeding.fillTokensPerSecond = fresh.length / ((performance.now() - t) / 1000);
+      const largeTokens = shuffled([...smallTokens, ...rest]);
+      const q = await admin.queue();
+      log(`queue now: ${formatInt(q.waiting)} waiting, ${formatInt(q.active)} active`);
+      if (q.waiting < settings.waitingLarge) throw new Error(`expected ${settings.waitingLarge} WAITING, the queue says ${q.waiting}`);
+
+      log(`measuring: poll, ${formatInt(q.waiting)} WAITING`);
+      pollLarge = await runScenario({ ...common, name: `queue poll (${formatInt(q.waiting)} waiting)`, path: '/api/v1/queue/tokens/me', vary: bearer(largeTokens) });
+      results.push(pollLarge);
+    }
+
+    if (!pollOnly && raceTokens.length > 0) {
+      // 4. Browsing with ACTIVE tokens.
+      log('measuring: dates list');
+      results.push(await runScenario({ ...common, name: 'dates list (ACTIVE)', path: `/api/v1/concerts/${concertId}/dates`, vary: bearer(raceTokens) }));
+      log('measuring: seat list');
+      results.push(
+        await runScenario({ ...common, name: 'seat list, 200 seats (ACTIVE)', path: `/api/v1/concerts/${concertId}/dates/${browseDate}/seats`, vary: bearer(raceTokens) }),
+      );
+
+      // 5. The seat race.
+      log(`measuring: seat race, ${formatInt(raceTokens.length)} users on ${RACE_SEATS} seats`);
+      race = await runRace(urls, shuffled(raceTokens), concertId, raceDate, settings.raceSockets);
+      results.push(race);
+    }
+  } finally {
+    admin.close();
+    await baseline.stop();
+    await service.stop();
+  }
+
+  // ---- report ----------------------------------------------------------------------------------
+  const bareRps = results[0]?.rps ?? 0;
+  const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', '× bare'];
+  const rows = results.map((r) => [
+    r.name,
+    formatInt(r.rps),
+    formatMs(r.p50),
+    formatMs(r.p99),
+    formatInt(r.errors),
+    race && r === race ? `${formatInt(r.non2xx)} (409)` : formatInt(r.non2xx),
+    bareRps > 0 ? `${(r.rps / bareRps).toFixed(2)}` : '',
+  ]);
+
+  const targets: Array<{ target: string; measured: string; met: boolean }> = [];
+  const poll = pollLarge ?? pollSmall;
+  if (pollSmall) {
+    targets.push({
+      target: 'queue poll ≥ 0.5× bare node:http',
+      measured: `${(pollSmall.rps / bareRps).toFixed(2)}× (${formatInt(pollSmall.rps)} vs ${formatInt(bareRps)} req/s)`,
+      met: pollSmall.rps >= 0.5 * bareRps,
+    });
+    targets.push({
+      target: `queue poll p99 < 20 ms at ${settings.connections} connections`,
+      measured: `${formatMs(pollSmall.p99)} ms`,
+      met: pollSmall.p99 < 20,
+    });
+  }
+  if (pollSmall && pollLarge && poll) {
+    const ratio = pollLarge.p50 / pollSmall.p50;
+    const rpsRatio = pollLarge.rps / pollSmall.rps;
+    targets.push({
+      target: `poll flat within 20 % from ${formatInt(settings.waitingSmall)} to ${formatInt(settings.waitingLarge)} WAITING`,
+      measured: `p50 ${formatMs(pollSmall.p50)} → ${formatMs(pollLarge.p50)} ms (×${ratio.toFixed(2)}), req/s ×${rpsRatio.toFixed(2)}`,
+      met: Math.abs(rpsRatio - 1) <= 0.2 && pollLarge.p99 <= pollSmall.p99 * 1.2 + 1,
+    });
+  }
+  if (race) {
+    targets.push({
+      target: `seat race: ${formatInt(race.requests)} attempts answered < 2 s, exactly ${RACE_SEATS} holds`,
+      measured: `${formatInt(race.wallMs)} ms, ${race.held} holds, ${formatInt(race.conflicts)} × 409, ${race.errors} errors${
+        Object.keys(race.other).length ? `, other: ${JSON.stringify(race.other)}` : ''
+      }`,
+      met: race.wallMs < 2000 && race.held === RACE_SEATS && race.conflicts === race.requests - RACE_SEATS && race.errors === 0,
+    });
+  }
+
+  // Correctness (not speed) decides the exit code: errors, unexpected statuses, or a wrong race count.
+  const failures: string[] = [];
+  for (const r of results) {
+    if (r.errors > 0) failures.push(`${r.name}: ${r.errors} socket errors/timeouts`);
+    if (r !== race && r.non2xx > 0) failures.push(`${r.name}: ${r.non2xx} non-2xx answers ${JSON.stringify(r.statusCodes)}`);
+  }
+  if (race && (race.held !== RACE_SEATS || race.conflicts + race.held !== race.requests)) {
+    failures.push(`seat race: ${race.held} holds (want ${RACE_SEATS}), ${race.conflicts} × 409, other ${JSON.stringify(race.other)}`);
+  }
+
+  const command = `npm run bench --${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`;
+  const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, load average at start ${loadAtStart}`;
+  const mode = `${instances} instance${instances > 1 ? 's' : ''}, ${postgres ? 'PostgreSQL' : 'embedded PGlite'}, ${redis ? 'Redis' : 'in-process'} queue`;
+  const conditions = `${settings.connections} connections, ${settings.duration} s measured after ${settings.warmup} s warm-up per scenario`;
+
+  console.log(`\nboxoffice bench — ${mode}\n${machine}\n${conditions}\n`);
+  console.log(textTable(header, rows));
+  console.log('\ntargets:');
+  for (const tg of targets) console.log(`  ${tg.met ? 'MET    ' : 'NOT MET'}  ${tg.target}: ${tg.measured}`);
+  for (const n of notes) console.log(`  note: ${n}`);
+
+  const stamp = timestamp();
+  const outDir = path.join(repoRoot, 'bench-results');
+  mkdirSync(outDir, { recursive: true });
+  const chart = renderChart(
+    results.map((r) => ({ name: r.name, rps: r.rps, p50: r.p50, p99: r.p99 })),
+    `boxoffice bench — ${mode}`,
+    `${machine}; ${conditions}`,
+    bareRps,
+  );
+  writeFileSync(path.join(outDir, `${stamp}.svg`), chart);
+
+  let profileText: string | undefined;
+  if (profileDir) {
+    const files = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'));
+    profileText = files.map((f) => `${f}\n${formatProfile(summariseProfile(path.join(profileDir, f), 30))}`).join('\n\n');
+    console.log(`\n${profileText}`);
+  }
+
+  const md = [
+    `# boxoffice bench, ${new Date().toISOString()}`,
+    '',
+    `- command: \`${command}\``,
+    `- service: ${mode}`,
+    `- machine: ${machine}`,
+    `- load: ${conditions}; the bare baseline gets the same client and the same rotating Authorization header`,
+    `- seeding: ${formatInt(seeding.usersPerSecond ?? 0)} users/s via POST /admin/v1/users, ${formatInt(seeding.tokensPerSecond ?? 0)} tokens/s issue (64 concurrent)`,
+    '',
+    markdownTable(header, rows),
+    '',
+    `![throughput and latency per scenario](${stamp}.svg)`,
+    '',
+    '## Targets',
+    '',
+    ...targets.map((tg) => `- ${tg.met ? '✅' : '❌'} ${tg.target}: ${tg.measured}`),
+    ...notes.map((n) => `- note: ${n}`),
+    ...(failures.length ? ['', '## Failures', '', ...failures.map((f) => `- ${f}`)] : []),
+    ...(profileText ? ['', '## Server CPU profile', '', '```', profileText, '```'] : []),
+    '',
+  ].join('\n');
+  writeFileSync(path.join(outDir, `${stamp}.md`), md);
+  writeFileSync(
+    path.join(outDir, `${stamp}.json`),
+    JSON.stringify({ startedAt: stamp, command, machine, mode, settings, seeding, results, targets, failures, notes }, null, 2) + '\n',
+  );
+  if (flags.bool('publish')) writeFileSync(path.join(repoRoot, 'docs', 'bench.svg'), chart);
+  console.log(`\nwrote bench-results/${stamp}.{json,md,svg}${flags.bool('publish') ? ' and docs/bench.svg' : ''} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+
+  if (failures.length > 0) {
+    console.error(`\nFAILED:\n  ${failures.join('\n  ')}`);
+    process.exitCode = 1;
+  }
+}
+
+main()
+  .catch((err) => {
+    console.error('bench failed:', err instanceof Error ? err.message : err);
+    process.exitCode = 1;
+  })
+  .finally(() => cleanUp());

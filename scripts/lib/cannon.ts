@@ -1,0 +1,107 @@
+// One load scenario through autocannon's programmatic API: a warm-up run that is thrown away, then the
+// measured run, both closed-loop with a fixed number of keep-alive connections spread over the targets.
+import autocannon from 'autocannon';
+import { percentile } from './stats.js';
+
+export interface ScenarioResult {
+  name: string;
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  requests: number;
+  /** Socket errors, timeouts included. */
+  errors: number;
+  non2xx: number;
+  statusCodes: Record<string, number>;
+  durationSeconds: number;
+  connections: number;
+  note?: string;
+}
+
+export interface CannonOptions {
+  name: string;
+  urls: string[];
+  connections: number;
+  duration: number;
+  warmup: number;
+  method?: 'GET' | 'POST';
+  path: string;
+  /** Called for every request: return the headers (and body) that make this one distinct. */
+  vary?: (i: number) => { headers?: Record<string, string>; body?: string };
+}
+
+interface Run {
+  result: autocannon.Result;
+  /** Every answer's latency in ms (all statuses), at the resolution of process.hrtime. */
+  latencies: Float64Array;
+}
+
+function once(opts: CannonOptions, duration: number): Promise<Run> {
+  let i = 0;
+  const vary = opts.vary;
+  const request: autocannon.Request = {
+    method: opts.method ?? 'GET',
+    path: opts.path,
+    ...(vary
+      ? {
+          setupRequest: (req: autocannon.Request) => {
+            const v = vary(i++);
+            if (v.headers) req.headers = { ...req.headers, ...v.headers };
+            if (v.body !== undefined) req.body = v.body;
+            return req;
+          },
+        }
+      : {}),
+  };
+  const options = {
+    // autocannon spreads connections round-robin over several targets; its types only admit one.
+    url: (opts.urls.length === 1 ? opts.urls[0] : opts.urls) as string,
+    connections: opts.connections,
+    duration,
+    timeout: 10,
+    headers: opts.method === 'POST' ? { 'content-type': 'application/json' } : {},
+    requests: [request],
+  };
+  // autocannon's own histogram keeps whole milliseconds and 2xx only; sub-millisecond polls need more.
+  let latencies = new Float64Array(1 << 16);
+  let count = 0;
+  return new Promise((resolve, reject) => {
+    const tracker = autocannon(options, (err, result) => {
+      if (err) reject(err instanceof Error ? err : new Error(String(err)));
+      else resolve({ result, latencies: latencies.subarray(0, count) });
+    });
+    tracker.on('response', (_client, _status, _bytes, responseTime) => {
+      if (count === latencies.length) {
+        const bigger = new Float64Array(latencies.length * 2);
+        bigger.set(latencies);
+        latencies = bigger;
+      }
+      latencies[count++] = responseTime;
+    });
+  });
+}
+
+export async function runScenario(opts: CannonOptions): Promise<ScenarioResult> {
+  if (opts.warmup > 0) await once(opts, opts.warmup);
+  const { result: r, latencies } = await once(opts, opts.duration);
+  const sorted = latencies.slice().sort();
+  const statusCodes: Record<string, number> = {};
+  for (const [code, v] of Object.entries(r.statusCodeStats ?? {})) statusCodes[code] = v.count ?? 0;
+  const answered = Object.values(statusCodes).reduce((a, b) => a + b, 0);
+  return {
+    name: opts.name,
+    rps: answered / r.duration,
+    p50: percentile(sorted, 0.5),
+    p90: percentile(sorted, 0.9),
+    p99: percentile(sorted, 0.99),
+    max: sorted[sorted.length - 1] ?? 0,
+    requests: answered,
+    errors: r.errors,
+    non2xx: r.non2xx,
+    statusCodes,
+    durationSeconds: r.duration,
+    connections: opts.connections,
+  };
+}

@@ -1,0 +1,294 @@
+// Starts and stops what the bench and the simulator measure: boxoffice server processes (embedded, or
+// on a throwaway PostgreSQL database and Redis key prefix), and the bare node:http baseline. Everything
+// started here is registered for clean-up, which also runs on SIGINT/SIGTERM and on a crash.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const serverEntry = path.join(repoRoot, 'dist', 'src', 'server.js');
+
+/** Where the local servers are; override for another machine. */
+export const postgresAdminUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+// ---- clean-up registry -------------------------------------------------------------------------
+
+const cleanups: Array<() => Promise<void>> = [];
+let cleaning: Promise<void> | undefined;
+
+/** Registers `fn` to run (last registered first) when cleanUp() runs; returns an unregister function. */
+export function onCleanUp(fn: () => Promise<void>): () => void {
+  cleanups.push(fn);
+  return () => {
+    const i = cleanups.indexOf(fn);
+    if (i >= 0) cleanups.splice(i, 1);
+  };
+}
+
+export function cleanUp(): Promise<void> {
+  cleaning ??= (async () => {
+    while (cleanups.length > 0) {
+      const fn = cleanups.pop()!;
+      try {
+        await fn();
+      } catch (err) {
+        console.error('clean-up step failed:', err instanceof Error ? err.message : err);
+      }
+    }
+  })();
+  return cleaning;
+}
+
+let handlersInstalled = false;
+/** On Ctrl-C, SIGTERM or an unexpected crash: stop children, drop databases, delete keys, then exit. */
+export function installExitHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  const bail = (code: number, why: string) => {
+    process.stderr.write(`\n${why}: cleaning up…\n`);
+    const force = setTimeout(() => process.exit(code), 20_000);
+    force.unref();
+    void cleanUp().finally(() => process.exit(code));
+  };
+  process.once('SIGINT', () => bail(130, 'interrupted'));
+  process.once('SIGTERM', () => bail(143, 'terminated'));
+  process.on('uncaughtException', (err) => {
+    console.error(err);
+    bail(1, 'crashed');
+  });
+  process.on('unhandledRejection', (err) => {
+    console.error(err);
+    bail(1, 'crashed');
+  });
+}
+
+// ---- build, ports ------------------------------------------------------------------------------
+
+export function ensureBuilt(force: boolean): void {
+  if (!force && existsSync(serverEntry)) return;
+  process.stderr.write('building the service (npm run build)…\n');
+  const result = spawnSync('npm', ['run', 'build'], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (result.status !== 0 || !existsSync(serverEntry)) throw new Error('npm run build failed');
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** The first of `count` consecutive free ports on 127.0.0.1. */
+export async function findFreePorts(count: number): Promise<number[]> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const ports = Array.from({ length: count }, (_, i) => base + i);
+    let free = true;
+    for (const p of ports) if (!(await portIsFree(p))) free = false;
+    if (free) return ports;
+  }
+  throw new Error(`no ${count} consecutive free ports found`);
+}
+
+// ---- child processes ---------------------------------------------------------------------------
+
+interface Child {
+  process: ChildProcess;
+  output: string[];
+  exited: Promise<number | null>;
+}
+
+function startChild(args: string[], env: NodeJS.ProcessEnv, name: string): Child {
+  const child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  const keep = (chunk: Buffer) => {
+    output.push(chunk.toString('utf8'));
+    if (output.length > 200) output.splice(0, output.length - 200);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  onCleanUp(() => stopChild({ process: child, output, exited }, name));
+  return { process: child, output, exited };
+}
+
+async function stopChild(child: Child, _name: string): Promise<void> {
+  if (child.process.exitCode !== null || child.process.signalCode !== null) return;
+  child.process.kill('SIGTERM');
+  const timer = setTimeout(() => child.process.kill('SIGKILL'), 15_000);
+  await child.exited;
+  clearTimeout(timer);
+}
+
+async function waitUntilReady(url: string, child: Child, name: string, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exitCode: number | null | undefined;
+  void child.exited.then((c) => (exitCode = c ?? -1));
+  while (Date.now() < deadline) {
+    if (exitCode !== undefined) throw new Error(`${name} exited (${exitCode}) before it was ready:\n${child.output.join('').slice(-3000)}`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${name} was not ready within ${timeoutMs} ms:\n${child.output.join('').slice(-3000)}`);
+}
+
+// ---- the bare baseline -------------------------------------------------------------------------
+
+/** A node:http server answering one fixed JSON body shaped like a queue poll: the ceiling to compare with. */
+const BARE_SERVER = `
+import http from 'node:http';
+const body = JSON.stringify({ userId: '6f1c3b0e-8a47-4c55-9a51-0a4f1f0c2b7d', status: 'WAITING', position: 123456,
+  estimatedWaitSeconds: 600, pollAfterSeconds: 20, expiresAt: new Date().toISOString() });
+const server = http.createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+});
+server.keepAliveTimeout = 72_000;
+server.listen(Number(process.env.PORT), '127.0.0.1');
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
+`;
+
+export interface RunningProcess {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startBareServer(): Promise<RunningProcess> {
+  const [port] = await findFreePorts(1);
+  const child = startChild(['--input-type=module', '-e', BARE_SERVER], { PATH: process.env.PATH, PORT: String(port) }, 'bare server');
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntilReady(url, child, 'bare server');
+  return { url, stop: () => stopChild(child, 'bare server') };
+}
+
+// ---- boxoffice ---------------------------------------------------------------------------------
+
+export interface ServiceOptions {
+  postgres: boolean;
+  redis: boolean;
+  instances: number;
+  /** Queue and hold timings etc., as the service's environment variables. */
+  env: Record<string, string>;
+  /** Embedded mode's DATA_DIR; default memory://. */
+  dataDir?: string;
+  /** Extra node flags for each server process (e.g. --cpu-prof). */
+  nodeArgs?: string[];
+  /** Names the throwaway database and key prefix. */
+  label: string;
+}
+
+export interface RunningService {
+  urls: string[];
+  adminKey: string;
+  /** The throwaway database, when --postgres. */
+  databaseUrl: string | undefined;
+  redisPrefix: string | undefined;
+  describe: string;
+  /** Stops the server processes (graceful SIGTERM). The database and keys stay until cleanUp(). */
+  stop(): Promise<void>;
+}
+
+function randomName(): string {
+  return randomBytes(4).toString('hex');
+}
+
+async function createDatabase(label: string): Promise<string> {
+  const name = `boxoffice_${label}_${randomName()}`;
+  const client = new pg.Client({ connectionString: postgresAdminUrl });
+  await client.connect();
+  try {
+    await client.query(`create database ${name}`);
+  } finally {
+    await client.end();
+  }
+  onCleanUp(async () => {
+    const c = new pg.Client({ connectionString: postgresAdminUrl });
+    await c.connect();
+    try {
+      await c.query(`drop database if exists ${name} with (force)`);
+    } finally {
+      await c.end();
+    }
+  });
+  const url = new URL(postgresAdminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function deleteRedisKeys(prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  await redis.connect();
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const { postgres, redis, instances } = options;
+  if (instances > 1 && !(redis && postgres)) throw new Error('--instances above 1 needs --redis and --postgres (one shared line and database)');
+  const databaseUrl = postgres ? await createDatabase(options.label) : undefined;
+  const redisPrefix = redis ? `${options.label}:${randomName()}:` : undefined;
+  if (redisPrefix) onCleanUp(() => deleteRedisKeys(redisPrefix));
+
+  const adminKey = randomBytes(16).toString('hex');
+  const inherited: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
+  const env: NodeJS.ProcessEnv = {
+    ...inherited,
+    HOST: '127.0.0.1',
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    SEED_DEMO: 'false',
+    ADMIN_KEY: adminKey,
+    TOKEN_SECRET: randomBytes(24).toString('base64url'),
+    DATA_DIR: options.dataDir ?? 'memory://',
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    ...(redisPrefix ? { REDIS_URL: redisUrl, REDIS_PREFIX: redisPrefix } : {}),
+    ...options.env,
+  };
+  const ports = await findFreePorts(instances);
+  const children: Child[] = [];
+  const urls: string[] = [];
+  // The first instance migrates the database alone; the others start once it is ready.
+  for (const [i, port] of ports.entries()) {
+    const name = `boxoffice #${i + 1}`;
+    const child = startChild([...(options.nodeArgs ?? []), serverEntry], { ...env, PORT: String(port) }, name);
+    children.push(child);
+    const url = `http://127.0.0.1:${port}`;
+    await waitUntilReady(`${url}/readyz`, child, name);
+    urls.push(url);
+  }
+  const describe = [
+    `${instances} instance${instances > 1 ? 's' : ''}`,
+    postgres ? 'PostgreSQL' : 'embedded PGlite',
+    redis ? 'Redis queue' : 'in-process queue',
+  ].join(', ');
+  return {
+    urls,
+    adminKey,
+    databaseUrl,
+    redisPrefix,
+    describe,
+    stop: async () => {
+      await Promise.all(children.map((c, i) => stopChild(c, `boxoffice #${i + 1}`)));
+    },
+  };
+}
