@@ -3,15 +3,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import {
+  demoUsers,
   docShot,
-  joinWithUserId,
   launchBrowser,
   newFan,
   openSeatMap,
   seat,
   shot,
   startServer,
-  uniqueTitle,
   waitForText,
   type TestServer,
 } from './harness.js';
@@ -30,10 +29,13 @@ describe('a fan buys a seat', () => {
   });
 
   it('goes from the first page to the confirmation, seeing seats others hold greyed out', async () => {
-    const title = uniqueTitle('Winter Gala');
+    const title = 'Winter Gala';
     const concertId = await server.createConcert({ title, dates: [{ date: '2026-12-24', seatCount: 30, price: 50_000 }] });
-    const fanId = await server.createUser('Mina');
-    await server.charge(fanId, 120_000);
+    // A newcomer picks a seeded demo fan on the first page; demo fans come with points.
+    const demoFan = (await demoUsers(server))[0]!;
+    const balance = await server.balance(demoFan.userId);
+    expect(balance).toBeGreaterThanOrEqual(50_000);
+    const won = (n: number) => `${n.toLocaleString('en-US')} won`;
     // Three other fans hold seats 3, 8 and 12 before our fan looks at the map.
     for (const seatNumber of [3, 8, 12]) {
       const other = await server.createUser(`Other ${seatNumber}`);
@@ -48,12 +50,14 @@ describe('a fan buys a seat', () => {
     await page.goto(server.baseUrl + '/');
     await page.getByRole('heading', { name: 'Get in line for tickets' }).waitFor();
     // Demo mode lists the seeded demo fans as one-click choices.
-    await page.getByRole('button', { name: /^Continue as Demo fan/ }).first().waitFor();
+    await page.getByLabel('Your user ID').waitFor();
+    await page.getByRole('button', { name: `Continue as ${demoFan.name}` }).waitFor();
     await shot(page, '1-01-choose-who');
 
-    await joinWithUserId(page, server.baseUrl, fanId);
+    await page.getByRole('button', { name: `Continue as ${demoFan.name}` }).click();
     await page.getByRole('heading', { name: 'Choose a concert' }).waitFor();
     await waitForText(page.locator('.banner'), /It is your turn · Your turn ends in \d+:\d\d/);
+    await page.getByText(`Signed in as ${demoFan.name}`).waitFor();
     await shot(page, '1-02-concerts');
 
     await page.getByRole('button', { name: new RegExp(title) }).click();
@@ -86,7 +90,7 @@ describe('a fan buys a seat', () => {
     await page.getByRole('button', { name: 'Hold this seat' }).click();
     await page.getByRole('heading', { name: 'Seat 5 is held for you' }).waitFor();
     await waitForText(page.getByRole('timer').filter({ hasText: 'Hold ends' }), /^Hold ends in [45]:\d\d$/);
-    await waitForText(page.getByTestId('balance'), /^120,000 won$/);
+    await waitForText(page.getByTestId('balance'), new RegExp(`^${won(balance)}$`));
     await shot(page, '1-05-held');
 
     await page.getByRole('button', { name: 'Pay 50,000 won' }).click();
@@ -95,7 +99,8 @@ describe('a fan buys a seat', () => {
     expect(await page.getByTestId('done-amount').textContent()).toBe('50,000 won');
     expect(await page.getByTestId('done-date').textContent()).toContain('December 24, 2026');
     expect(await page.getByTestId('done-payment').textContent()).toMatch(/^[0-9a-f-]{36}$/);
-    await page.getByText(title).waitFor();
+    await page.getByText(title, { exact: false }).first().waitFor();
+    await page.getByText(won(balance - 50_000), { exact: true }).waitFor();
     await shot(page, '1-06-confirmation');
 
     // The confirmation survives a reload, and the toggle switches it to Korean.

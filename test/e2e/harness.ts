@@ -21,6 +21,7 @@ export interface TestServer {
   createConcert(input: { title: string; venue?: string; dates: { date: string; seatCount: number; price: number }[] }): Promise<string>;
   issueToken(userId: string): Promise<{ token: string; status: string; position: number }>;
   charge(userId: string, amount: number): Promise<number>;
+  balance(userId: string): Promise<number>;
   logs(): string;
   stop(): Promise<void>;
 }
@@ -142,6 +143,10 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
       const answer = await request<{ balance: number }>('POST', `/api/v1/users/${userId}/points/charge`, { body: { amount }, token });
       return answer.balance;
     },
+    async balance(userId) {
+      const { token } = await issueToken(userId);
+      return (await request<{ balance: number }>('GET', `/api/v1/users/${userId}/points`, { token })).balance;
+    },
     logs: () => output,
     stop,
   };
@@ -171,10 +176,15 @@ export async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(shotsDir, `${name}.png`), fullPage: true });
 }
 
-/** Saves a screenshot the README shows (docs/*.png, committed). */
+/**
+ * Saves a screenshot the README shows (docs/*.png, committed). Only when missing or asked for with
+ * E2E_DOCS=1, so an ordinary test run leaves the working tree clean.
+ */
 export async function docShot(page: Page, name: string): Promise<void> {
+  const file = path.join(repoRoot, 'docs', `${name}.png`);
+  if (existsSync(file) && process.env['E2E_DOCS'] !== '1') return;
   // The body's box, so a short page has no empty band below it.
-  await page.locator('body').screenshot({ path: path.join(repoRoot, 'docs', `${name}.png`) });
+  await page.locator('body').screenshot({ path: file });
 }
 
 /** Waits until the locator's text matches. */
@@ -190,8 +200,9 @@ export async function waitForAttribute(locator: Locator, name: string, value: st
   await waitUntil(async () => (await locator.getAttribute(name, { timeout: 1_000 })) === value, `${name}=${value}`, timeoutMs);
 }
 
-export function uniqueTitle(prefix: string): string {
-  return `${prefix} ${Math.random().toString(36).slice(2, 7)}`;
+/** The seeded demo fans (GET /api/v1/demo/users, demo mode only). */
+export async function demoUsers(server: TestServer): Promise<{ userId: string; name: string }[]> {
+  return (await server.request<{ users: { userId: string; name: string }[] }>('GET', '/api/v1/demo/users')).users;
 }
 
 // Fan steps shared by several journeys ------------------------------------------------------

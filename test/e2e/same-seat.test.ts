@@ -10,7 +10,6 @@ import {
   seat,
   shot,
   startServer,
-  uniqueTitle,
   waitUntil,
   type TestServer,
 } from './harness.js';
@@ -29,7 +28,7 @@ describe('two fans, one seat', () => {
   });
 
   it('lets one fan hold the seat and tells the other, greying it out on their map', async () => {
-    const title = uniqueTitle('Duel Night');
+    const title = 'Duel Night';
     await server.createConcert({ title, dates: [{ date: '2027-01-15', seatCount: 40, price: 70_000 }] });
     const fans = await Promise.all(
       ['Jisoo', 'Hana'].map(async (name) => {

@@ -10,7 +10,6 @@ import {
   seat,
   shot,
   startServer,
-  uniqueTitle,
   waitForText,
   type TestServer,
 } from './harness.js';
@@ -29,7 +28,7 @@ describe('topping up', () => {
   });
 
   it('lets a fan with too small a balance add the difference and pay, at 375 px wide', async () => {
-    const title = uniqueTitle('Busan Arena');
+    const title = 'Busan Arena';
     await server.createConcert({ title, dates: [{ date: '2027-02-01', seatCount: 50, price: 55_000 }] });
     const fanId = await server.createUser('Seo-yeon');
     await server.charge(fanId, 10_000);

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import {
+  demoUsers,
   docShot,
   joinWithUserId,
   launchBrowser,
@@ -11,7 +12,6 @@ import {
   seat,
   shot,
   startServer,
-  uniqueTitle,
   waitForAttribute,
   waitForText,
   type TestServer,
@@ -31,10 +31,10 @@ describe('the waiting room', () => {
   });
 
   it('shows the second fan position 1 and lets them in without a reload when the first fan pays', async () => {
-    const title = uniqueTitle('Spring Tour');
+    const title = 'Spring Tour';
     await server.createConcert({ title, dates: [{ date: '2026-12-31', seatCount: 20, price: 30_000 }] });
     const first = await server.createUser('First fan');
-    const second = await server.createUser('Second fan');
+    const second = (await demoUsers(server))[1]!; // joins by clicking a demo fan
     await server.charge(first, 30_000); // this also gives the first fan the only active slot
 
     const a = await newFan(browser);
@@ -46,7 +46,8 @@ describe('the waiting room', () => {
     await shot(a.page, '2-01-first-fan-holds');
 
     const b = await newFan(browser);
-    await joinWithUserId(b.page, server.baseUrl, second);
+    await b.page.goto(server.baseUrl + '/');
+    await b.page.getByRole('button', { name: `Continue as ${second.name}` }).click();
     await b.page.getByRole('heading', { name: 'You are in the waiting room' }).waitFor();
     await waitForText(b.page.getByTestId('position'), /^1$/);
     await waitForText(b.page.getByTestId('wait'), /\S/);

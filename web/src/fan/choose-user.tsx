@@ -10,6 +10,14 @@ interface DemoUser {
   name: string;
 }
 
+/** "Demo fan 2" → "D2", "Mina" → "M". */
+function initials(name: string): string {
+  const words = name.trim().split(/\s+/);
+  const first = words[0]?.[0] ?? '?';
+  const last = words.length > 1 ? (words[words.length - 1]?.[0] ?? '') : '';
+  return (first + last).toUpperCase();
+}
+
 export function ChooseUser({ busy, error, onJoin }: { busy: boolean; error: string | null; onJoin: (userId: string, name?: string) => void }) {
   const { t } = useI18n();
   const [demoUsers, setDemoUsers] = useState<DemoUser[] | null>(null);
@@ -60,7 +68,7 @@ export function ChooseUser({ busy, error, onJoin }: { busy: boolean; error: stri
                   onClick={() => onJoin(user.userId, user.name)}
                 >
                   <span class="avatar" aria-hidden="true">
-                    {user.name.slice(0, 1).toUpperCase()}
+                    {initials(user.name)}
                   </span>
                   {user.name}
                 </button>
