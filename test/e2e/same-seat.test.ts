@@ -68,6 +68,8 @@ describe('two fans, one seat', () => {
     expect(await seat(loser.page, 7).getAttribute('aria-disabled')).toBe('true');
     expect(await seat(loser.page, 7).isDisabled()).toBe(true);
     expect(await loser.page.getByRole('button', { name: 'Hold this seat' }).count()).toBe(0);
+    // Keyboard focus stays on the map, on the seat that was lost, rather than falling to the page.
+    await waitUntil(async () => (await loser.page.evaluate('document.activeElement?.getAttribute("data-seat")')) === '7', 'focus on seat 7');
     const alert = loser.page.getByRole('alert');
     expect(await alert.textContent()).not.toMatch(/[A-Z]+_[A-Z]+/); // a sentence, never the raw code
     await shot(loser.page, '3-04-loser-told');

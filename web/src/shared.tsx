@@ -1,6 +1,6 @@
 // Pieces both pages use: the frame with the language toggle, error lines and a ticking clock.
 import type { ComponentChildren } from 'preact';
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { dictionaries, I18nContext, initialLang, rememberLang, useI18n, type Lang } from './i18n';
 
 export function I18nProvider({ children }: { children: ComponentChildren }) {
@@ -74,4 +74,27 @@ export function useNow(everyMs = 1000): number {
     return () => clearInterval(timer);
   }, [everyMs]);
   return now;
+}
+
+let firstScreen = true;
+
+/**
+ * A screen's heading. When a new screen appears it takes focus (so keyboard and screen-reader users
+ * start there instead of on a button that vanished) and names the browser tab.
+ */
+export function Title({ id, children }: { id: string; children: ComponentChildren }) {
+  const ref = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    const heading = ref.current;
+    if (!heading) return;
+    document.title = `${heading.textContent ?? ''} · boxoffice`;
+    // Not on the first screen after a page load: there the browser's own starting point is right.
+    if (firstScreen) firstScreen = false;
+    else heading.focus();
+  }, [id]);
+  return (
+    <h1 id={id} ref={ref} tabIndex={-1}>
+      {children}
+    </h1>
+  );
 }

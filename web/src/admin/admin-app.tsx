@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { adminApi, ApiError, type QueueStats } from '../api';
 import { errorText, formatClock, formatNumber, useI18n } from '../i18n';
-import { ErrorLine, Frame } from '../shared';
+import { ErrorLine, Frame, Title } from '../shared';
 import { QueueChart, type Sample } from './queue-chart';
 
 const pollMs = 2000;
@@ -67,7 +67,7 @@ function KeyForm({ error, onSubmit }: { error: string | null; onSubmit: (key: st
   const [key, setKey] = useState('');
   return (
     <section class="card" aria-labelledby="admin-title">
-      <h1 id="admin-title">{t.adminTitle}</h1>
+      <Title id="admin-title">{t.adminTitle}</Title>
       <ErrorLine text={error} />
       <form
         class="block"
@@ -171,7 +171,7 @@ function QueuePanel({ adminKey, onRejected }: { adminKey: string; onRejected: (r
 
   return (
     <section class="card wide-card" aria-labelledby="queue-title">
-      <h1 id="queue-title">{t.adminTitle}</h1>
+      <Title id="queue-title">{t.adminTitle}</Title>
       <ErrorLine text={error} />
       {!stats ? (
         !error && (

@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, fanApi, newIdempotencyKey, type Concert, type Payment, type Reservation } from '../api';
 import { errorText, formatCountdown, formatDay, formatMoney, useI18n } from '../i18n';
-import { ErrorLine, useNow } from '../shared';
+import { ErrorLine, useNow, Title } from '../shared';
 import type { StepProps } from './concerts';
 
 interface Props extends StepProps {
@@ -94,7 +94,7 @@ export function Checkout({ token, userId, onApiError, concert, reservation, onPa
 
   return (
     <section class="card" aria-labelledby="held-title">
-      <h1 id="held-title">{t.heldTitle(reservation.seatNumber)}</h1>
+      <Title id="held-title">{t.heldTitle(reservation.seatNumber)}</Title>
       {holdOver ? (
         <p class="notice" role="alert">
           {t.holdLapsed}

@@ -2,7 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { fanApi } from '../api';
 import { useI18n } from '../i18n';
-import { ErrorLine } from '../shared';
+import { ErrorLine, Title } from '../shared';
 import { isUserId } from './session';
 
 interface DemoUser {
@@ -45,7 +45,7 @@ export function ChooseUser({ busy, error, onJoin }: { busy: boolean; error: stri
 
   return (
     <section class="card" aria-labelledby="who-title">
-      <h1 id="who-title">{t.whoTitle}</h1>
+      <Title id="who-title">{t.whoTitle}</Title>
       <p>{t.whoIntro}</p>
       <ErrorLine text={error} />
       {demoUsers === null && (

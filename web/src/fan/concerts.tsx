@@ -2,7 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { fanApi, type Concert, type ConcertDate } from '../api';
 import { errorText, formatDay, formatNumber, formatTime, useI18n } from '../i18n';
-import { ErrorLine } from '../shared';
+import { ErrorLine, Title } from '../shared';
 
 export interface StepProps {
   token: string;
@@ -38,7 +38,7 @@ export function ConcertList({ token, onApiError, onPick }: StepProps & { onPick:
   const { value, error } = useLoad(() => fanApi.concerts(token), onApiError, token);
   return (
     <section class="card" aria-labelledby="concerts-title">
-      <h1 id="concerts-title">{t.concertsTitle}</h1>
+      <Title id="concerts-title">{t.concertsTitle}</Title>
       <ErrorLine text={error} />
       {!value && !error && (
         <p class="muted" role="status">
@@ -78,7 +78,7 @@ export function DateList({
           ← {t.backToConcerts}
         </button>
       </p>
-      <h1 id="dates-title">{t.datesTitle}</h1>
+      <Title id="dates-title">{t.datesTitle}</Title>
       <p class="muted">
         {concert.title} · {concert.venue}
       </p>

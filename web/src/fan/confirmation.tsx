@@ -1,6 +1,7 @@
 // The end of the journey: what was bought and the payment id to show at the door.
 import type { Concert, Payment, Reservation } from '../api';
 import { formatDay, formatMoney, useI18n } from '../i18n';
+import { Title } from '../shared';
 
 interface Props {
   payment: Payment;
@@ -13,10 +14,10 @@ export function Confirmation({ payment, reservation, concert, onDone }: Props) {
   const { lang, t } = useI18n();
   return (
     <section class="card done" aria-labelledby="done-title">
-      <h1 id="done-title">
+      <Title id="done-title">
         <span aria-hidden="true">✓ </span>
         {t.doneTitle}
-      </h1>
+      </Title>
       <p>{t.doneText}</p>
       <dl class="facts">
         {concert && (
@@ -39,7 +40,7 @@ export function Confirmation({ payment, reservation, concert, onDone }: Props) {
           <dt>{t.amountPaid}</dt>
           <dd data-testid="done-amount">{formatMoney(lang, payment.amount)}</dd>
         </div>
-        <div>
+        <div class="span-all">
           <dt>{t.paymentId}</dt>
           <dd class="mono" data-testid="done-payment">
             {payment.paymentId}

@@ -3,7 +3,7 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { ApiError, fanApi, type QueueState } from '../api';
 import { errorText, formatCountdown, useI18n } from '../i18n';
-import { ErrorLine, Frame, useNow } from '../shared';
+import { ErrorLine, Frame, useNow, Title } from '../shared';
 import { Checkout } from './checkout';
 import { ChooseUser } from './choose-user';
 import { Confirmation } from './confirmation';
@@ -140,7 +140,7 @@ export function FanApp() {
     return (
       <Frame aside={aside}>
         <section class="card" aria-labelledby="expired-title">
-          <h1 id="expired-title">{t.expiredTitle}</h1>
+          <Title id="expired-title">{t.expiredTitle}</Title>
           <p>{t.expiredText}</p>
           <ErrorLine text={error} />
           <div class="actions">

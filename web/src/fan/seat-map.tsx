@@ -4,7 +4,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, fanApi, type Concert, type ConcertDate, type Reservation, type Seat } from '../api';
 import { errorText, formatDay, formatMoney, useI18n } from '../i18n';
-import { ErrorLine } from '../shared';
+import { ErrorLine, Title } from '../shared';
 import type { StepProps } from './concerts';
 
 const refreshMs = 3000;
@@ -79,6 +79,9 @@ export function SeatMap({ token, userId, onApiError, concert, date, onHeld, onBa
         setSelected(null);
         setNotice(t.seatLost(seatNumber));
         setRefreshNow((n) => n + 1);
+        // The hold button is gone; keep the keyboard on the map, on the seat that was lost.
+        setFocusSeat(seatNumber);
+        requestAnimationFrame(() => grid.current?.querySelector<HTMLButtonElement>(`[data-seat="${seatNumber}"]`)?.focus());
       } else {
         setError(errorText(t, failure));
       }
@@ -114,7 +117,7 @@ export function SeatMap({ token, userId, onApiError, concert, date, onHeld, onBa
           ← {t.backToDates}
         </button>
       </p>
-      <h1 id="seats-title">{t.seatsTitle}</h1>
+      <Title id="seats-title">{t.seatsTitle}</Title>
       <p class="muted">
         {concert.title} · {day}
       </p>

@@ -3,7 +3,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, fanApi, type QueueState } from '../api';
 import { errorText, formatNumber, formatWait, useI18n } from '../i18n';
-import { ErrorLine } from '../shared';
+import { ErrorLine, Title } from '../shared';
 
 interface Props {
   token: string;
@@ -108,7 +108,7 @@ export function WaitingRoom({ token, initial, startPosition, onStartPosition, on
 
   return (
     <section class="card waiting" aria-labelledby="waiting-title">
-      <h1 id="waiting-title">{t.waitingTitle}</h1>
+      <Title id="waiting-title">{t.waitingTitle}</Title>
       {state ? (
         <>
           <div class="stats">
