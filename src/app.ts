@@ -65,7 +65,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   const timers: NodeJS.Timeout[] = [];
   try {
     if (ownsDb) await migrateToLatest(db);
-    store ??= await createQueueStore(config);
+    store ??= await createQueueStore(config, (err) => app.log.error({ err }, 'redis error'));
 
     const queue = createQueueService({
       store,

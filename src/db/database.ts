@@ -27,7 +27,12 @@ function readInt8(value: string): number {
   return n;
 }
 
-export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>): Promise<Database> {
+export interface OpenOptions {
+  /** A dumped, migrated embedded database to start from instead of `dataDir` (tests clone one). */
+  pgliteTemplate?: Blob;
+}
+
+export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>, options: OpenOptions = {}): Promise<Database> {
   if (config.databaseUrl) {
     const pool = new pg.Pool({
       connectionString: config.databaseUrl,
@@ -41,7 +46,10 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
     return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   }
   const { PGlite } = await import('@electric-sql/pglite');
-  const pglite = await PGlite.create(config.dataDir, { parsers: { [INT8_OID]: readInt8 } });
+  const parsers = { [INT8_OID]: readInt8 };
+  const pglite = options.pgliteTemplate
+    ? await PGlite.create({ loadDataDir: options.pgliteTemplate, parsers })
+    : await PGlite.create(config.dataDir, { parsers });
   return new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
 }
 

@@ -14,10 +14,14 @@ export function queueTimings(config: Pick<Config, 'queue'>): QueueTimings {
   };
 }
 
-export async function createQueueStore(config: Pick<Config, 'queue' | 'redisUrl' | 'redisPrefix'>): Promise<QueueStore> {
+export async function createQueueStore(
+  config: Pick<Config, 'queue' | 'redisUrl' | 'redisPrefix'>,
+  onError: (error: Error) => void,
+): Promise<QueueStore> {
   const initial = { activeLimit: config.queue.activeLimit, paused: false };
   if (config.redisUrl) {
-    throw new Error('REDIS_URL is set but the Redis queue store is not built in yet');
+    const { RedisQueueStore } = await import('./queue.store.redis.js');
+    return RedisQueueStore.connect({ url: config.redisUrl, prefix: config.redisPrefix, timings: queueTimings(config), initial, onError });
   }
   return new MemoryQueueStore(queueTimings(config), initial);
 }

@@ -1,0 +1,260 @@
+// The waiting room through HTTP: tokens, polling, admission order, abandonment, pause, streaming.
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signToken } from '../../src/queue/queue-token.js';
+import { ADMIN_KEY, bearer, createTestApp, createUser, joinQueue, json, pay, waitFor, type TestApp } from '../helpers/test-app.js';
+
+const admin = { 'x-admin-key': ADMIN_KEY };
+
+async function me(t: TestApp, token: string) {
+  return t.app.inject({ method: 'GET', url: '/api/v1/queue/tokens/me', headers: bearer(token) });
+}
+
+describe('queue tokens', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ queue: { activeLimit: 1 } });
+  });
+  afterAll(() => t.close());
+
+  it('gives a known user a token, and the same token and place when asked again', async () => {
+    // Fill the single slot so the next users wait.
+    const first = await createUser(t.app);
+    const firstJoin = await t.app.inject({ method: 'POST', url: '/api/v1/queue/tokens', payload: { userId: first } });
+    expect(firstJoin.statusCode).toBe(201);
+
+    const userId = await createUser(t.app);
+    const res = await t.app.inject({ method: 'POST', url: '/api/v1/queue/tokens', payload: { userId } });
+    expect(res.statusCode).toBe(201);
+    const issued = json(res);
+    expect(issued).toMatchObject({ userId, status: 'WAITING', position: expect.any(Number), estimatedWaitSeconds: expect.any(Number) });
+    expect(issued.position).toBeGreaterThanOrEqual(1);
+    expect(Date.parse(issued.expiresAt)).toBeGreaterThan(Date.now());
+
+    const again = await t.app.inject({ method: 'POST', url: '/api/v1/queue/tokens', payload: { userId } });
+    expect(again.statusCode).toBe(200);
+    expect(json(again).token).toBe(issued.token);
+    expect(json(again).position).toBe(issued.position);
+
+    const poll = json(await me(t, issued.token));
+    expect(poll).toMatchObject({ userId, status: 'WAITING', position: issued.position, pollAfterSeconds: expect.any(Number) });
+    expect(poll.pollAfterSeconds).toBeGreaterThanOrEqual(1);
+  });
+
+  it('refuses an unknown user with 404 INVALID_USER', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/api/v1/queue/tokens', payload: { userId: randomUUID() } });
+    expect(res.statusCode).toBe(404);
+    expect(json(res).error.code).toBe('INVALID_USER');
+  });
+
+  it('refuses missing, malformed, forged and unknown tokens with 401 INVALID_TOKEN', async () => {
+    const userId = await createUser(t.app);
+    const { token } = await joinQueue(t.app, userId);
+    const [body, sig] = token.split('.');
+    const forgedSig = `${body}.${sig!.slice(0, -2)}${sig!.endsWith('AA') ? 'BB' : 'AA'}`;
+    const otherSecret = signToken({ userId, tokenId: randomUUID(), seq: 1 }, 'another-secret-of-enough-length');
+    const unknown = signToken({ userId, tokenId: randomUUID(), seq: 1 }, t.config.tokenSecret);
+    const stolenClaims = signToken({ userId: await createUser(t.app), tokenId: 'x', seq: 1 }, 'guess');
+    for (const headers of [
+      {},
+      { authorization: token },
+      { authorization: `Basic ${token}` },
+      { authorization: 'Bearer ' },
+      bearer('garbage'),
+      bearer(forgedSig),
+      bearer(otherSecret),
+      bearer(unknown),
+      bearer(stolenClaims),
+    ]) {
+      const res = await t.app.inject({ method: 'GET', url: '/api/v1/queue/tokens/me', headers });
+      expect(res.statusCode, JSON.stringify(headers)).toBe(401);
+      expect(json(res).error.code).toBe('INVALID_TOKEN');
+    }
+    const viaQuery = await t.app.inject({ method: 'GET', url: '/api/v1/queue/tokens/me/events?token=%ZZ' });
+    expect(viaQuery.statusCode).toBe(401);
+  });
+
+  it('keeps WAITING tokens out of ACTIVE endpoints with 403 TOKEN_NOT_ACTIVE, but lets them use points', async () => {
+    const userId = await createUser(t.app);
+    const { token, status } = await joinQueue(t.app, userId);
+    expect(status).toBe('WAITING');
+    for (const url of ['/api/v1/concerts', `/api/v1/concerts/${randomUUID()}/dates`, `/api/v1/reservations/${randomUUID()}`]) {
+      const res = await t.app.inject({ method: 'GET', url, headers: bearer(token) });
+      expect(res.statusCode, url).toBe(403);
+      expect(json(res).error.code).toBe('TOKEN_NOT_ACTIVE');
+    }
+    const points = await t.app.inject({ method: 'GET', url: `/api/v1/users/${userId}/points`, headers: bearer(token) });
+    expect(points.statusCode).toBe(200);
+    expect(json(points)).toEqual({ userId, balance: 0 });
+  });
+
+  it("refuses another user's id in the path with 403 USER_MISMATCH", async () => {
+    const a = await createUser(t.app);
+    const b = await createUser(t.app);
+    const { token } = await joinQueue(t.app, a);
+    const res = await t.app.inject({ method: 'GET', url: `/api/v1/users/${b}/points`, headers: bearer(token) });
+    expect(res.statusCode).toBe(403);
+    expect(json(res).error.code).toBe('USER_MISMATCH');
+  });
+});
+
+describe('admission', () => {
+  it('admits in arrival order up to the limit, and a refused payment does not end the token', async () => {
+    const t = await createTestApp({ queue: { activeLimit: 2, tickMs: 20 } });
+    try {
+      const users = [];
+      for (let i = 0; i < 6; i++) users.push(await createUser(t.app));
+      const tokens = [];
+      for (const u of users) tokens.push((await joinQueue(t.app, u)).token);
+      const statuses = async () => Promise.all(tokens.map(async (tok) => json(await me(t, tok))));
+      await waitFor(async () => expect((await statuses()).map((s) => s.status)).toEqual(['ACTIVE', 'ACTIVE', 'WAITING', 'WAITING', 'WAITING', 'WAITING']));
+      expect((await statuses()).map((s) => s.position)).toEqual([0, 0, 1, 2, 3, 4]);
+
+      // Ending the first frees one slot: the third (and only the third) moves in.
+      await t.app.inject({ method: 'PATCH', url: '/admin/v1/queue', headers: admin, payload: { activeLimit: 2 } });
+      const ended = await pay(t.app, { userId: users[0]!, token: tokens[0]! }, randomUUID());
+      expect(ended.statusCode).toBe(404); // no such reservation: nothing paid, the token lives on
+      expect(json(await me(t, tokens[0]!)).status).toBe('ACTIVE');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('moves the next in line in within 2 s when an active token runs out', async () => {
+    const t = await createTestApp({ queue: { activeLimit: 1, activeTtlSeconds: 0.3, tickMs: 20, waitingIdleSeconds: 30 } });
+    try {
+      const a = (await joinQueue(t.app, await createUser(t.app))).token;
+      const b = (await joinQueue(t.app, await createUser(t.app))).token;
+      expect(json(await me(t, b)).status).toBe('WAITING');
+      await waitFor(async () => expect(json(await me(t, b)).status).toBe('ACTIVE'), 2_000);
+      const expired = await me(t, a);
+      expect(expired.statusCode).toBe(401);
+      expect(json(expired).error.code).toBe('TOKEN_EXPIRED');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('skips a waiting token that stopped polling and gives its user a new place at the back', async () => {
+    const t = await createTestApp({ queue: { activeLimit: 0, waitingIdleSeconds: 0.3, tickMs: 20 } });
+    try {
+      const silentUser = await createUser(t.app);
+      const silent = (await joinQueue(t.app, silentUser)).token;
+      const polling = (await joinQueue(t.app, await createUser(t.app))).token;
+      // `polling` keeps polling past the idle time; `silent` does not.
+      const deadline = Date.now() + 700;
+      while (Date.now() < deadline) {
+        expect(json(await me(t, polling)).status).toBe('WAITING');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const res = await me(t, silent);
+      expect(res.statusCode).toBe(401);
+      expect(json(res).error.code).toBe('TOKEN_EXPIRED');
+
+      await t.app.inject({ method: 'PATCH', url: '/admin/v1/queue', headers: admin, payload: { activeLimit: 1 } });
+      await waitFor(async () => expect(json(await me(t, polling)).status).toBe('ACTIVE'));
+
+      const rejoin = await t.app.inject({ method: 'POST', url: '/api/v1/queue/tokens', payload: { userId: silentUser } });
+      expect(rejoin.statusCode).toBe(201);
+      expect(json(rejoin).token).not.toBe(silent);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('admits nobody while paused, and resumes when unpaused', async () => {
+    const t = await createTestApp({ queue: { activeLimit: 5, tickMs: 20 } });
+    try {
+      const paused = await t.app.inject({ method: 'PATCH', url: '/admin/v1/queue', headers: admin, payload: { paused: true } });
+      expect(json(paused)).toMatchObject({ paused: true, activeLimit: 5 });
+      const token = (await joinQueue(t.app, await createUser(t.app))).token;
+      const seen = [];
+      for (let i = 0; i < 5; i++) {
+        seen.push(json(await me(t, token)).status);
+        await new Promise((r) => setTimeout(r, 40));
+      }
+      expect(seen).toEqual(['WAITING', 'WAITING', 'WAITING', 'WAITING', 'WAITING']);
+      await t.app.inject({ method: 'PATCH', url: '/admin/v1/queue', headers: admin, payload: { paused: false } });
+      await waitFor(async () => expect(json(await me(t, token)).status).toBe('ACTIVE'));
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('the queue event stream', () => {
+  interface Stream {
+    events: any[];
+    ended: Promise<void>;
+    close: () => void;
+    status: number;
+  }
+  function openStream(port: number, path: string, headers: Record<string, string> = {}): Promise<Stream> {
+    return new Promise((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port, path, headers }, (res) => {
+        const events: any[] = [];
+        let buffer = '';
+        const ended = new Promise<void>((done) => res.on('end', done).on('close', done));
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buffer += chunk;
+          let cut;
+          while ((cut = buffer.indexOf('\n\n')) >= 0) {
+            const frame = buffer.slice(0, cut);
+            buffer = buffer.slice(cut + 2);
+            const data = frame.split('\n').find((l) => l.startsWith('data: '));
+            if (data) events.push(JSON.parse(data.slice(6)));
+          }
+        });
+        resolve({ events, ended, close: () => req.destroy(), status: res.statusCode ?? 0 });
+      });
+      req.on('error', reject);
+    });
+  }
+
+  it('sends the state at once, then each change, by query token or header, and refuses a stream without a token', async () => {
+    const t = await createTestApp({ queue: { activeLimit: 1, tickMs: 20 } });
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (t.app.server.address() as AddressInfo).port;
+    try {
+      const first = { userId: await createUser(t.app), token: '' };
+      first.token = (await joinQueue(t.app, first.userId)).token;
+      const second = (await joinQueue(t.app, await createUser(t.app))).token;
+
+      const stream = await openStream(port, `/api/v1/queue/tokens/me/events?token=${encodeURIComponent(second)}`);
+      expect(stream.status).toBe(200);
+      await waitFor(async () => expect(stream.events[0]).toMatchObject({ status: 'WAITING', position: 1 }));
+
+      // The first user's token ends: the stream sees the second admitted.
+      await t.app.inject({ method: 'PATCH', url: '/admin/v1/queue', headers: admin, payload: { activeLimit: 0 } });
+      await t.app.inject({ method: 'PATCH', url: '/admin/v1/queue', headers: admin, payload: { activeLimit: 2 } });
+      await waitFor(async () => expect(stream.events.at(-1)).toMatchObject({ status: 'ACTIVE', position: 0 }), 2_000);
+
+      const headerStream = await openStream(port, '/api/v1/queue/tokens/me/events', bearer(first.token));
+      await waitFor(async () => expect(headerStream.events[0]).toMatchObject({ status: 'ACTIVE' }));
+      headerStream.close();
+
+      const refused = await openStream(port, '/api/v1/queue/tokens/me/events');
+      expect(refused.status).toBe(401);
+      stream.close();
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('ends the stream with an EXPIRED event when the token expires', async () => {
+    const t = await createTestApp({ queue: { activeLimit: 1, activeTtlSeconds: 0.5, tickMs: 20 } });
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (t.app.server.address() as AddressInfo).port;
+    try {
+      const token = (await joinQueue(t.app, await createUser(t.app))).token;
+      const stream = await openStream(port, `/api/v1/queue/tokens/me/events?token=${encodeURIComponent(token)}`);
+      await stream.ended;
+      expect(stream.events.map((e) => e.status)).toEqual(['ACTIVE', 'EXPIRED']);
+    } finally {
+      await t.close();
+    }
+  });
+});
