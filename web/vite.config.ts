@@ -34,6 +34,14 @@ export default defineConfig({
   base: '/',
   publicDir: false,
   esbuild: { jsx: 'automatic', jsxImportSource: 'preact' },
+  // `npx vite --config web/vite.config.ts` serves the pages with hot reload against a server on :3000
+  // (the operator page is /admin.html there).
+  server: {
+    proxy: {
+      '/api': 'http://127.0.0.1:3000',
+      '/admin/v1': 'http://127.0.0.1:3000',
+    },
+  },
   build: {
     outDir: here('../dist/web'),
     emptyOutDir: true,

@@ -118,4 +118,20 @@ describe('a fan buys a seat', () => {
     expect(seats.seats.map((s) => s.number)).not.toContain(5);
     await context.close();
   });
+
+  it('speaks Korean to a Korean browser, and the toggle switches to English', async () => {
+    const context = await browser.newContext({ locale: 'ko-KR', viewport: { width: 375, height: 812 } });
+    const page = await context.newPage();
+    await page.goto(server.baseUrl + '/');
+    await page.getByRole('heading', { name: '티켓 대기열에 들어가기' }).waitFor();
+    expect(await page.evaluate('document.documentElement.lang')).toBe('ko');
+    await page.getByLabel('사용자 ID').waitFor();
+    await page.getByRole('button', { name: '언어를 영어로 바꾸기' }).click();
+    await page.getByRole('heading', { name: 'Get in line for tickets' }).waitFor();
+    await shot(page, '1-08-korean-browser-switched');
+    // The choice is remembered across a reload.
+    await page.reload();
+    await page.getByRole('heading', { name: 'Get in line for tickets' }).waitFor();
+    await context.close();
+  });
 });
