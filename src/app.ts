@@ -2,7 +2,7 @@
 // src/server.ts's job, so tests build exactly the same app and drive it with inject().
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Options as AjvOptions, Plugin } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Config } from './config.js';
@@ -12,6 +12,7 @@ import { createConcertService } from './concerts/concert.service.js';
 import { migrateToLatest, openDatabase, type Database } from './db/database.js';
 import { demoRoutes, seedDemo, type DemoUser } from './demo/demo-seed.js';
 import { healthRoutes } from './health/health.routes.js';
+import { errorBody } from './errors.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { ErrorResponse } from './http/schemas.js';
 import { deleteOldKeys } from './idempotency/idempotency.js';
@@ -48,6 +49,10 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     // Request logs cost more than a poll itself at sale-time rates; production leaves them out.
     logController: new LogController({ disableRequestLogging: config.production }),
     bodyLimit: MiB,
+    // A URL that cannot be decoded fails before routing, outside the error handler: give it our shape too.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      void reply.code(400).send(errorBody('VALIDATION_ERROR', error.message));
+    },
     ajv: {
       // Unknown fields and wrong types are 400s, as the contract says: never stripped or coerced.
       customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } as AjvOptions,

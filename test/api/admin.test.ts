@@ -81,7 +81,7 @@ describe('operator endpoints', () => {
   });
 
   it('shows the queue and changes its limit and pause', async () => {
-    const users = [];
+    const users: string[] = [];
     for (let i = 0; i < 4; i++) users.push(await createUser(t.app));
     for (const u of users) await joinQueue(t.app, u);
     const state = async () => json(await t.app.inject({ method: 'GET', url: '/admin/v1/queue', headers: admin }));

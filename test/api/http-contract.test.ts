@@ -64,6 +64,7 @@ describe('the HTTP contract', () => {
       `/api/v1/concerts/${concertId}/dates/20261224/seats`,
       '/api/v1/reservations/123',
       '/api/v1/users/nobody/points',
+      '/api/v1/concerts/%ZZ/dates',
     ]) {
       expectError(await t.app.inject({ method: 'GET', url, headers: bearer(fan.token) }), 400, 'VALIDATION_ERROR');
     }

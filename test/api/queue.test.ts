@@ -104,9 +104,9 @@ describe('admission', () => {
   it('admits in arrival order up to the limit, and a refused payment does not end the token', async () => {
     const t = await createTestApp({ queue: { activeLimit: 2, tickMs: 20 } });
     try {
-      const users = [];
+      const users: string[] = [];
       for (let i = 0; i < 6; i++) users.push(await createUser(t.app));
-      const tokens = [];
+      const tokens: string[] = [];
       for (const u of users) tokens.push((await joinQueue(t.app, u)).token);
       const statuses = async () => Promise.all(tokens.map(async (tok) => json(await me(t, tok))));
       await waitFor(async () => expect((await statuses()).map((s) => s.status)).toEqual(['ACTIVE', 'ACTIVE', 'WAITING', 'WAITING', 'WAITING', 'WAITING']));
@@ -170,7 +170,7 @@ describe('admission', () => {
       const paused = await t.app.inject({ method: 'PATCH', url: '/admin/v1/queue', headers: admin, payload: { paused: true } });
       expect(json(paused)).toMatchObject({ paused: true, activeLimit: 5 });
       const token = (await joinQueue(t.app, await createUser(t.app))).token;
-      const seen = [];
+      const seen: string[] = [];
       for (let i = 0; i < 5; i++) {
         seen.push(json(await me(t, token)).status);
         await new Promise((r) => setTimeout(r, 40));
