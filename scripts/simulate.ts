@@ -100,7 +100,7 @@ function persona(): Persona {
   return {
     abandonQueue: random() < 0.04,
     streams: random() * 100 < opts.ssePercent,
-    topUpWhileWaiting: random() < 0.6,
+    topUpWhileWaiting: random() < 0.25,
     underCharges: random() < 0.1,
     abandonHold: random() < 0.07,
     paysLate: random() < 0.03,
