@@ -60,10 +60,12 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
   if (!existsSync(entry)) throw new Error('dist/src/server.js is missing: run npm run build first');
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
+  // Always the embedded database and in-process queue, whatever the calling shell points at.
+  const { DATABASE_URL: _db, REDIS_URL: _redis, ...inherited } = process.env;
   const child = spawn(process.execPath, [entry], {
     cwd: repoRoot,
     env: {
-      ...process.env,
+      ...inherited,
       PORT: String(port),
       HOST: '127.0.0.1',
       DATA_DIR: 'memory://',
