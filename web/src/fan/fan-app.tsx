@@ -91,6 +91,19 @@ export function FanApp() {
     };
   }, [phase, session?.token]);
 
+  // When the active time is up, ask once, so a fan idling on a list learns it without clicking.
+  const activeUntil = phase === 'active' && !session?.payment && queue?.status === 'ACTIVE' ? Date.parse(queue.expiresAt) : NaN;
+  useEffect(() => {
+    if (!Number.isFinite(activeUntil) || !session?.token) return;
+    const token = session.token;
+    const timer = setTimeout(() => {
+      fanApi.queueState(token).then(enterQueueState, (failure: unknown) => {
+        if (isTokenEnded(failure)) setPhase('expired');
+      });
+    }, Math.max(0, activeUntil - Date.now()) + 1000);
+    return () => clearTimeout(timer);
+  }, [activeUntil, session?.token]);
+
   const join = async (userId: string, name?: string) => {
     setBusy(true);
     setError(null);
