@@ -74,17 +74,18 @@ describe('two fans, one seat', () => {
     expect(await alert.textContent()).not.toMatch(/[A-Z]+_[A-Z]+/); // a sentence, never the raw code
     await shot(loser.page, '3-04-loser-told');
 
-    // The loser can carry on with another seat.
+    // The winner goes back to the map while the loser carries on with seat 8: the winner's open
+    // map greys seat 8 out on its next refresh, with no reload or click.
+    await winner.page.getByRole('button', { name: 'Choose another seat' }).last().click();
+    await seat(winner.page, 8).waitFor();
+    expect(await seat(winner.page, 8).getAttribute('aria-label')).toBe('Seat 8, 70,000 won, available');
+    expect(await seat(winner.page, 7).getAttribute('aria-label')).toBe('Seat 7, taken');
     await seat(loser.page, 8).click();
     await loser.page.getByRole('button', { name: 'Hold this seat' }).click();
     await loser.page.getByRole('heading', { name: 'Seat 8 is held for you' }).waitFor();
     await shot(loser.page, '3-05-loser-holds-8');
-
-    // Fan one's map, opened again, greys out both seats held by the two fans.
-    await winner.page.getByRole('button', { name: 'Choose another seat' }).last().click();
-    await seat(winner.page, 8).waitFor();
-    await waitUntil(async () => (await seat(winner.page, 8).getAttribute('aria-label')) === 'Seat 8, taken', 'seat 8 greyed out for the winner');
-    expect(await seat(winner.page, 7).getAttribute('aria-label')).toBe('Seat 7, taken');
+    await waitUntil(async () => (await seat(winner.page, 8).getAttribute('aria-label')) === 'Seat 8, taken', 'seat 8 to grey out on the open map', 10_000);
+    await shot(winner.page, '3-06-winner-map-refreshed');
     for (const fan of fans) await fan.context.close();
   });
 });
