@@ -62,8 +62,10 @@ const opts = {
 // Service timings: short, so a whole sale fits in minutes. The idle window is generous because a
 // 2-core machine running the server and 100,000 fans delays polls; it caps pollAfterSeconds at idle/3.
 const TIMINGS = {
-  QUEUE_ACTIVE_TTL_SECONDS: '30',
-  QUEUE_WAITING_IDLE_SECONDS: '60',
+  // A fan who leaves without paying keeps a slot until this ends; the smoke keeps that tail short.
+  // It stays above the longest pollAfterSeconds (idle/3), or a fan could be admitted and lapse unseen.
+  QUEUE_ACTIVE_TTL_SECONDS: smoke ? '12' : '30',
+  QUEUE_WAITING_IDLE_SECONDS: smoke ? '30' : '60',
   QUEUE_TICK_MS: '100',
   RESERVATION_SWEEP_MS: '500',
 };
@@ -257,11 +259,14 @@ async function runFan(index: number, userId: string, sale: Sale): Promise<Outcom
 
   let balance = 0;
   let charges = 0;
+  let tokenEndedDuringCharge = false;
+  /** False when refused; a token that ended meanwhile (ACTIVE time over) is an outcome, not an anomaly. */
   const charge = async (amount: number): Promise<boolean> => {
     const key = `sim-${index}-charge-${++charges}`;
     const res = await call<{ balance: number }>('charge', 'POST', `/api/v1/users/${userId}/points/charge`, token, { amount }, { 'idempotency-key': key });
     if (res.status !== 200) {
-      note(anomalies, `charge answered ${res.status} ${errorCode(res.body) ?? ''}`);
+      if (res.status !== 401) note(anomalies, `charge answered ${res.status} ${errorCode(res.body) ?? ''}`);
+      else tokenEndedDuringCharge = true;
       return false;
     }
     balance = res.body.balance;
@@ -324,7 +329,7 @@ async function runFan(index: number, userId: string, sale: Sale): Promise<Outcom
       if (hold.status === 409) continue;
       if (expiredWhileActive(hold)) return 'token expired while active';
       if (hold.status !== 201) return anomaly(`hold answered ${hold.status} ${errorCode(hold.body) ?? ''}`);
-      return pay(hold.body, token, userId, index, me, () => balance, charge);
+      return pay(hold.body, token, userId, index, me, () => balance, charge, () => tokenEndedDuringCharge);
     }
   }
   return stopping ? 'stopped at sell-out' : 'found no seat';
@@ -343,6 +348,7 @@ async function pay(
   me: Persona,
   balance: () => number,
   charge: (amount: number) => Promise<boolean>,
+  tokenEnded: () => boolean,
 ): Promise<Outcome> {
   if (me.abandonHold) return 'abandoned hold';
   if (me.paysLate) {
@@ -352,7 +358,7 @@ async function pay(
   } else {
     await think();
   }
-  if (balance() < hold.price && !me.underCharges && !(await charge(hold.price))) return 'error';
+  if (balance() < hold.price && !me.underCharges && !(await charge(hold.price))) return tokenEnded() ? 'token expired while active' : 'error';
   const key = `sim-${index}-pay-${hold.reservationId}`;
   for (let attempt = 0; attempt < 2; attempt++) {
     const res = await call<{ paymentId: string }>('pay', 'POST', '/api/v1/payments', token, { userId, reservationId: hold.reservationId }, { 'idempotency-key': key });
@@ -374,7 +380,7 @@ async function pay(
     const code = errorCode(res.body);
     if (code === 'RESERVATION_EXPIRED') return me.paysLate ? 'paid too late (refused)' : anomaly('hold lapsed before an on-time payment');
     if (code === 'INSUFFICIENT_BALANCE' && attempt === 0) {
-      if (!(await charge(hold.price))) return 'error';
+      if (!(await charge(hold.price))) return tokenEnded() ? 'token expired while active' : 'error';
       continue;
     }
     if (res.status === 401) return 'token expired while active';
