@@ -37,6 +37,9 @@ function runPrimary(): void {
   }
 
   const count = workerCount();
+  // Every worker has its own pool: unless told otherwise, share a budget of 40 connections among them
+  // rather than opening the single-process default in each (16 cores x 10 would pass PostgreSQL's 100).
+  if (!process.env['DATABASE_POOL_MAX']?.trim()) process.env['DATABASE_POOL_MAX'] = String(Math.max(2, Math.floor(40 / count)));
   const startedAt = new Map<Worker, number>();
   let shuttingDown = false;
 

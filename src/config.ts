@@ -8,6 +8,8 @@ export interface Config {
   host: string;
   /** A postgres:// URL, or undefined for the embedded PGlite database. */
   databaseUrl: string | undefined;
+  /** Most connections this process opens to PostgreSQL. */
+  databasePoolMax: number;
   /** Where PGlite keeps its files; 'memory://' keeps nothing. */
   dataDir: string;
   /** A redis:// URL, or undefined for the in-process queue. */
@@ -112,6 +114,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     port: readNumber(env, 'PORT', 3000, 0, 65535),
     host: readString(env, 'HOST') ?? '127.0.0.1',
     databaseUrl,
+    databasePoolMax: readNumber(env, 'DATABASE_POOL_MAX', 10, 1, 1_000),
     dataDir,
     redisUrl: readUrl(env, 'REDIS_URL', ['redis:', 'rediss:']),
     redisPrefix: readString(env, 'REDIS_PREFIX') ?? 'boxoffice:',
@@ -143,6 +146,7 @@ export function testConfig(overrides: Partial<Omit<Config, 'queue' | 'reservatio
     port: 0,
     host: '127.0.0.1',
     databaseUrl: undefined,
+    databasePoolMax: 10,
     dataDir: 'memory://',
     redisUrl: undefined,
     redisPrefix: 'boxoffice:',

@@ -1,10 +1,10 @@
 // Opens the source of truth: real PostgreSQL through pg when DATABASE_URL is set, embedded PGlite
 // otherwise. Both speak the same SQL, run the same migrations and are used through one Kysely type.
-import { availableParallelism } from 'node:os';
 import { Kysely, Migrator, PostgresDialect, type Migration, type MigrationProvider } from 'kysely';
 import pg from 'pg';
 import type { Config } from '../config.js';
 import * as initial from './migrations/0001-initial.js';
+import * as paymentToken from './migrations/0002-payment-token.js';
 import { PGliteDialect } from './pglite-dialect.js';
 import type { DB } from './schema.js';
 
@@ -15,6 +15,7 @@ const INT8_OID = 20;
 /** Migrations are imported, not read from a folder, so they travel inside the build. */
 const migrations: Record<string, Migration> = {
   '0001-initial': initial,
+  '0002-payment-token': paymentToken,
 };
 
 const migrationProvider: MigrationProvider = {
@@ -32,12 +33,15 @@ export interface OpenOptions {
   pgliteTemplate?: Blob;
 }
 
-export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>, options: OpenOptions = {}): Promise<Database> {
+export async function openDatabase(
+  config: Pick<Config, 'databaseUrl' | 'dataDir'> & Partial<Pick<Config, 'databasePoolMax'>>,
+  options: OpenOptions = {},
+): Promise<Database> {
   if (config.databaseUrl) {
     const pool = new pg.Pool({
       connectionString: config.databaseUrl,
-      // Short transactions on a few cores: a small pool beats a large one.
-      max: Math.max(4, availableParallelism() * 4),
+      // Transactions are short, so a small pool per process beats a large one (and every instance has one).
+      max: config.databasePoolMax ?? 10,
       types: {
         getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
           oid === INT8_OID ? readInt8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,

@@ -77,6 +77,8 @@ export interface PaymentTable {
   user_id: string;
   amount: Money;
   paid_at: Timestamp;
+  /** The queue token that paid (ended after the commit, and again by any retry). */
+  queue_token_id: string | null;
 }
 
 export interface IdempotencyKeyTable {

@@ -1,6 +1,6 @@
 // Payments: selling a held seat. The seat is claimed with one conditional UPDATE (still held by this
 // reservation and not lapsed), so a payment races a lapse or another payment with exactly one winner.
-import { sql, type Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { DB } from '../db/schema.js';
 
 export async function sellHeldSeat(trx: Transaction<DB>, seatId: string, reservationId: string): Promise<boolean> {
@@ -20,7 +20,10 @@ export async function confirmReservation(trx: Transaction<DB>, reservationId: st
   await trx.updateTable('reservations').set({ status: 'CONFIRMED' }).where('id', '=', reservationId).execute();
 }
 
-export async function insertPayment(trx: Transaction<DB>, payment: { id: string; reservationId: string; userId: string; amount: number }) {
+export async function insertPayment(
+  trx: Transaction<DB>,
+  payment: { id: string; reservationId: string; userId: string; amount: number; tokenId: string },
+) {
   return trx
     .insertInto('payments')
     .values({
@@ -29,7 +32,13 @@ export async function insertPayment(trx: Transaction<DB>, payment: { id: string;
       user_id: payment.userId,
       amount: payment.amount,
       paid_at: sql<Date>`now()`,
+      queue_token_id: payment.tokenId,
     })
     .returning('paid_at')
     .executeTakeFirstOrThrow();
+}
+
+export async function findPayingToken(db: Kysely<DB>, paymentId: string): Promise<string | null | undefined> {
+  const row = await db.selectFrom('payments').select('queue_token_id').where('id', '=', paymentId).executeTakeFirst();
+  return row?.queue_token_id;
 }

@@ -8,7 +8,7 @@ import { findStoredAnswer, runIdempotent, type IdempotencyScope, type StoredAnsw
 import { debitForPayment } from '../points/points.repository.js';
 import type { QueueService } from '../queue/queue.service.js';
 import { findReservation } from '../reservations/reservation.repository.js';
-import { confirmReservation, insertPayment, sellHeldSeat } from './payment.repository.js';
+import { confirmReservation, findPayingToken, insertPayment, sellHeldSeat } from './payment.repository.js';
 
 export interface Payment {
   paymentId: string;
@@ -42,11 +42,27 @@ function scopeOf(request: PaymentRequest): IdempotencyScope | undefined {
 }
 
 export function createPaymentService({ db, queue, log }: PaymentServiceDeps) {
+  /** After commit: the payment stands even if ending the token fails (it then lapses by its TTL). */
+  async function endToken(tokenId: string): Promise<void> {
+    await queue.endToken(tokenId).catch((err: unknown) => log?.error({ err, tokenId }, 'could not end a paid token'));
+  }
+
+  /**
+   * A replayed payment ends the token that paid, again: if the first attempt's instance died between
+   * its commit and ending the token, the retry finishes the job (ending is idempotent).
+   */
+  async function replayed(answer: StoredAnswer<Payment>): Promise<StoredAnswer<Payment>> {
+    const tokenId = await findPayingToken(db, answer.body.paymentId);
+    if (tokenId) await endToken(tokenId);
+    return answer;
+  }
+
   return {
     /** A retry's first answer, looked up before the token's state (a paid token has ended). */
-    findRetry(request: PaymentRequest): Promise<StoredAnswer<Payment> | undefined> {
+    async findRetry(request: PaymentRequest): Promise<StoredAnswer<Payment> | undefined> {
       const scope = scopeOf(request);
-      return scope ? findStoredAnswer<Payment>(db, scope) : Promise.resolve(undefined);
+      const answer = scope ? await findStoredAnswer<Payment>(db, scope) : undefined;
+      return answer && replayed(answer);
     },
 
     async pay(request: PaymentRequest, tokenId: string): Promise<StoredAnswer<Payment>> {
@@ -64,17 +80,15 @@ export function createPaymentService({ db, queue, log }: PaymentServiceDeps) {
         }
         await confirmReservation(trx, reservationId);
         const paymentId = randomUUID();
-        const { paid_at } = await insertPayment(trx, { id: paymentId, reservationId, userId, amount: reservation.price });
+        const { paid_at } = await insertPayment(trx, { id: paymentId, reservationId, userId, amount: reservation.price, tokenId });
         const balance = await debitForPayment(trx, userId, reservation.price, paymentId);
         if (balance === undefined) {
           throw new DomainError('INSUFFICIENT_BALANCE', `the seat costs ${reservation.price} won; top up your points first`);
         }
         return { paymentId, reservationId, userId, amount: reservation.price, balance, paidAt: new Date(paid_at).toISOString() };
       });
-      if (!answer.replayed) {
-        // After commit: the payment stands even if ending the token fails (it then lapses by its TTL).
-        await queue.endToken(tokenId).catch((err: unknown) => log?.error({ err, tokenId }, 'could not end a paid token'));
-      }
+      if (answer.replayed) return replayed(answer);
+      await endToken(tokenId);
       return answer;
     },
   };

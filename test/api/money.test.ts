@@ -1,6 +1,8 @@
 // Points and payments: exact balances under concurrency, idempotent retries, and payment's all-or-nothing.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queueTimings } from '../../src/queue/queue.store.factory.js';
+import { MemoryQueueStore } from '../../src/queue/queue.store.memory.js';
 import {
   activeUser,
   bearer,
@@ -233,6 +235,35 @@ describe('payments', () => {
       payload: { userId: fan.userId, reservationId: held.reservationId },
     });
     expect(json(forged).error.code).toBe('INVALID_TOKEN');
+  });
+
+  it('a retried payment ends the paying token if ending it failed the first time', async () => {
+    // As if the instance died between the commit and ending the token: the first expire fails.
+    const store = new MemoryQueueStore(queueTimings(t.config), { activeLimit: 10, paused: false });
+    const expire = store.expire.bind(store);
+    let failures = 1;
+    store.expire = async (tokenId, now) => {
+      if (failures-- > 0) throw new Error('connection lost');
+      return expire(tokenId, now);
+    };
+    const flaky = await createTestApp({}, { store });
+    try {
+      const fan = await activeUser(flaky.app, 100_000);
+      const concert = await createConcert(flaky.app, { price: 10_000 });
+      const held = json(await hold(flaky.app, fan, concert, 1));
+      const key = randomUUID();
+      const first = await pay(flaky.app, fan, held.reservationId, key);
+      expect(first.statusCode).toBe(201);
+      const stillActive = await flaky.app.inject({ method: 'GET', url: '/api/v1/queue/tokens/me', headers: bearer(fan.token) });
+      expect(json(stillActive).status).toBe('ACTIVE');
+
+      const retry = await pay(flaky.app, fan, held.reservationId, key);
+      expect(json(retry)).toEqual(json(first));
+      const ended = await flaky.app.inject({ method: 'GET', url: '/api/v1/queue/tokens/me', headers: bearer(fan.token) });
+      expect(json(ended).error.code).toBe('TOKEN_EXPIRED');
+    } finally {
+      await flaky.close();
+    }
   });
 
   it('hands the freed slot to the next in line within 2 s of a payment', async () => {

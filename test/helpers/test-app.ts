@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { sql } from 'kysely';
 import { expect, inject } from 'vitest';
-import { buildApp } from '../../src/app.js';
+import { buildApp, type AppDeps } from '../../src/app.js';
 import { testConfig, type Config } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
 
@@ -21,7 +21,7 @@ export interface TestApp {
   close: () => Promise<void>;
 }
 
-export async function createTestApp(overrides: Overrides = {}): Promise<TestApp> {
+export async function createTestApp(overrides: Overrides = {}, deps: AppDeps = {}): Promise<TestApp> {
   const config = testConfig({
     databaseUrl: process.env.DATABASE_URL || undefined,
     redisUrl: process.env.REDIS_URL || undefined,
@@ -31,12 +31,12 @@ export async function createTestApp(overrides: Overrides = {}): Promise<TestApp>
   });
   const template = inject('pgliteTemplate');
   if (config.databaseUrl || !template) {
-    const { app, db } = await buildApp(config);
+    const { app, db } = await buildApp(config, deps);
     await app.ready();
     return { app, db, config, close: () => app.close() };
   }
   const db = await openDatabase(config, { pgliteTemplate: new Blob([await readFile(template)]) });
-  const { app } = await buildApp(config, { db });
+  const { app } = await buildApp(config, { ...deps, db });
   await app.ready();
   return {
     app,
