@@ -38,6 +38,7 @@ describe('topping up', () => {
     await openSeatMap(page, title);
     expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
     await seat(page, 50).click();
+    await shot(page, '4-00-seat-map-375px');
     await page.getByRole('button', { name: 'Hold this seat' }).click();
     await page.getByRole('heading', { name: 'Seat 50 is held for you' }).waitFor();
     await waitForText(page.getByTestId('balance'), /^10,000 won$/);
