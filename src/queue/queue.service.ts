@@ -48,17 +48,30 @@ class KnownUsers {
   }
 }
 
+/** No estimate is worth more than this; past it the wait is simply "very long" (e.g. the line is closed). */
+export const MAX_ESTIMATE_SECONDS = 86_400;
+
 /** How long a WAITING token at `position` should expect to wait, from the measured admission rate. */
 export function estimateWaitSeconds(position: number, admittedPerMinute: number, settings: { activeLimit: number; activeTtlSeconds: number }): number {
   if (position <= 0) return 0;
-  if (admittedPerMinute > 0) return Math.ceil((position * 60) / admittedPerMinute);
-  // Nothing admitted lately: assume each slot turns over once per active time.
-  return Math.ceil((position * settings.activeTtlSeconds) / Math.max(1, settings.activeLimit));
+  const seconds =
+    admittedPerMinute > 0
+      ? (position * 60) / admittedPerMinute
+      : // Nothing admitted lately: assume each slot turns over once per active time.
+        (position * settings.activeTtlSeconds) / Math.max(1, settings.activeLimit);
+  return Math.min(MAX_ESTIMATE_SECONDS, Math.ceil(seconds));
 }
 
-/** Near the front, poll every second; far back, less often, but always well inside the idle window. */
-export function pollAfterSeconds(state: Pick<TokenState, 'status' | 'position'>, estimatedWaitSeconds: number, waitingIdleSeconds: number): number {
-  const ceiling = Math.max(1, Math.min(30, Math.floor(waitingIdleSeconds / 3)));
+/**
+ * Near the front, poll every second; far back, less often. Never so rarely that a silent-looking
+ * client is abandoned (idle / 3), nor that an admitted fan learns of it late in their active time.
+ */
+export function pollAfterSeconds(
+  state: Pick<TokenState, 'status' | 'position'>,
+  estimatedWaitSeconds: number,
+  timings: { waitingIdleSeconds: number; activeTtlSeconds: number },
+): number {
+  const ceiling = Math.max(1, Math.min(30, Math.floor(timings.waitingIdleSeconds / 3), Math.floor(timings.activeTtlSeconds / 4)));
   if (state.status !== 'WAITING') return ceiling;
   if (state.position <= 10) return 1;
   return Math.min(ceiling, Math.max(1, Math.round(estimatedWaitSeconds / 10)));
@@ -85,7 +98,7 @@ export function createQueueService({ store, config, userExists, now = Date.now, 
       status: state.status,
       position: state.position,
       estimatedWaitSeconds,
-      pollAfterSeconds: pollAfterSeconds(state, estimatedWaitSeconds, config.queue.waitingIdleSeconds),
+      pollAfterSeconds: pollAfterSeconds(state, estimatedWaitSeconds, config.queue),
       expiresAt: new Date(state.expiresAt).toISOString(),
     };
   }
