@@ -54,15 +54,15 @@ export async function insertReservation(trx: Transaction<DB>, row: Omit<Reservat
   return trx.insertInto('reservations').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-export async function seatExists(db: Kysely<DB>, seat: { concertId: string; date: string; number: number }): Promise<boolean> {
-  const row = await db
+/** A seat's state (undefined if there is no such seat), with `free` judged by the database's clock. */
+export function findSeatState(db: Kysely<DB>, seat: { concertId: string; date: string; number: number }) {
+  return db
     .selectFrom('seats')
-    .select('id')
+    .select(['status', 'held_until', seatIsFree.as('free')])
     .where('concert_id', '=', seat.concertId)
     .where('date', '=', seat.date)
     .where('number', '=', seat.number)
     .executeTakeFirst();
-  return row !== undefined;
 }
 
 export function findReservation(db: Kysely<DB>, id: string) {

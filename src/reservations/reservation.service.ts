@@ -3,12 +3,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
+import { SeatClaims } from './seat-claims.js';
 import { DomainError } from '../errors.js';
 import {
   expireReplacedHold,
   findReservation,
   insertReservation,
-  seatExists,
+  findSeatState,
   sweepLapsedHolds,
   takeFromAvailableCount,
   takeSeat,
@@ -41,32 +42,61 @@ export function toReservation(row: ReservationRow, now: Date = new Date()): Rese
   };
 }
 
-export function createReservationService({ db, holdSeconds }: { db: Kysely<DB>; holdSeconds: number }) {
-  return {
-    async holdSeat(userId: string, seat: { concertId: string; date: string; number: number }): Promise<Reservation> {
-      const reservationId = randomUUID();
-      const row = await db.transaction().execute(async (trx) => {
-        const taken = await takeSeat(trx, seat, reservationId, holdSeconds);
-        if (!taken) return undefined;
-        const replacedLapsedHold = await expireReplacedHold(trx, taken.id, reservationId);
-        if (!replacedLapsedHold) await takeFromAvailableCount(trx, seat.concertId, seat.date);
-        return insertReservation(trx, {
-          id: reservationId,
-          user_id: userId,
-          seat_id: taken.id,
-          concert_id: seat.concertId,
-          date: seat.date,
-          seat_number: seat.number,
-          price: taken.price,
-          status: 'HELD',
-          held_until: taken.held_until!,
-        });
+type SeatRef = { concertId: string; date: string; number: number };
+
+export function createReservationService({ db, holdSeconds, now = Date.now }: { db: Kysely<DB>; holdSeconds: number; now?: () => number }) {
+  const claims = new SeatClaims();
+  /** heldUntil comes from the database's clock; forget a hold a little early in case ours runs behind. */
+  const CLOCK_MARGIN_MS = 500;
+  const heldUntilMs = (at: Date | string) => new Date(at).getTime() - CLOCK_MARGIN_MS;
+
+  function unavailable(seat: SeatRef): DomainError {
+    return new DomainError('SEAT_UNAVAILABLE', `seat ${seat.number} on ${seat.date} is held or sold`);
+  }
+
+  /** One database attempt: the seat's single conditional UPDATE decides, across every instance. */
+  async function attemptHold(userId: string, seat: SeatRef, key: string): Promise<Reservation> {
+    const reservationId = randomUUID();
+    const row = await db.transaction().execute(async (trx) => {
+      const taken = await takeSeat(trx, seat, reservationId, holdSeconds);
+      if (!taken) return undefined;
+      const replacedLapsedHold = await expireReplacedHold(trx, taken.id, reservationId);
+      if (!replacedLapsedHold) await takeFromAvailableCount(trx, seat.concertId, seat.date);
+      return insertReservation(trx, {
+        id: reservationId,
+        user_id: userId,
+        seat_id: taken.id,
+        concert_id: seat.concertId,
+        date: seat.date,
+        seat_number: seat.number,
+        price: taken.price,
+        status: 'HELD',
+        held_until: taken.held_until!,
       });
-      if (row) return toReservation(row);
-      if (!(await seatExists(db, seat))) {
-        throw new DomainError('SEAT_NOT_FOUND', `no seat ${seat.number} on ${seat.date} for concert ${seat.concertId}`);
+    });
+    if (row) {
+      claims.markTaken(key, heldUntilMs(row.held_until));
+      return toReservation(row);
+    }
+    const state = await findSeatState(db, seat);
+    if (!state) throw new DomainError('SEAT_NOT_FOUND', `no seat ${seat.number} on ${seat.date} for concert ${seat.concertId}`);
+    if (state.status === 'SOLD') claims.markTaken(key, Infinity);
+    else if (state.status === 'HELD' && !state.free && state.held_until) claims.markTaken(key, heldUntilMs(state.held_until));
+    throw unavailable(seat);
+  }
+
+  return {
+    /**
+     * Holds a seat for the user. A seat this instance knows is taken is refused without asking the
+     * database, and concurrent attempts on one seat wait for the one already in flight.
+     */
+    async holdSeat(userId: string, seat: SeatRef): Promise<Reservation> {
+      const key = SeatClaims.key(seat);
+      for (;;) {
+        if (claims.isTaken(key, now())) throw unavailable(seat);
+        const outcome = await claims.once(key, () => attemptHold(userId, seat, key));
+        if (outcome.ran) return outcome.value;
       }
-      throw new DomainError('SEAT_UNAVAILABLE', `seat ${seat.number} on ${seat.date} is held or sold`);
     },
 
     async getReservation(userId: string, reservationId: string): Promise<Reservation> {
