@@ -9,6 +9,7 @@ import type { Config } from './config.js';
 import { adminRoutes } from './admin/admin.routes.js';
 import { concertRoutes } from './concerts/concert.routes.js';
 import { createConcertService } from './concerts/concert.service.js';
+import { MemoryListingVersions, RedisListingVersions, type ListingVersions } from './concerts/listing-versions.js';
 import { migrateToLatest, openDatabase, type Database } from './db/database.js';
 import { demoRoutes, seedDemo, type DemoUser } from './demo/demo-seed.js';
 import { healthRoutes } from './health/health.routes.js';
@@ -67,6 +68,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   const db = deps.db ?? (await openDatabase(config));
   const ownsStore = !deps.store;
   let store: QueueStore | undefined = deps.store;
+  let versions: ListingVersions | undefined;
   const timers: NodeJS.Timeout[] = [];
   try {
     if (ownsDb) await migrateToLatest(db);
@@ -78,8 +80,11 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       userExists: (id) => userExists(db, id),
       log: app.log,
     });
-    const concerts = createConcertService({ db });
-    const reservations = createReservationService({ db, holdSeconds: config.reservation.holdSeconds });
+    versions = config.redisUrl
+      ? RedisListingVersions.connect(config.redisUrl, config.redisPrefix, (err) => app.log.error({ err }, 'redis error'))
+      : new MemoryListingVersions();
+    const concerts = createConcertService({ db, versions });
+    const reservations = createReservationService({ db, holdSeconds: config.reservation.holdSeconds, versions });
     const points = createPointsService({ db });
     const payments = createPaymentService({ db, queue, log: app.log });
     const demoUsers = config.seedDemo ? await seedDemo(db, concerts) : [];
@@ -131,6 +136,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       queue.stop();
       for (const t of timers) clearInterval(t);
       if (ownsStore) await store?.close();
+      await versions?.close();
       if (ownsDb) await db.destroy();
     });
     return { app, db, demoUsers };
@@ -138,6 +144,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     for (const t of timers) clearInterval(t);
     await app.close().catch(() => undefined);
     if (ownsStore) await store?.close().catch(() => undefined);
+    await versions?.close().catch(() => undefined);
     if (ownsDb) await db.destroy().catch(() => undefined);
     throw err;
   }

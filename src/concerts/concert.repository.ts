@@ -41,44 +41,38 @@ export async function concertExists(db: Kysely<DB>, concertId: string): Promise<
   return (await db.selectFrom('concerts').select('id').where('id', '=', concertId).executeTakeFirst()) !== undefined;
 }
 
-export async function dateExists(db: Kysely<DB>, concertId: string, date: string): Promise<boolean> {
-  const row = await db
-    .selectFrom('concert_dates')
-    .select('date')
-    .where('concert_id', '=', concertId)
-    .where('date', '=', date)
-    .executeTakeFirst();
-  return row !== undefined;
-}
-
-/** Every date of a concert with its seats left, counting holds that lapsed but are not swept yet. */
+/**
+ * Every date of a concert with its seats left, counting holds that lapsed but are not swept yet, and
+ * when the next live hold of that date lapses (null if none), after which the count grows by itself.
+ */
 export function findDatesWithAvailability(db: Kysely<DB>, concertId: string) {
   return db
     .selectFrom('concert_dates as d')
-    .select((eb) => [
+    .select([
       'd.date',
       'd.starts_at',
       'd.total_seats',
-      sql<number>`d.available_seats + ${eb
-        .selectFrom('seats')
-        .select(eb.fn.countAll<number>().as('n'))
-        .whereRef('seats.concert_id', '=', 'd.concert_id')
-        .whereRef('seats.date', '=', 'd.date')
-        .where('seats.status', '=', 'HELD')
-        .where('seats.held_until', '<=', sql<Date>`now()`)}`.as('available_seats'),
+      sql<number>`d.available_seats + (
+        select count(*) from seats s
+        where s.concert_id = d.concert_id and s.date = d.date and s.status = 'HELD' and s.held_until <= now()
+      )`.as('available_seats'),
+      sql<Date | null>`(
+        select min(s.held_until) from seats s
+        where s.concert_id = d.concert_id and s.date = d.date and s.status = 'HELD' and s.held_until > now()
+      )`.as('next_lapse'),
     ])
     .where('d.concert_id', '=', concertId)
     .orderBy('d.date')
     .execute();
 }
 
-export function findFreeSeats(db: Kysely<DB>, concertId: string, date: string) {
+/** Every seat of a date with whether it is free now (by the database's clock), by number. */
+export function findSeatsOfDate(db: Kysely<DB>, concertId: string, date: string) {
   return db
     .selectFrom('seats')
-    .select(['id', 'number', 'price'])
+    .select(['id', 'number', 'price', 'status', 'held_until', seatIsFree.as('free')])
     .where('concert_id', '=', concertId)
     .where('date', '=', date)
-    .where(seatIsFree)
     .orderBy('number')
     .execute();
 }

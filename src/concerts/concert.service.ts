@@ -1,46 +1,73 @@
 // What a fan browses (concerts, dates with seats left, free seats) and what an operator creates.
+// Listings are cached per concert and kept exact: see listing-cache.ts and listing-versions.ts.
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import {
   concertExists,
-  dateExists,
   findConcerts,
   findDatesWithAvailability,
-  findFreeSeats,
+  findSeatsOfDate,
   insertConcert,
   type NewConcertDate,
 } from './concert.repository.js';
+import { ListingCache } from './listing-cache.js';
+import type { ListingVersions } from './listing-versions.js';
 
-export function createConcertService({ db }: { db: Kysely<DB> }) {
+/** The counter that changes when a concert is added. */
+const ALL_CONCERTS = 'all-concerts';
+/** Hold times come from the database's clock: stop trusting a listing a little before the next lapse. */
+const CLOCK_MARGIN_MS = 500;
+
+export interface ConcertServiceDeps {
+  db: Kysely<DB>;
+  versions: ListingVersions;
+  now?: () => number;
+}
+
+function lapseDeadline(nextLapse: Date | string | null | undefined): number {
+  return nextLapse ? new Date(nextLapse).getTime() - CLOCK_MARGIN_MS : Infinity;
+}
+
+export function createConcertService({ db, versions, now = Date.now }: ConcertServiceDeps) {
+  const cache = new ListingCache(now);
+
+  async function notFound(concertId: string, date?: string): Promise<never> {
+    if (!(await concertExists(db, concertId))) throw new DomainError('CONCERT_NOT_FOUND', `no concert ${concertId}`);
+    throw new DomainError('DATE_NOT_FOUND', `concert ${concertId} has no date ${date}`);
+  }
+
   return {
     async listConcerts() {
-      const rows = await findConcerts(db);
-      return rows.map((r) => ({ concertId: r.id, title: r.title, venue: r.venue }));
+      return cache.get('concerts', await versions.current(ALL_CONCERTS), async () => {
+        const rows = await findConcerts(db);
+        return { value: rows.map((r) => ({ concertId: r.id, title: r.title, venue: r.venue })), validUntil: Infinity };
+      });
     },
 
     async listDatesWithSeats(concertId: string) {
-      const rows = await findDatesWithAvailability(db, concertId);
-      if (rows.length === 0 && !(await concertExists(db, concertId))) {
-        throw new DomainError('CONCERT_NOT_FOUND', `no concert ${concertId}`);
-      }
-      return rows
-        .map((r) => ({
+      const dates = await cache.get(`dates|${concertId}`, await versions.current(concertId), async () => {
+        const rows = await findDatesWithAvailability(db, concertId);
+        const value = rows.map((r) => ({
           date: r.date,
           startsAt: new Date(r.starts_at).toISOString(),
           totalSeats: r.total_seats,
           availableSeats: Number(r.available_seats),
-        }))
-        .filter((d) => d.availableSeats > 0);
+        }));
+        return { value, validUntil: Math.min(...rows.map((r) => lapseDeadline(r.next_lapse))) };
+      });
+      if (dates.length === 0) await notFound(concertId);
+      return dates.filter((d) => d.availableSeats > 0);
     },
 
     async listFreeSeats(concertId: string, date: string) {
-      const rows = await findFreeSeats(db, concertId, date);
-      if (rows.length === 0 && !(await dateExists(db, concertId, date))) {
-        if (!(await concertExists(db, concertId))) throw new DomainError('CONCERT_NOT_FOUND', `no concert ${concertId}`);
-        throw new DomainError('DATE_NOT_FOUND', `concert ${concertId} has no date ${date}`);
-      }
-      return rows.map((r) => ({ seatId: r.id, number: r.number, price: r.price }));
+      const seats = await cache.get(`seats|${concertId}|${date}`, await versions.current(concertId), async () => {
+        const rows = await findSeatsOfDate(db, concertId, date);
+        const stillHeld = rows.filter((r) => r.status === 'HELD' && !r.free).map((r) => lapseDeadline(r.held_until));
+        return { value: rows, validUntil: Math.min(...stillHeld) };
+      });
+      if (seats.length === 0) await notFound(concertId, date);
+      return seats.filter((s) => s.free).map((s) => ({ seatId: s.id, number: s.number, price: s.price }));
     },
 
     async createConcert(concert: { title: string; venue: string; dates: NewConcertDate[] }): Promise<string> {
@@ -49,7 +76,9 @@ export function createConcertService({ db }: { db: Kysely<DB> }) {
         if (seen.has(d.date)) throw new DomainError('INVALID_CONCERT', `date ${d.date} is listed twice`);
         seen.add(d.date);
       }
-      return db.transaction().execute((trx) => insertConcert(trx, concert));
+      const concertId = await db.transaction().execute((trx) => insertConcert(trx, concert));
+      await versions.bump([ALL_CONCERTS]);
+      return concertId;
     },
   };
 }

@@ -72,9 +72,10 @@ export function findReservation(db: Kysely<DB>, id: string) {
 /**
  * Gives lapsed holds back: frees their seats, ends their reservations and returns them to their
  * dates' counts, in one statement. Rows another transaction has locked are left for the next sweep.
+ * Returns the concerts whose seats it freed.
  */
-export async function sweepLapsedHolds(db: Kysely<DB>, limit = 500): Promise<number> {
-  const result = await sql<{ freed: number }>`
+export async function sweepLapsedHolds(db: Kysely<DB>, limit = 500): Promise<string[]> {
+  const result = await sql<{ concert_id: string }>`
     with lapsed as (
       select id, reservation_id from seats
       where status = 'HELD' and held_until <= now()
@@ -93,7 +94,7 @@ export async function sweepLapsedHolds(db: Kysely<DB>, limit = 500): Promise<num
       from (select concert_id, date, count(*)::int as n from freed group by concert_id, date) c
       where d.concert_id = c.concert_id and d.date = c.date
     )
-    select count(*)::int as freed from freed
+    select distinct concert_id from freed
   `.execute(db);
-  return result.rows[0]?.freed ?? 0;
+  return result.rows.map((r) => r.concert_id);
 }

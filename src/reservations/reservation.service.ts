@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
+import type { ListingVersions } from '../concerts/listing-versions.js';
 import { SeatClaims } from './seat-claims.js';
 import { DomainError } from '../errors.js';
 import {
@@ -44,7 +45,15 @@ export function toReservation(row: ReservationRow, now: Date = new Date()): Rese
 
 type SeatRef = { concertId: string; date: string; number: number };
 
-export function createReservationService({ db, holdSeconds, now = Date.now }: { db: Kysely<DB>; holdSeconds: number; now?: () => number }) {
+export interface ReservationServiceDeps {
+  db: Kysely<DB>;
+  holdSeconds: number;
+  /** Told after every commit that changes which seats of a concert are free. */
+  versions: Pick<ListingVersions, 'bump'>;
+  now?: () => number;
+}
+
+export function createReservationService({ db, holdSeconds, versions, now = Date.now }: ReservationServiceDeps) {
   const claims = new SeatClaims();
   /** heldUntil comes from the database's clock; forget a hold a little early in case ours runs behind. */
   const CLOCK_MARGIN_MS = 500;
@@ -76,6 +85,7 @@ export function createReservationService({ db, holdSeconds, now = Date.now }: { 
     });
     if (row) {
       claims.markTaken(key, heldUntilMs(row.held_until));
+      await versions.bump([seat.concertId]);
       return toReservation(row);
     }
     const state = await findSeatState(db, seat);
@@ -106,7 +116,12 @@ export function createReservationService({ db, holdSeconds, now = Date.now }: { 
       return toReservation(row);
     },
 
-    sweepLapsedHolds: () => sweepLapsedHolds(db),
+    /** Gives lapsed holds back and tells the listings. Returns how many concerts changed. */
+    async sweepLapsedHolds(): Promise<number> {
+      const concerts = await sweepLapsedHolds(db);
+      if (concerts.length > 0) await versions.bump(concerts);
+      return concerts.length;
+    },
   };
 }
 

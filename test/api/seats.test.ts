@@ -66,6 +66,50 @@ describe('concerts and seats', () => {
   });
 });
 
+describe('cached listings', () => {
+  it('a listing read just before a hold or a sale no longer shows the seat', async () => {
+    const fan = await activeUser(t.app, 100_000);
+    const concert = await createConcert(t.app, { dates: 1, seatCount: 3, price: 10_000 });
+    const seatsUrl = `/api/v1/concerts/${concert.concertId}/dates/${concert.dates[0]}/seats`;
+    const datesUrl = `/api/v1/concerts/${concert.concertId}/dates`;
+    const numbers = async () => json(await get(fan.token, seatsUrl)).seats.map((s: any) => s.number);
+    const available = async () => json(await get(fan.token, datesUrl)).dates.map((d: any) => d.availableSeats);
+    expect(await numbers()).toEqual([1, 2, 3]);
+    expect(await available()).toEqual([3]);
+
+    const held = json(await hold(t.app, fan, concert, 2));
+    expect(await numbers()).toEqual([1, 3]);
+    expect(await available()).toEqual([2]);
+    expect((await pay(t.app, fan, held.reservationId)).statusCode).toBe(201);
+    const next = await activeUser(t.app);
+    const afterSale = json(await get(next.token, seatsUrl)).seats.map((s: any) => s.number);
+    expect(afterSale).toEqual([1, 3]);
+  });
+
+  const sharedServices = process.env.DATABASE_URL && process.env.REDIS_URL ? it : it.skip;
+  sharedServices('a listing cached on one instance sees a hold made on another (needs DATABASE_URL and REDIS_URL)', async () => {
+    const prefix = `test:${randomUUID()}:`;
+    const a = await createTestApp({ redisPrefix: prefix, queue: { activeLimit: 100 } });
+    const b = await createTestApp({ redisPrefix: prefix, queue: { activeLimit: 100 } });
+    try {
+      const fanA = await activeUser(a.app);
+      const fanB = { userId: fanA.userId, token: fanA.token };
+      const concert = await createConcert(a.app, { seatCount: 2 });
+      const seatsUrl = `/api/v1/concerts/${concert.concertId}/dates/${concert.dates[0]}/seats`;
+      const onB = async () => json(await b.app.inject({ method: 'GET', url: seatsUrl, headers: bearer(fanB.token) })).seats.map((s: any) => s.number);
+      expect(await onB()).toEqual([1, 2]);
+      expect((await hold(a.app, fanA, concert, 1)).statusCode).toBe(201);
+      expect(await onB()).toEqual([2]);
+      // The seat is refused on B too, although B never saw the hold happen.
+      const other = await activeUser(b.app);
+      expect(json(await hold(b.app, other, concert, 1)).error.code).toBe('SEAT_UNAVAILABLE');
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
 describe('holds', () => {
   it('holds a seat, refuses it to anyone else, and shows the hold only to its holder', async () => {
     const fan = await activeUser(t.app);
