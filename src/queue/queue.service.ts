@@ -79,6 +79,10 @@ export function pollAfterSeconds(
 
 export function createQueueService({ store, config, userExists, now = Date.now, log }: QueueServiceDeps) {
   const knownUsers = new KnownUsers(1_000_000);
+  // A token that verified once is genuine for good (the secret does not change while running): a poll
+  // need not recompute its HMAC every time.
+  const verified = new Map<string, TokenClaims>();
+  const MAX_VERIFIED = 200_000;
   let admittedPerMinute = 0;
   let settings: QueueSettings = { activeLimit: config.queue.activeLimit, paused: false };
   let timer: NodeJS.Timeout | undefined;
@@ -143,8 +147,13 @@ export function createQueueService({ store, config, userExists, now = Date.now, 
 
     /** The claims of a genuine token (signature only; its state is not looked at). */
     verify(token: string | undefined): TokenClaims {
-      const claims = token ? verifyToken(token, config.tokenSecret) : null;
+      if (!token) throw new DomainError('INVALID_TOKEN', 'the queue token is missing, malformed or forged');
+      const known = verified.get(token);
+      if (known) return known;
+      const claims = verifyToken(token, config.tokenSecret);
       if (!claims) throw new DomainError('INVALID_TOKEN', 'the queue token is missing, malformed or forged');
+      if (verified.size >= MAX_VERIFIED) verified.clear();
+      verified.set(token, claims);
       return claims;
     },
 

@@ -22,11 +22,15 @@ export class MemoryQueueStore implements QueueStore {
   /** seq → tokenId for tokens the cursor has not passed yet. */
   private readonly line = new Map<number, string>();
   private readonly active = new Set<string>();
+  /**
+   * ACTIVE tokens in admission order, which is also the order their active time ends (it is the same
+   * length for all), so lapses are found from the front. Tokens that ended early are skipped there.
+   */
+  private readonly activeOrder = new FifoQueue<string>();
   /** Ended tokens in the order they ended, to forget them after the retention time. */
-  private readonly ended: string[] = [];
-  private endedHead = 0;
+  private readonly ended = new FifoQueue<string>();
   /** Admission times of the last minute, oldest first. */
-  private admissions: number[] = [];
+  private readonly admissions = new FifoQueue<number>();
   private lastSeq = 0;
   private cursor = 0;
   private settings: QueueSettings;
@@ -78,8 +82,10 @@ export class MemoryQueueStore implements QueueStore {
 
   async admit(now: number): Promise<number> {
     let changed = false;
-    for (const tokenId of this.active) {
+    for (let tokenId = this.activeOrder.peek(); tokenId !== undefined; tokenId = this.activeOrder.peek()) {
       const entry = this.tokens.get(tokenId);
+      if (entry?.status === 'ACTIVE' && now < entry.activeUntil) break;
+      this.activeOrder.shift();
       if (entry && this.expireIfLapsed(entry, now)) changed = true;
     }
     let admitted = 0;
@@ -93,6 +99,7 @@ export class MemoryQueueStore implements QueueStore {
       entry.status = 'ACTIVE';
       entry.activeUntil = now + this.timings.activeTtlMs;
       this.active.add(entry.tokenId);
+      this.activeOrder.push(entry.tokenId);
       this.admissions.push(now);
       admitted++;
     }
@@ -102,13 +109,13 @@ export class MemoryQueueStore implements QueueStore {
   }
 
   async stats(now: number): Promise<QueueStats> {
-    const since = now - MINUTE_MS;
-    const firstRecent = this.admissions.findIndex((t) => t > since);
-    this.admissions = firstRecent < 0 ? [] : this.admissions.slice(firstRecent);
+    for (let t = this.admissions.peek(); t !== undefined && t <= now - MINUTE_MS; t = this.admissions.peek()) {
+      this.admissions.shift();
+    }
     return {
       waiting: this.line.size,
       active: this.active.size,
-      admittedPerMinute: this.admissions.length,
+      admittedPerMinute: this.admissions.size,
       ...this.settings,
     };
   }
@@ -148,16 +155,11 @@ export class MemoryQueueStore implements QueueStore {
   }
 
   private forgetOldEndings(now: number): void {
-    while (this.endedHead < this.ended.length) {
-      const tokenId = this.ended[this.endedHead]!;
+    for (let tokenId = this.ended.peek(); tokenId !== undefined; tokenId = this.ended.peek()) {
       const entry = this.tokens.get(tokenId);
       if (entry && now - entry.endedAt < this.timings.expiredRetentionMs) break;
       this.tokens.delete(tokenId);
-      this.endedHead++;
-    }
-    if (this.endedHead > 1024 && this.endedHead * 2 > this.ended.length) {
-      this.ended.splice(0, this.endedHead);
-      this.endedHead = 0;
+      this.ended.shift();
     }
   }
 
@@ -172,5 +174,33 @@ export class MemoryQueueStore implements QueueStore {
       expiresAt:
         entry.status === 'ACTIVE' ? entry.activeUntil : waiting ? entry.lastSeenAt + this.timings.waitingIdleMs : entry.endedAt,
     };
+  }
+}
+
+/** An array-backed queue whose shift is O(1) (amortised): the front moves, the array is compacted now and then. */
+class FifoQueue<T> {
+  private items: T[] = [];
+  private head = 0;
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  peek(): T | undefined {
+    return this.head < this.items.length ? this.items[this.head] : undefined;
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head++];
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
   }
 }
