@@ -9,7 +9,7 @@ import type { DB } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { DateOnly, DateTime, errorResponses, Strict, Uuid } from '../http/schemas.js';
 import type { QueueService } from '../queue/queue.service.js';
-import { insertUser } from '../users/user.repository.js';
+import { insertUser, insertUsers } from '../users/user.repository.js';
 
 export interface AdminRoutesOptions {
   adminKey: string | undefined;
@@ -64,6 +64,24 @@ export async function adminRoutes(app: FastifyInstance, { adminKey, db, concerts
       },
     },
     async (request, reply) => reply.code(201).send({ userId: await insertUser(db, request.body.name ?? null) }),
+  );
+
+  api.post(
+    '/admin/v1/users/batch',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Create many users at once (seeding a sale or a load test)',
+        security,
+        body: Strict({
+          count: Type.Integer({ minimum: 1, maximum: 10_000 }),
+          namePrefix: Type.Optional(Type.String({ minLength: 1, maxLength: 90, description: 'names become <prefix>1, <prefix>2, …' })),
+        }),
+        response: { 201: Type.Object({ userIds: Type.Array(Uuid) }), ...errorResponses },
+      },
+      onRequest,
+    },
+    async (request, reply) => reply.code(201).send({ userIds: await insertUsers(db, request.body.count, request.body.namePrefix ?? null) }),
   );
 
   api.post(

@@ -44,6 +44,22 @@ describe('operator endpoints', () => {
     expect(bad.statusCode).toBe(400);
   });
 
+  it('creates many users at once', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/admin/v1/users/batch', headers: admin, payload: { count: 250, namePrefix: 'Bulk ' } });
+    expect(res.statusCode).toBe(201);
+    const { userIds } = json(res);
+    expect(new Set(userIds).size).toBe(250);
+    const names = await t.db.selectFrom('users').select('name').where('id', 'in', userIds.slice(0, 3)).execute();
+    expect(names.every((n) => /^Bulk \d+$/.test(n.name ?? ''))).toBe(true);
+    const stored = await t.db.selectFrom('users').select(['id', 'balance']).where('id', 'in', userIds).execute();
+    expect(stored).toHaveLength(250);
+    expect(stored.every((u) => u.balance === 0)).toBe(true);
+    for (const payload of [{ count: 0 }, { count: 10_001 }, {}, { count: 5, extra: true }]) {
+      expect((await t.app.inject({ method: 'POST', url: '/admin/v1/users/batch', headers: admin, payload })).statusCode).toBe(400);
+    }
+    expect((await t.app.inject({ method: 'POST', url: '/admin/v1/users/batch', payload: { count: 1 } })).statusCode).toBe(401);
+  });
+
   it('creates a concert with 50 seats per date by default', async () => {
     const date = uniqueDate();
     const res = await t.app.inject({
