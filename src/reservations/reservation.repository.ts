@@ -1,57 +1,51 @@
 // Seat holds. The seat row is the point of agreement: a hold is one conditional UPDATE of it, so
 // exactly one of any number of concurrent holders wins. Lock order everywhere: seat, then
 // reservation, then user or date, so holds, payments and sweeps never deadlock.
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { DB, ReservationTable } from '../db/schema.js';
 import { seatIsFree } from '../concerts/concert.repository.js';
 
 export type ReservationRow = Selectable<ReservationTable>;
 
-/** Takes the seat if it is free or its hold lapsed. Undefined when someone else has it (or no such seat). */
-export async function takeSeat(
-  trx: Transaction<DB>,
-  seat: { concertId: string; date: string; number: number },
-  reservationId: string,
-  holdSeconds: number,
-) {
-  return trx
-    .updateTable('seats')
-    .set({
-      status: 'HELD',
-      reservation_id: reservationId,
-      held_until: sql`now() + make_interval(secs => ${holdSeconds})`,
-    })
-    .where('concert_id', '=', seat.concertId)
-    .where('date', '=', seat.date)
-    .where('number', '=', seat.number)
-    .where(seatIsFree)
-    .returning(['id', 'price', 'held_until'])
-    .executeTakeFirst();
-}
-
-/** Ends the lapsed hold a new hold replaced. True if there was one (the seat was not counted free). */
-export async function expireReplacedHold(trx: Transaction<DB>, seatId: string, newReservationId: string): Promise<boolean> {
-  const result = await trx
-    .updateTable('reservations')
-    .set({ status: 'EXPIRED' })
-    .where('seat_id', '=', seatId)
-    .where('status', '=', 'HELD')
-    .where('id', '<>', newReservationId)
-    .executeTakeFirst();
-  return result.numUpdatedRows > 0n;
-}
-
-export async function takeFromAvailableCount(trx: Transaction<DB>, concertId: string, date: string): Promise<void> {
-  await trx
-    .updateTable('concert_dates')
-    .set({ available_seats: sql`available_seats - 1` })
-    .where('concert_id', '=', concertId)
-    .where('date', '=', date)
-    .execute();
-}
-
-export async function insertReservation(trx: Transaction<DB>, row: Omit<ReservationRow, 'created_at'>): Promise<ReservationRow> {
-  return trx.insertInto('reservations').values(row).returningAll().executeTakeFirstOrThrow();
+/**
+ * Holds a seat, in one statement (one round trip, atomic on its own): takes the seat row if it is free
+ * or its hold lapsed, ends the lapsed hold it replaces (if any), takes the seat from its date's count
+ * (unless it replaced a lapsed hold, which was never given back), and writes the reservation.
+ * Undefined when someone else has the seat, or there is no such seat.
+ *
+ * The insert reads `replaced` and `counted`, so both run before it: the lapsed reservation must be
+ * EXPIRED before the new one enters the one-live-reservation-per-seat index.
+ */
+export async function holdSeatRow(
+  db: Kysely<DB>,
+  hold: { reservationId: string; userId: string; concertId: string; date: string; number: number; holdSeconds: number },
+): Promise<ReservationRow | undefined> {
+  const { reservationId, userId, concertId, date, number, holdSeconds } = hold;
+  const result = await sql<ReservationRow>`
+    with taken as (
+      update seats
+      set status = 'HELD', reservation_id = ${reservationId}, held_until = now() + make_interval(secs => ${holdSeconds})
+      where concert_id = ${concertId} and date = ${date} and number = ${number}
+        and (status = 'FREE' or (status = 'HELD' and held_until <= now()))
+      returning id, price, held_until
+    ), replaced as (
+      update reservations r set status = 'EXPIRED'
+      from taken
+      where r.seat_id = taken.id and r.status = 'HELD' and r.id <> ${reservationId}
+      returning r.id
+    ), counted as (
+      update concert_dates set available_seats = available_seats - 1
+      where concert_id = ${concertId} and date = ${date}
+        and exists (select 1 from taken) and not exists (select 1 from replaced)
+      returning 1
+    )
+    insert into reservations (id, user_id, seat_id, concert_id, date, seat_number, price, status, held_until)
+    select ${reservationId}, ${userId}, taken.id, ${concertId}, ${date}, ${number}, taken.price, 'HELD', taken.held_until
+    from taken
+    where (select count(*) from replaced) >= 0 and (select count(*) from counted) >= 0
+    returning *
+  `.execute(db);
+  return result.rows[0];
 }
 
 /** A seat's state (undefined if there is no such seat), with `free` judged by the database's clock. */

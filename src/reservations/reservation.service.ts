@@ -6,16 +6,7 @@ import type { DB } from '../db/schema.js';
 import type { ListingVersions } from '../concerts/listing-versions.js';
 import { SeatClaims } from './seat-claims.js';
 import { DomainError } from '../errors.js';
-import {
-  expireReplacedHold,
-  findReservation,
-  insertReservation,
-  findSeatState,
-  sweepLapsedHolds,
-  takeFromAvailableCount,
-  takeSeat,
-  type ReservationRow,
-} from './reservation.repository.js';
+import { findReservation, findSeatState, holdSeatRow, sweepLapsedHolds, type ReservationRow } from './reservation.repository.js';
 
 export interface Reservation {
   reservationId: string;
@@ -65,24 +56,7 @@ export function createReservationService({ db, holdSeconds, versions, now = Date
 
   /** One database attempt: the seat's single conditional UPDATE decides, across every instance. */
   async function attemptHold(userId: string, seat: SeatRef, key: string): Promise<Reservation> {
-    const reservationId = randomUUID();
-    const row = await db.transaction().execute(async (trx) => {
-      const taken = await takeSeat(trx, seat, reservationId, holdSeconds);
-      if (!taken) return undefined;
-      const replacedLapsedHold = await expireReplacedHold(trx, taken.id, reservationId);
-      if (!replacedLapsedHold) await takeFromAvailableCount(trx, seat.concertId, seat.date);
-      return insertReservation(trx, {
-        id: reservationId,
-        user_id: userId,
-        seat_id: taken.id,
-        concert_id: seat.concertId,
-        date: seat.date,
-        seat_number: seat.number,
-        price: taken.price,
-        status: 'HELD',
-        held_until: taken.held_until!,
-      });
-    });
+    const row = await holdSeatRow(db, { reservationId: randomUUID(), userId, ...seat, holdSeconds });
     if (row) {
       claims.markTaken(key, heldUntilMs(row.held_until));
       await versions.bump([seat.concertId]);

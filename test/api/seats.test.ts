@@ -221,6 +221,30 @@ describe('a hold that lapses', () => {
     }
   });
 
+  it('can be taken over before the sweeper has returned it, keeping one live reservation and an exact count', async () => {
+    const lazy = await createTestApp({ reservation: { holdSeconds: 0.3, sweepMs: 60_000 } });
+    try {
+      const first = await activeUser(lazy.app);
+      const second = await activeUser(lazy.app);
+      const concert = await createConcert(lazy.app, { seatCount: 2 });
+      const lapsed = json(await hold(lazy.app, first, concert, 1));
+      await waitFor(async () => expect(Date.now()).toBeGreaterThan(Date.parse(lapsed.heldUntil) + 50), 2_000, 10);
+      const takeover = await hold(lazy.app, second, concert, 1);
+      expect(takeover.statusCode).toBe(201);
+      const rows = await lazy.db.selectFrom('reservations').select(['id', 'status']).where('concert_id', '=', concert.concertId).execute();
+      expect(new Map(rows.map((r) => [r.id, r.status]))).toEqual(
+        new Map([
+          [lapsed.reservationId, 'EXPIRED'],
+          [json(takeover).reservationId, 'HELD'],
+        ]),
+      );
+      const date = await lazy.db.selectFrom('concert_dates').select('available_seats').where('concert_id', '=', concert.concertId).executeTakeFirstOrThrow();
+      expect(date.available_seats).toBe(1);
+    } finally {
+      await lazy.close();
+    }
+  });
+
   it('is swept back into the date count even when nobody reads it', async () => {
     const short = await createTestApp({ reservation: { holdSeconds: 0.2, sweepMs: 30 } });
     try {
