@@ -63,7 +63,11 @@ export async function adminRoutes(app: FastifyInstance, { adminKey, db, concerts
         request.body ??= {};
       },
     },
-    async (request, reply) => reply.code(201).send({ userId: await insertUser(db, request.body.name ?? null) }),
+    async (request, reply) => {
+      const userId = await insertUser(db, request.body.name ?? null);
+      queue.rememberUsers([userId]);
+      return reply.code(201).send({ userId });
+    },
   );
 
   api.post(
@@ -81,7 +85,11 @@ export async function adminRoutes(app: FastifyInstance, { adminKey, db, concerts
       },
       onRequest,
     },
-    async (request, reply) => reply.code(201).send({ userIds: await insertUsers(db, request.body.count, request.body.namePrefix ?? null) }),
+    async (request, reply) => {
+      const userIds = await insertUsers(db, request.body.count, request.body.namePrefix ?? null);
+      queue.rememberUsers(userIds);
+      return reply.code(201).send({ userIds });
+    },
   );
 
   api.post(

@@ -78,7 +78,8 @@ export function pollAfterSeconds(
 }
 
 export function createQueueService({ store, config, userExists, now = Date.now, log }: QueueServiceDeps) {
-  const knownUsers = new KnownUsers(1_000_000);
+  // Bounded (about 100 bytes an id): enough for a sale of a couple of million fans.
+  const knownUsers = new KnownUsers(2_000_000);
   // A token that verified once is genuine for good (the secret does not change while running): a poll
   // need not recompute its HMAC every time.
   const verified = new Map<string, TokenClaims>();
@@ -143,6 +144,11 @@ export function createQueueService({ store, config, userExists, now = Date.now, 
       }
       const { pollAfterSeconds: _, ...rest } = view(state);
       return { token: signToken({ userId, tokenId: state.tokenId, seq: state.seq }, config.tokenSecret), ...rest, created };
+    },
+
+    /** Users just created here exist: their first token need not ask the database. */
+    rememberUsers(userIds: Iterable<string>): void {
+      for (const id of userIds) knownUsers.add(id);
     },
 
     /** The claims of a genuine token (signature only; its state is not looked at). */
