@@ -201,7 +201,7 @@ async function main(): Promise<void> {
     // Seeding, all through the public admin API and token issue.
     let t = performance.now();
     const userCount = settings.raceUsers + Math.max(settings.waitingSmall, settings.waitingLarge);
-    log(`creating ${formatInt(userCount)} users through POST /admin/v1/users…`);
+    log(`creating ${formatInt(userCount)} users through POST /admin/v1/users/batch…`);
     const userIds = await admin.createUsers(userCount, (n) => process.stderr.write(`\r  ${formatInt(n)} users`));
     seeding.usersPerSecond = userCount / ((performance.now() - t) / 1000);
     process.stderr.write('\n');
@@ -384,7 +384,7 @@ async function main(): Promise<void> {
     `- service: ${mode}`,
     `- machine: ${machine}`,
     `- load: ${conditions}; the bare baseline gets the same client and the same rotating Authorization header`,
-    `- seeding: ${formatInt(seeding.usersPerSecond ?? 0)} users/s via POST /admin/v1/users, ${formatInt(seeding.tokensPerSecond ?? 0)} tokens/s issue (64 concurrent)`,
+    `- seeding: ${formatInt(seeding.usersPerSecond ?? 0)} users/s via POST /admin/v1/users/batch, ${formatInt(seeding.tokensPerSecond ?? 0)} tokens/s issue (64 concurrent)`,
     '',
     markdownTable(header, rows),
     '',
