@@ -340,6 +340,9 @@ function anomaly(what: string): Outcome {
   return 'error';
 }
 
+/** A payment sent this long before heldUntil must be accepted: more than transport and clock skew can eat. */
+const ON_TIME_MARGIN_MS = 500;
+
 async function pay(
   hold: { reservationId: string; heldUntil: string; price: number },
   token: string,
@@ -361,6 +364,9 @@ async function pay(
   if (balance() < hold.price && !me.underCharges && !(await charge(hold.price))) return tokenEnded() ? 'token expired while active' : 'error';
   const key = `sim-${index}-pay-${hold.reservationId}`;
   for (let attempt = 0; attempt < 2; attempt++) {
+    // Sent with margin to spare before heldUntil, a refusal would be the server's fault; sent later, a slow
+    // client (thinking, topping up on a loaded machine) simply missed its hold, as the contract says.
+    const sentInTime = Date.now() < Date.parse(hold.heldUntil) - ON_TIME_MARGIN_MS;
     const res = await call<{ paymentId: string }>('pay', 'POST', '/api/v1/payments', token, { userId, reservationId: hold.reservationId }, { 'idempotency-key': key });
     if (res.status === 201) {
       paymentIds.add(res.body.paymentId);
@@ -378,7 +384,7 @@ async function pay(
       return 'bought';
     }
     const code = errorCode(res.body);
-    if (code === 'RESERVATION_EXPIRED') return me.paysLate ? 'paid too late (refused)' : anomaly('hold lapsed before an on-time payment');
+    if (code === 'RESERVATION_EXPIRED') return me.paysLate || !sentInTime ? 'paid too late (refused)' : anomaly('hold lapsed before an on-time payment');
     if (code === 'INSUFFICIENT_BALANCE' && attempt === 0) {
       if (!(await charge(hold.price))) return tokenEnded() ? 'token expired while active' : 'error';
       continue;
