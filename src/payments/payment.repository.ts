@@ -3,14 +3,19 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { DB } from '../db/schema.js';
 
-export async function sellHeldSeat(trx: Transaction<DB>, seatId: string, reservationId: string): Promise<boolean> {
+/**
+ * The hold is judged at `arrivedAt`, when the fan asked to pay, not when the payment's turn at the
+ * database came: under load a payment made in time may wait. (A takeover of the lapsed seat that
+ * commits first still wins: it changes the seat's reservation_id.)
+ */
+export async function sellHeldSeat(trx: Transaction<DB>, seatId: string, reservationId: string, arrivedAt: Date): Promise<boolean> {
   const row = await trx
     .updateTable('seats')
     .set({ status: 'SOLD', held_until: null })
     .where('id', '=', seatId)
     .where('reservation_id', '=', reservationId)
     .where('status', '=', 'HELD')
-    .where('held_until', '>', sql<Date>`now()`)
+    .where('held_until', '>', sql<Date>`least(now(), ${arrivedAt}::timestamptz)`)
     .returning('id')
     .executeTakeFirst();
   return row !== undefined;

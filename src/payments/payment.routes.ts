@@ -35,7 +35,11 @@ export async function paymentRoutes(app: FastifyInstance, { payments, queue }: {
     },
     async (request, reply) => {
       assertTokenUser(request, request.body.userId);
-      const paymentRequest = { ...request.body, idempotencyKey: request.headers['idempotency-key'] };
+      const paymentRequest = {
+        ...request.body,
+        idempotencyKey: request.headers['idempotency-key'],
+        arrivedAt: new Date(Date.now() - reply.elapsedTime),
+      };
       const retry = await payments.findRetry(paymentRequest);
       if (retry) return reply.code(retry.status).send(retry.body);
       const claims = claimsOf(request);

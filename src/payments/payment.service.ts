@@ -23,6 +23,8 @@ export interface PaymentRequest {
   userId: string;
   reservationId: string;
   idempotencyKey?: string | undefined;
+  /** When the request arrived: a hold still live then is paid for, however long the queue to the database. */
+  arrivedAt?: Date;
 }
 
 export interface PaymentServiceDeps {
@@ -72,7 +74,7 @@ export function createPaymentService({ db, queue, log }: PaymentServiceDeps) {
         if (!reservation) throw new DomainError('RESERVATION_NOT_FOUND', `no reservation ${reservationId}`);
         if (reservation.user_id !== userId) throw new DomainError('USER_MISMATCH', 'this reservation belongs to another user');
         if (reservation.status === 'CONFIRMED') throw new DomainError('ALREADY_PAID', 'this reservation is already paid');
-        if (!(await sellHeldSeat(trx, reservation.seat_id, reservationId))) {
+        if (!(await sellHeldSeat(trx, reservation.seat_id, reservationId, request.arrivedAt ?? new Date()))) {
           // Lost a race with another payment of the same hold, or the hold lapsed: say which.
           const now = await findReservation(trx, reservationId);
           if (now?.status === 'CONFIRMED') throw new DomainError('ALREADY_PAID', 'this reservation is already paid');

@@ -68,11 +68,17 @@ export function findReservation(db: Kysely<DB>, id: string) {
  * dates' counts, in one statement. Rows another transaction has locked are left for the next sweep.
  * Returns the concerts whose seats it freed.
  */
+/**
+ * The sweeper leaves a lapsed hold alone this long, so a payment that arrived in time but is still
+ * waiting for the database finds its seat. Listings and new holds treat the seat as free at once.
+ */
+export const SWEEP_GRACE_SECONDS = 2;
+
 export async function sweepLapsedHolds(db: Kysely<DB>, limit = 500): Promise<string[]> {
   const result = await sql<{ concert_id: string }>`
     with lapsed as (
       select id, reservation_id from seats
-      where status = 'HELD' and held_until <= now()
+      where status = 'HELD' and held_until <= now() - make_interval(secs => ${SWEEP_GRACE_SECONDS})
       order by held_until
       limit ${limit}
       for update skip locked

@@ -1,6 +1,7 @@
 // Points and payments: exact balances under concurrency, idempotent retries, and payment's all-or-nothing.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPaymentService } from '../../src/payments/payment.service.js';
 import { queueTimings } from '../../src/queue/queue.store.factory.js';
 import { MemoryQueueStore } from '../../src/queue/queue.store.memory.js';
 import {
@@ -263,6 +264,28 @@ describe('payments', () => {
       expect(json(ended).error.code).toBe('TOKEN_EXPIRED');
     } finally {
       await flaky.close();
+    }
+  });
+
+  it('judges a hold at the moment the payment arrived, not when its turn at the database came', async () => {
+    const short = await createTestApp({ reservation: { holdSeconds: 0.4, sweepMs: 50 } });
+    try {
+      const fan = await activeUser(short.app, 100_000);
+      const concert = await createConcert(short.app, { price: 1_000 });
+      const inTime = json(await hold(short.app, fan, concert, 1));
+      const tooLate = json(await hold(short.app, fan, concert, 2));
+      const arrivedInTime = new Date();
+      await waitFor(async () => expect(Date.now()).toBeGreaterThan(Date.parse(inTime.heldUntil) + 100), 2_000, 10);
+      // Both holds have lapsed by now; one payment arrived before that and waited, the other arrives now.
+      const payments = createPaymentService({ db: short.db, queue: { endToken: async () => {} } });
+      const paid = await payments.pay({ userId: fan.userId, reservationId: inTime.reservationId, arrivedAt: arrivedInTime }, randomUUID());
+      expect(paid.body.amount).toBe(1_000);
+      await expect(payments.pay({ userId: fan.userId, reservationId: tooLate.reservationId, arrivedAt: new Date() }, randomUUID())).rejects.toMatchObject({
+        code: 'RESERVATION_EXPIRED',
+      });
+      await expectLedgerMatchesBalances(short.db, [fan.userId]);
+    } finally {
+      await short.close();
     }
   });
 
