@@ -1,6 +1,7 @@
 // What a fan browses (concerts, dates with seats left, free seats) and what an operator creates.
 // Listings are cached per concert and kept exact: see listing-cache.ts and listing-versions.ts.
 import type { Kysely } from 'kysely';
+import { reliableUntil } from '../db/database-clock.js';
 import type { DB } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import {
@@ -16,17 +17,11 @@ import type { ListingVersions } from './listing-versions.js';
 
 /** The counter that changes when a concert is added. */
 const ALL_CONCERTS = 'all-concerts';
-/** Hold times come from the database's clock: stop trusting a listing a little before the next lapse. */
-const CLOCK_MARGIN_MS = 500;
 
 export interface ConcertServiceDeps {
   db: Kysely<DB>;
   versions: ListingVersions;
   now?: () => number;
-}
-
-function lapseDeadline(nextLapse: Date | string | null | undefined): number {
-  return nextLapse ? new Date(nextLapse).getTime() - CLOCK_MARGIN_MS : Infinity;
 }
 
 export function createConcertService({ db, versions, now = Date.now }: ConcertServiceDeps) {
@@ -54,7 +49,7 @@ export function createConcertService({ db, versions, now = Date.now }: ConcertSe
           totalSeats: r.total_seats,
           availableSeats: Number(r.available_seats),
         }));
-        return { value, validUntil: Math.min(...rows.map((r) => lapseDeadline(r.next_lapse))) };
+        return { value, validUntil: Math.min(...rows.map((r) => reliableUntil(r.next_lapse))) };
       });
       if (dates.length === 0) await notFound(concertId);
       return dates.filter((d) => d.availableSeats > 0);
@@ -63,7 +58,7 @@ export function createConcertService({ db, versions, now = Date.now }: ConcertSe
     async listFreeSeats(concertId: string, date: string) {
       const seats = await cache.get(`seats|${concertId}|${date}`, await versions.current(concertId), async () => {
         const rows = await findSeatsOfDate(db, concertId, date);
-        const stillHeld = rows.filter((r) => r.status === 'HELD' && !r.free).map((r) => lapseDeadline(r.held_until));
+        const stillHeld = rows.filter((r) => r.status === 'HELD' && !r.free).map((r) => reliableUntil(r.held_until));
         return { value: rows, validUntil: Math.min(...stillHeld) };
       });
       if (seats.length === 0) await notFound(concertId, date);

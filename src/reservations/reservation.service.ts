@@ -2,6 +2,7 @@
 // themselves (at read time at once, and in the counts by the sweeper).
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import { reliableUntil } from '../db/database-clock.js';
 import type { DB } from '../db/schema.js';
 import type { ListingVersions } from '../concerts/listing-versions.js';
 import { SeatClaims } from './seat-claims.js';
@@ -46,9 +47,6 @@ export interface ReservationServiceDeps {
 
 export function createReservationService({ db, holdSeconds, versions, now = Date.now }: ReservationServiceDeps) {
   const claims = new SeatClaims();
-  /** heldUntil comes from the database's clock; forget a hold a little early in case ours runs behind. */
-  const CLOCK_MARGIN_MS = 500;
-  const heldUntilMs = (at: Date | string) => new Date(at).getTime() - CLOCK_MARGIN_MS;
 
   function unavailable(seat: SeatRef): DomainError {
     return new DomainError('SEAT_UNAVAILABLE', `seat ${seat.number} on ${seat.date} is held or sold`);
@@ -58,14 +56,14 @@ export function createReservationService({ db, holdSeconds, versions, now = Date
   async function attemptHold(userId: string, seat: SeatRef, key: string): Promise<Reservation> {
     const row = await holdSeatRow(db, { reservationId: randomUUID(), userId, ...seat, holdSeconds });
     if (row) {
-      claims.markTaken(key, heldUntilMs(row.held_until));
+      claims.markTaken(key, reliableUntil(row.held_until));
       await versions.bump([seat.concertId]);
       return toReservation(row);
     }
     const state = await findSeatState(db, seat);
     if (!state) throw new DomainError('SEAT_NOT_FOUND', `no seat ${seat.number} on ${seat.date} for concert ${seat.concertId}`);
     if (state.status === 'SOLD') claims.markTaken(key, Infinity);
-    else if (state.status === 'HELD' && !state.free && state.held_until) claims.markTaken(key, heldUntilMs(state.held_until));
+    else if (state.status === 'HELD' && !state.free && state.held_until) claims.markTaken(key, reliableUntil(state.held_until));
     throw unavailable(seat);
   }
 
