@@ -1,34 +1,23 @@
 // Journey 1: a fan goes from the first page to the confirmation, through a seat map where other
 // fans' holds already show as taken.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import {
   demoUsers,
   docShot,
-  launchBrowser,
   newFan,
   openSeatMap,
   seat,
   shot,
-  startServer,
+  useServerAndBrowser,
   waitForText,
-  type TestServer,
 } from './harness.js';
 
 describe('a fan buys a seat', () => {
-  let server: TestServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([startServer(), launchBrowser()]);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const fixture = useServerAndBrowser();
 
   it('goes from the first page to the confirmation, seeing seats others hold greyed out', async () => {
+    const { server, browser } = fixture;
     const title = 'Winter Gala';
     const concertId = await server.createConcert({ title, dates: [{ date: '2026-12-24', seatCount: 30, price: 50_000 }] });
     // A newcomer picks a seeded demo fan on the first page; demo fans come with points.
@@ -120,6 +109,7 @@ describe('a fan buys a seat', () => {
   });
 
   it('speaks Korean to a Korean browser, and the toggle switches to English', async () => {
+    const { server, browser } = fixture;
     const context = await browser.newContext({ locale: 'ko-KR', viewport: { width: 375, height: 812 } });
     const page = await context.newPage();
     await page.goto(server.baseUrl + '/');

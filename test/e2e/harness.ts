@@ -6,6 +6,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -227,4 +228,20 @@ export async function openSeatMap(page: Page, concertTitle: string): Promise<voi
 
 export function seat(page: Page, number: number): Locator {
   return page.locator(`[data-seat="${number}"]`);
+}
+
+/**
+ * Starts a server (with extra environment) and Chromium for one test file, and stops both after it.
+ * The fields are set before the first test runs.
+ */
+export function useServerAndBrowser(env: Record<string, string> = {}): { server: TestServer; browser: Browser } {
+  const fixture = {} as { server: TestServer; browser: Browser };
+  beforeAll(async () => {
+    [fixture.server, fixture.browser] = await Promise.all([startServer(env), launchBrowser()]);
+  });
+  afterAll(async () => {
+    await fixture.browser?.close();
+    await fixture.server?.stop();
+  });
+  return fixture;
 }

@@ -1,32 +1,21 @@
 // Journey 5: the operator signs in on /admin, pauses admission and a new fan waits in line,
 // not admitted, until the operator resumes.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import {
   adminKey,
   joinWithUserId,
-  launchBrowser,
   newFan,
   shot,
-  startServer,
+  useServerAndBrowser,
   waitForText,
-  type TestServer,
 } from './harness.js';
 
 describe('the operator page', () => {
-  let server: TestServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([startServer(), launchBrowser()]);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const fixture = useServerAndBrowser();
 
   it('pauses the queue so a new fan waits, then resumes it', async () => {
+    const { server, browser } = fixture;
     const admin = await newFan(browser, { width: 1000, height: 900 });
     const page = admin.page;
     await page.goto(server.baseUrl + '/admin');

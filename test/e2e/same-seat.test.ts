@@ -1,33 +1,22 @@
 // Journey 3: two fans pick the same seat at the same moment. Exactly one holds it; the other is
 // told in words, stays on the map and sees the seat greyed out.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import {
   joinWithUserId,
-  launchBrowser,
   newFan,
   openSeatMap,
   seat,
   shot,
-  startServer,
+  useServerAndBrowser,
   waitUntil,
-  type TestServer,
 } from './harness.js';
 
 describe('two fans, one seat', () => {
-  let server: TestServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([startServer(), launchBrowser()]);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const fixture = useServerAndBrowser();
 
   it('lets one fan hold the seat and tells the other, greying it out on their map', async () => {
+    const { server, browser } = fixture;
     const title = 'Duel Night';
     await server.createConcert({ title, dates: [{ date: '2027-01-15', seatCount: 40, price: 70_000 }] });
     const fans = await Promise.all(

@@ -1,27 +1,18 @@
 // Beyond the five journeys: when the event stream cannot be used the waiting room polls instead
 // and still moves on; when a token ends the fan is told in words and can rejoin with one button.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { joinWithUserId, launchBrowser, newFan, openSeatMap, seat, shot, startServer, waitForText, type TestServer } from './harness.js';
+import { joinWithUserId, newFan, openSeatMap, seat, shot, useServerAndBrowser, waitForText } from './harness.js';
 
 describe('waiting room fallback and token expiry', () => {
-  let server: TestServer;
-  let browser: Browser;
+  const fixture = useServerAndBrowser({ QUEUE_ACTIVE_LIMIT: '1', QUEUE_ACTIVE_TTL_SECONDS: '6' });
 
   beforeAll(async () => {
-    [server, browser] = await Promise.all([
-      startServer({ QUEUE_ACTIVE_LIMIT: '1', QUEUE_ACTIVE_TTL_SECONDS: '6' }),
-      launchBrowser(),
-    ]);
-    await server.createConcert({ title: 'Short Set', dates: [{ date: '2027-03-01', seatCount: 10, price: 10_000 }] });
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
+    await fixture.server.createConcert({ title: 'Short Set', dates: [{ date: '2027-03-01', seatCount: 10, price: 10_000 }] });
   });
 
   it('polls when the event stream fails, then tells the fan when the turn ends and lets them rejoin', async () => {
+    const { server, browser } = fixture;
     const holder = await server.createUser('Slot holder');
     expect((await server.issueToken(holder)).status).toBe('ACTIVE'); // takes the only slot for 6 s
 

@@ -1,33 +1,22 @@
 // Journey 4: a fan whose points fall short of the price tops up on the hold page and pays, on a
 // phone-width screen.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import {
   joinWithUserId,
-  launchBrowser,
   newFan,
   openSeatMap,
   seat,
   shot,
-  startServer,
+  useServerAndBrowser,
   waitForText,
-  type TestServer,
 } from './harness.js';
 
 describe('topping up', () => {
-  let server: TestServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([startServer(), launchBrowser()]);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const fixture = useServerAndBrowser();
 
   it('lets a fan with too small a balance add the difference and pay, at 375 px wide', async () => {
+    const { server, browser } = fixture;
     const title = 'Busan Arena';
     await server.createConcert({ title, dates: [{ date: '2027-02-01', seatCount: 50, price: 55_000 }] });
     const fanId = await server.createUser('Seo-yeon');

@@ -1,36 +1,25 @@
 // Journey 2: with one active slot, the second fan waits at position 1, watching the waiting room
 // update live, and moves on to the concerts by itself when the first fan pays.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import {
   demoUsers,
   docShot,
   joinWithUserId,
-  launchBrowser,
   newFan,
   openSeatMap,
   seat,
   shot,
-  startServer,
+  useServerAndBrowser,
   waitForAttribute,
   waitForText,
-  type TestServer,
 } from './harness.js';
 
 describe('the waiting room', () => {
-  let server: TestServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([startServer({ QUEUE_ACTIVE_LIMIT: '1' }), launchBrowser()]);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const fixture = useServerAndBrowser({ QUEUE_ACTIVE_LIMIT: '1' });
 
   it('shows the second fan position 1 and lets them in without a reload when the first fan pays', async () => {
+    const { server, browser } = fixture;
     const title = 'Spring Tour';
     await server.createConcert({ title, dates: [{ date: '2026-12-31', seatCount: 20, price: 30_000 }] });
     const first = await server.createUser('First fan');
