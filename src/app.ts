@@ -10,9 +10,10 @@ import { adminRoutes } from './admin/admin.routes.js';
 import { concertRoutes } from './concerts/concert.routes.js';
 import { createConcertService } from './concerts/concert.service.js';
 import { MemoryListingVersions, RedisListingVersions, type ListingVersions } from './concerts/listing-versions.js';
-import { migrateToLatest, openDatabase, type Database } from './db/database.js';
+import { migrateDatabase, openDatabase, type Database } from './db/database.js';
 import { demoRoutes, seedDemo, type DemoUser } from './demo/demo-seed.js';
 import { healthRoutes } from './health/health.routes.js';
+import { OutageLog } from './health/outage-log.js';
 import { errorBody } from './errors.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { ErrorResponse } from './http/schemas.js';
@@ -22,9 +23,12 @@ import { createPaymentService } from './payments/payment.service.js';
 import { pointsRoutes } from './points/points.routes.js';
 import { createPointsService } from './points/points.service.js';
 import { queueRoutes } from './queue/queue.routes.js';
+import { ensureLineSettings, loadLineSettings, updateLineSettings } from './queue/queue-line.repository.js';
+import { loadSavedLine, startSnapshots, type SnapshotLoop } from './queue/queue-snapshots.js';
 import { createQueueService } from './queue/queue.service.js';
 import type { QueueStore } from './queue/queue.store.js';
 import { createQueueStore } from './queue/queue.store.factory.js';
+import { MemoryQueueStore } from './queue/queue.store.memory.js';
 import { reservationRoutes } from './reservations/reservation.routes.js';
 import { createReservationService } from './reservations/reservation.service.js';
 import { userExists } from './users/user.repository.js';
@@ -65,25 +69,34 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   registerErrorHandling(app);
 
   const ownsDb = !deps.db;
-  const db = deps.db ?? (await openDatabase(config));
+  const pgConnections = new OutageLog(app.log, 'PostgreSQL connection');
+  const db = deps.db ?? (await openDatabase(config, { onError: (err) => pgConnections.failed(err) }));
   const ownsStore = !deps.store;
   let store: QueueStore | undefined = deps.store;
   let versions: ListingVersions | undefined;
+  let snapshots: SnapshotLoop | undefined;
   const timers: NodeJS.Timeout[] = [];
   try {
-    if (ownsDb) await migrateToLatest(db);
-    store ??= await createQueueStore(config, (err) => app.log.error({ err }, 'redis error'));
+    if (ownsDb) await migrateDatabase(config, db);
+    // The line's settings live in PostgreSQL; each deployment (REDIS_PREFIX) has a line of its own.
+    const line = `${config.redisPrefix}general`;
+    await ensureLineSettings(db, line, { activeLimit: config.queue.activeLimit, paused: false });
+    const redisConnection = new OutageLog(app.log, 'Redis connection');
+    store ??= await createQueueStore(config, redisConnection, config.redisUrl ? undefined : await loadSavedLine(db, line, app.log));
+    if (ownsStore && store instanceof MemoryQueueStore) snapshots = startSnapshots({ db, store, line, log: app.log });
 
     const queue = createQueueService({
       store,
+      settingsSource: { load: () => loadLineSettings(db, line), save: (change) => updateLineSettings(db, line, change) },
       config,
       userExists: (id) => userExists(db, id),
       log: app.log,
     });
     versions = config.redisUrl
-      ? RedisListingVersions.connect(config.redisUrl, config.redisPrefix, (err) => app.log.error({ err }, 'redis error'))
+      ? await RedisListingVersions.connect(config.redisUrl, config.redisPrefix, (err) => redisConnection.failed(err))
       : new MemoryListingVersions();
     const concerts = createConcertService({ db, versions });
+    queue.onReset(() => concerts.forgetCachedListings());
     const reservations = createReservationService({ db, holdSeconds: config.reservation.holdSeconds, versions });
     const points = createPointsService({ db });
     const payments = createPaymentService({ db, queue, log: app.log });
@@ -121,20 +134,29 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     await registerWeb(app, { root: defaultWebRoot() });
 
     await queue.start();
-    const sweep = async () => {
-      try {
-        await reservations.sweepLapsedHolds();
-      } catch (err) {
-        app.log.error({ err }, 'sweeping lapsed holds failed');
-      }
+    // Background loops outlive any failure and log it once per outage, not once per run.
+    const everyMs = (ms: number, what: string, run: () => Promise<unknown>) => {
+      const outage = new OutageLog(app.log, what);
+      let running = false;
+      timers.push(
+        setInterval(() => {
+          if (running) return;
+          running = true;
+          run().then(
+            () => outage.ok(),
+            (err: unknown) => outage.failed(err),
+          ).finally(() => (running = false));
+        }, ms),
+      );
     };
-    timers.push(setInterval(() => void sweep(), config.reservation.sweepMs));
-    timers.push(setInterval(() => void deleteOldKeys(db, new Date()).catch((err) => app.log.error({ err }, 'key cleanup failed')), 3_600_000));
+    everyMs(config.reservation.sweepMs, 'sweeping lapsed holds', () => reservations.sweepLapsedHolds());
+    everyMs(3_600_000, 'idempotency key cleanup', () => deleteOldKeys(db, new Date()));
     for (const t of timers) t.unref();
 
     app.addHook('onClose', async () => {
       queue.stop();
       for (const t of timers) clearInterval(t);
+      await snapshots?.stop();
       if (ownsStore) await store?.close();
       await versions?.close();
       if (ownsDb) await db.destroy();
@@ -142,6 +164,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     return { app, db, demoUsers };
   } catch (err) {
     for (const t of timers) clearInterval(t);
+    await snapshots?.stop().catch(() => undefined);
     await app.close().catch(() => undefined);
     if (ownsStore) await store?.close().catch(() => undefined);
     await versions?.close().catch(() => undefined);

@@ -7,6 +7,7 @@ export const errorStatus = {
   INVALID_CONCERT: 400,
   INVALID_TOKEN: 401,
   TOKEN_EXPIRED: 401,
+  LINE_RESET: 401,
   INVALID_ADMIN_KEY: 401,
   USER_MISMATCH: 403,
   TOKEN_NOT_ACTIVE: 403,
@@ -54,4 +55,37 @@ export interface ErrorBody {
 
 export function errorBody(code: ErrorCode, message: string): ErrorBody {
   return { error: { code, message } };
+}
+
+/** A dependency (PostgreSQL, Redis) did not answer: the request may succeed if retried shortly. */
+export class DependencyUnavailableError extends DomainError {
+  constructor(message: string) {
+    super('SERVICE_UNAVAILABLE', message);
+    this.name = 'DependencyUnavailableError';
+  }
+}
+
+/** Node socket codes that mean "the other side is not there (now)". */
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+/**
+ * PostgreSQL SQLSTATEs of an unavailable server rather than a wrong request: connection exceptions
+ * (class 08), shutdown and start-up (57P01..57P03), too many connections, and a statement cancelled by
+ * statement_timeout (57014: the database is too slow to answer in time, which a retry may not be).
+ */
+const PG_UNAVAILABLE = /^(08...|57P0[1-3]|53300|57014)$/;
+/** What pg, pg-pool and ioredis say when a connection is missing, lost or too slow. */
+const CLIENT_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Connection is closed|enableOfflineQueue options is false|Reached the max retries per request limit|Command timed out|Stream isn't writeable|Cannot use a pool after calling end/;
+
+/** True when `error` says a dependency is down or too slow, not that the request was wrong. */
+export function isDependencyFailure(error: unknown): boolean {
+  if (error instanceof DependencyUnavailableError) return true;
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (SOCKET_CODES.has(code) || PG_UNAVAILABLE.test(code))) return true;
+  if (error.name === 'MaxRetriesPerRequestError') return true;
+  if (CLIENT_MESSAGES.test(error.message)) return true;
+  // An AggregateError (a connect attempt to several addresses) is down when all of its parts are.
+  if (error instanceof AggregateError && error.errors.length > 0) return error.errors.every(isDependencyFailure);
+  return error.cause !== undefined && error.cause !== error && isDependencyFailure(error.cause);
 }

@@ -33,6 +33,11 @@ export function createConcertService({ db, versions, now = Date.now }: ConcertSe
   }
 
   return {
+    /** After Redis lost the change counters: nothing cached may be trusted against the new ones. */
+    forgetCachedListings(): void {
+      cache.clear();
+    },
+
     async listConcerts() {
       return cache.get('concerts', await versions.current(ALL_CONCERTS), async () => {
         const rows = await findConcerts(db);

@@ -23,6 +23,11 @@ export class ListingCache {
 
   constructor(private readonly now: () => number) {}
 
+  /** Forgets every entry (the change counters they were checked against were lost). */
+  clear(): void {
+    this.entries.clear();
+  }
+
   async get<T>(key: string, version: number, load: () => Promise<Loaded<T>>): Promise<T> {
     const hit = this.entries.get(key);
     if (hit && hit.version === version && this.now() < hit.validUntil) return hit.value as T;

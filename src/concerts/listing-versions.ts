@@ -2,6 +2,7 @@
 // (a hold, a sweep of lapsed holds). Listings read it before querying and keep their answer only
 // while it is unchanged, so a cached list is never older than the last change, on any instance.
 import { Redis } from 'ioredis';
+import { FAIL_FAST_REDIS } from '../queue/queue.store.redis.js';
 
 export interface ListingVersions {
   current(concertId: string): Promise<number>;
@@ -23,17 +24,48 @@ export class MemoryListingVersions implements ListingVersions {
   async close(): Promise<void> {}
 }
 
+/**
+ * A counter that Redis lost (it came back empty) starts again from the current time in microseconds,
+ * not from 0: a value a cache saw before the loss never comes round again (that would take over a
+ * thousand changes of one concert per millisecond), so no stale listing can pass for current.
+ */
+const CURRENT = `
+local v = redis.call('GET', KEYS[1])
+if v then return v end
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])
+`;
+const BUMP = `
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('INCR', KEYS[1])
+`;
+
+function startValue(): string {
+  return String(Date.now() * 1000);
+}
+
 /** Shared by every instance: one small string key per concert, `<prefix>listing:<concertId>`. */
 export class RedisListingVersions implements ListingVersions {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-  ) {}
+    private readonly onError: (error: Error) => void = () => undefined,
+  ) {
+    redis.defineCommand('listingCurrent', { numberOfKeys: 1, lua: CURRENT });
+    redis.defineCommand('listingBump', { numberOfKeys: 1, lua: BUMP });
+  }
 
-  static connect(url: string, prefix: string, onError: (error: Error) => void): RedisListingVersions {
-    const redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 3 });
+  /** Resolves once connected: without an offline queue, a command sent before that would fail. */
+  static async connect(url: string, prefix: string, onError: (error: Error) => void): Promise<RedisListingVersions> {
+    const redis = new Redis(url, { ...FAIL_FAST_REDIS, lazyConnect: true });
     redis.on('error', onError);
-    return new RedisListingVersions(redis, prefix);
+    try {
+      await redis.connect();
+    } catch (error) {
+      redis.disconnect();
+      throw error;
+    }
+    return new RedisListingVersions(redis, prefix, onError);
   }
 
   private key(concertId: string): string {
@@ -41,13 +73,24 @@ export class RedisListingVersions implements ListingVersions {
   }
 
   async current(concertId: string): Promise<number> {
-    return Number((await this.redis.get(this.key(concertId))) ?? 0);
+    const redis = this.redis as Redis & { listingCurrent(key: string, start: string): Promise<string> };
+    return Number(await redis.listingCurrent(this.key(concertId), startValue()));
   }
 
+  /**
+   * Called after a commit, so it never fails the request that committed: a bump lost while Redis is
+   * away leaves other instances' cached listings stale for at most the cache's MAX_AGE_MS.
+   */
   async bump(concertIds: Iterable<string>): Promise<void> {
-    const pipeline = this.redis.pipeline();
-    for (const id of concertIds) pipeline.incr(this.key(id));
-    await pipeline.exec();
+    const pipeline = this.redis.pipeline() as ReturnType<Redis['pipeline']> & { listingBump(key: string, start: string): unknown };
+    for (const id of concertIds) pipeline.listingBump(this.key(id), startValue());
+    try {
+      const results = await pipeline.exec();
+      const failed = results?.find(([error]) => error);
+      if (failed?.[0]) this.onError(failed[0]);
+    } catch (error) {
+      this.onError(error as Error);
+    }
   }
 
   async close(): Promise<void> {

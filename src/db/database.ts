@@ -1,11 +1,12 @@
 // Opens the source of truth: real PostgreSQL through pg when DATABASE_URL is set, embedded PGlite
 // otherwise. Both speak the same SQL, run the same migrations and are used through one Kysely type.
 import { Kysely, Migrator, PostgresDialect, type Migration, type MigrationProvider } from 'kysely';
-import pg from 'pg';
 import type { Config } from '../config.js';
 import * as initial from './migrations/0001-initial.js';
 import * as paymentToken from './migrations/0002-payment-token.js';
+import * as queueLines from './migrations/0003-queue-lines.js';
 import { PGliteDialect } from './pglite-dialect.js';
+import { createPgPool, readInt8, type PoolTimeouts } from './pg-pool.js';
 import type { DB } from './schema.js';
 
 export type Database = Kysely<DB>;
@@ -16,21 +17,20 @@ const INT8_OID = 20;
 const migrations: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-payment-token': paymentToken,
+  '0003-queue-lines': queueLines,
 };
 
 const migrationProvider: MigrationProvider = {
   getMigrations: async () => migrations,
 };
 
-function readInt8(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw new Error(`int8 value ${value} is outside the safe integer range`);
-  return n;
-}
-
 export interface OpenOptions {
   /** A dumped, migrated embedded database to start from instead of `dataDir` (tests clone one). */
   pgliteTemplate?: Blob;
+  /** Told of connection errors the pool recovers from by itself (a server restart drops every connection). */
+  onError?: (error: Error) => void;
+  /** PostgreSQL only: overrides the fail-fast timeouts (migrations wait on each other's lock). */
+  timeouts?: PoolTimeouts;
 }
 
 export async function openDatabase(
@@ -38,15 +38,7 @@ export async function openDatabase(
   options: OpenOptions = {},
 ): Promise<Database> {
   if (config.databaseUrl) {
-    const pool = new pg.Pool({
-      connectionString: config.databaseUrl,
-      // Transactions are short, so a small pool per process beats a large one (and every instance has one).
-      max: config.databasePoolMax ?? 10,
-      types: {
-        getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-          oid === INT8_OID ? readInt8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-      },
-    });
+    const pool = createPgPool(config.databaseUrl, config.databasePoolMax ?? 10, options.onError ?? (() => undefined), options.timeouts);
     return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   }
   const { PGlite } = await import('@electric-sql/pglite');
@@ -55,6 +47,22 @@ export async function openDatabase(
     ? await PGlite.create({ loadDataDir: options.pgliteTemplate, parsers })
     : await PGlite.create(config.dataDir, { parsers });
   return new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
+}
+
+/**
+ * Brings the database to the latest schema. On PostgreSQL, on connections of its own without the
+ * request timeouts: instances starting together wait on each other's migration lock, longer than any request may.
+ */
+export async function migrateDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>, db: Database): Promise<void> {
+  if (!config.databaseUrl) return migrateToLatest(db);
+  const patient = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, databasePoolMax: 1 }, {
+    timeouts: { connectMs: 10_000, statementMs: 0, queryMs: 0 },
+  });
+  try {
+    await migrateToLatest(patient);
+  } finally {
+    await patient.destroy();
+  }
 }
 
 export async function migrateToLatest(db: Database): Promise<void> {

@@ -91,6 +91,21 @@ export interface IdempotencyKeyTable {
   created_at: CreatedAt;
 }
 
+export interface QueueLineTable {
+  line: string;
+  active_limit: number;
+  paused: ColumnType<boolean, boolean | undefined, boolean>;
+  version: ColumnType<number, number | undefined, number>;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface QueueSnapshotTable {
+  line: string;
+  /** JSON of the in-process store's line (see MemoryQueueStore.snapshot). */
+  body: string;
+  saved_at: Timestamp;
+}
+
 export interface DB {
   users: UserTable;
   point_ledger: PointLedgerTable;
@@ -100,4 +115,6 @@ export interface DB {
   reservations: ReservationTable;
   payments: PaymentTable;
   idempotency_keys: IdempotencyKeyTable;
+  queue_lines: QueueLineTable;
+  queue_snapshots: QueueSnapshotTable;
 }

@@ -6,6 +6,17 @@ import type { DB } from '../db/schema.js';
 import { errorBody } from '../errors.js';
 import type { QueueStore } from '../queue/queue.store.js';
 
+/** Readiness answers within a second whatever the dependencies do: a probe that hangs is a probe that fails. */
+export const READINESS_TIMEOUT_MS = 800;
+
+function within<T>(ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
 export async function healthRoutes(app: FastifyInstance, { db, store }: { db: Kysely<DB>; store: QueueStore }): Promise<void> {
   const Ok = Type.Object({ status: Type.String() });
   app.get('/healthz', { schema: { tags: ['service'], summary: 'The process is up', response: { 200: Ok } } }, async () => ({ status: 'ok' }));
@@ -15,11 +26,11 @@ export async function healthRoutes(app: FastifyInstance, { db, store }: { db: Ky
     { schema: { tags: ['service'], summary: 'The database (and Redis, when configured) answer', response: { 200: Ok, 503: Type.Ref('ErrorResponse') } } },
     async (request, reply) => {
       try {
-        await Promise.all([sql`select 1`.execute(db), store.ping()]);
+        await within(READINESS_TIMEOUT_MS, Promise.all([sql`select 1`.execute(db), store.ping()]));
         return { status: 'ready' };
       } catch (err) {
-        request.log.warn({ err }, 'not ready');
-        return reply.code(503).send(errorBody('SERVICE_UNAVAILABLE', 'a dependency is not answering'));
+        request.log.warn({ err: String(err) }, 'not ready');
+        return reply.code(503).header('retry-after', '2').send(errorBody('SERVICE_UNAVAILABLE', 'a dependency is not answering'));
       }
     },
   );

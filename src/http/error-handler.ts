@@ -2,7 +2,8 @@
 // errors (validation, body parsing, limits) map by their code; anything else is a logged 500 that
 // shows the client nothing of its insides.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { DomainError, errorBody, errorStatus, type ErrorCode } from '../errors.js';
+import { DependencyUnavailableError, DomainError, errorBody, errorStatus, isDependencyFailure, type ErrorCode } from '../errors.js';
+import { OutageLog } from '../health/outage-log.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -51,8 +52,18 @@ function send(reply: FastifyReply, code: ErrorCode, message: string): FastifyRep
   return reply.code(errorStatus[code]).type('application/json; charset=utf-8').send(errorBody(code, message));
 }
 
+/** How soon a client refused with 503 may try again: dependencies come back or fail over in seconds. */
+export const RETRY_AFTER_SECONDS = 2;
+
 export function registerErrorHandling(app: FastifyInstance): void {
+  const outage = new OutageLog(app.log, 'requests to a dependency');
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof DependencyUnavailableError || (!(error instanceof DomainError) && isDependencyFailure(error))) {
+      // Not the client's fault and not a bug: say so, and when to come back. Logged once per outage.
+      outage.failed(error);
+      void reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+      return send(reply, 'SERVICE_UNAVAILABLE', 'the service is briefly unavailable; try again in a moment');
+    }
     if (error instanceof DomainError) return send(reply, error.code, error.message);
     if (error.validation) return send(reply, validationCode(request, error), error.message);
     const mapped = error.code ? fastifyCodes[error.code] : undefined;

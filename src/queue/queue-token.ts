@@ -7,6 +7,8 @@ export interface TokenClaims {
   tokenId: string;
   /** Arrival number in the line: lets a poll compute its position without looking the token up. */
   seq: number;
+  /** The line's incarnation it was issued in: a token the store does not know was lost with its line if this differs. */
+  epoch: string;
 }
 
 function mac(body: string, secret: string): Buffer {
@@ -15,7 +17,7 @@ function mac(body: string, secret: string): Buffer {
 
 /** Deterministic: the same claims always sign to the same string, so a rejoin returns the same token. */
 export function signToken(claims: TokenClaims, secret: string): string {
-  const body = Buffer.from(`${claims.userId}.${claims.tokenId}.${claims.seq}`).toString('base64url');
+  const body = Buffer.from(`${claims.userId}.${claims.tokenId}.${claims.seq}.${claims.epoch}`).toString('base64url');
   return `${body}.${mac(body, secret).toString('base64url')}`;
 }
 
@@ -30,8 +32,8 @@ export function verifyToken(token: string, secret: string): TokenClaims | null {
   const given = Buffer.from(token.slice(dot + 1), 'base64url');
   const expected = mac(body, secret);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
-  const [userId, tokenId, seqText, ...rest] = Buffer.from(body, 'base64url').toString('utf8').split('.');
+  const [userId, tokenId, seqText, epoch = '', ...rest] = Buffer.from(body, 'base64url').toString('utf8').split('.');
   const seq = Number(seqText);
   if (rest.length > 0 || !userId || !UUID.test(userId) || !tokenId || !Number.isSafeInteger(seq) || seq < 1) return null;
-  return { userId, tokenId, seq };
+  return { userId, tokenId, seq, epoch };
 }

@@ -111,7 +111,11 @@ export async function queueRoutes(app: FastifyInstance, { queue, heartbeatMs }: 
           if (closed) return;
           try {
             const state = await queue.peek(claims, touch);
-            if (!closed) send(state ? queue.view(state) : { ...queue.view(request.queueState!), status: 'EXPIRED', position: 0 });
+            if (closed) return;
+            // A token the store no longer knows was lost with its line (Redis came back empty): end the
+            // stream without a state, and the client's next poll is told LINE_RESET.
+            if (state) send(queue.view(state));
+            else end();
           } catch (err) {
             request.log.warn({ err }, 'queue stream check failed');
           }

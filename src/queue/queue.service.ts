@@ -2,9 +2,10 @@
 // admission loop every instance runs. The line itself lives in the QueueStore.
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
-import { DomainError } from '../errors.js';
+import { DependencyUnavailableError, DomainError } from '../errors.js';
+import { OutageLog, type OutageLogger } from '../health/outage-log.js';
 import { signToken, verifyToken, type TokenClaims } from './queue-token.js';
-import type { QueueSettings, QueueStats, QueueStore, TokenState } from './queue.store.js';
+import { LineNotSeededError, type LineSettings, type QueueSettings, type QueueStats, type QueueStore, type TokenState } from './queue.store.js';
 
 export type TokenRequirement = 'live' | 'active';
 
@@ -27,12 +28,19 @@ export interface IssuedToken {
   created: boolean;
 }
 
+/** Where the line's settings are kept for good (PostgreSQL): the store holds a copy of them. */
+export interface LineSettingsSource {
+  load(): Promise<LineSettings>;
+  save(change: Partial<QueueSettings>): Promise<LineSettings>;
+}
+
 export interface QueueServiceDeps {
   store: QueueStore;
+  settingsSource: LineSettingsSource;
   config: Pick<Config, 'tokenSecret' | 'queue'>;
   userExists: (userId: string) => Promise<boolean>;
   now?: () => number;
-  log?: { error: (obj: unknown, msg: string) => void };
+  log?: OutageLogger;
 }
 
 /** Remembers users known to exist: users are never deleted, so a yes never goes stale. */
@@ -77,7 +85,10 @@ export function pollAfterSeconds(
   return Math.min(ceiling, Math.max(1, Math.round(estimatedWaitSeconds / 10)));
 }
 
-export function createQueueService({ store, config, userExists, now = Date.now, log }: QueueServiceDeps) {
+/** How often each instance copies the settings from PostgreSQL into the store, in case a copy was missed. */
+const SETTINGS_SYNC_MS = 5_000;
+
+export function createQueueService({ store, settingsSource, config, userExists, now = Date.now, log }: QueueServiceDeps) {
   // Bounded (about 100 bytes an id): enough for a sale of a couple of million fans.
   const knownUsers = new KnownUsers(2_000_000);
   // A token that verified once is genuine for good (the secret does not change while running): a poll
@@ -89,6 +100,14 @@ export function createQueueService({ store, config, userExists, now = Date.now, 
   let timer: NodeJS.Timeout | undefined;
   let ticking = false;
   let ticks = 0;
+  let lastSync = 0;
+  let reseeding: Promise<void> | undefined;
+  const outage = new OutageLog(log, 'queue admission');
+  // A new epoch wipes what was known of the old line: verified tokens may name tokens that are gone.
+  const offReset = store.onReset(() => {
+    verified.clear();
+    log?.warn({}, 'the queue store lost its line (Redis came back empty); started a new one from PostgreSQL');
+  });
 
   function view(state: TokenState): TokenView {
     const estimatedWaitSeconds =
@@ -115,18 +134,55 @@ export function createQueueService({ store, config, userExists, now = Date.now, 
     return stats;
   }
 
-  /** One admission pass; errors are logged, never thrown, so a Redis blip does not stop the loop. */
+  /** Copies PostgreSQL's settings into the store; after the store lost its line, this starts a new one. */
+  function reseed(): Promise<void> {
+    // Concurrent callers (the tick, a join) share one attempt.
+    reseeding ??= (async () => {
+      try {
+        await store.seed(await settingsSource.load());
+        lastSync = now();
+      } finally {
+        reseeding = undefined;
+      }
+    })();
+    return reseeding;
+  }
+
+  /** One admission pass; errors are logged once per outage, never thrown, so the loop outlives any failure. */
   async function tick(): Promise<void> {
     if (ticking) return;
     ticking = true;
     try {
-      await store.admit(now());
+      if (now() - lastSync >= SETTINGS_SYNC_MS) await reseed();
+      try {
+        await store.admit(now());
+      } catch (err) {
+        if (!(err instanceof LineNotSeededError)) throw err;
+        await reseed();
+        await store.admit(now());
+      }
       // The rate feeds wait estimates; once a second is fresh enough.
       if (ticks++ % Math.max(1, Math.round(1000 / config.queue.tickMs)) === 0) await refreshStats();
+      outage.ok();
     } catch (err) {
-      log?.error({ err }, 'queue admission tick failed');
+      outage.failed(err);
     } finally {
       ticking = false;
+    }
+  }
+
+  async function join(userId: string) {
+    try {
+      return await store.join(userId, randomUUID(), now());
+    } catch (err) {
+      if (!(err instanceof LineNotSeededError)) throw err;
+    }
+    await reseed();
+    try {
+      return await store.join(userId, randomUUID(), now());
+    } catch (err) {
+      if (err instanceof LineNotSeededError) throw new DependencyUnavailableError('the waiting line is being restored; try again in a moment');
+      throw err;
     }
   }
 
@@ -136,14 +192,14 @@ export function createQueueService({ store, config, userExists, now = Date.now, 
         if (!(await userExists(userId))) throw new DomainError('INVALID_USER', `no user ${userId}`);
         knownUsers.add(userId);
       }
-      let { state, created } = await store.join(userId, randomUUID(), now());
+      let { state, created, epoch } = await join(userId);
       if (created && state.position === 1) {
         // A free slot and nobody ahead: let the newcomer in now rather than at the next tick.
         await store.admit(now());
         state = (await store.get(state.tokenId, now(), false)) ?? state;
       }
       const { pollAfterSeconds: _, ...rest } = view(state);
-      return { token: signToken({ userId, tokenId: state.tokenId, seq: state.seq }, config.tokenSecret), ...rest, created };
+      return { token: signToken({ userId, tokenId: state.tokenId, seq: state.seq, epoch }, config.tokenSecret), ...rest, created };
     },
 
     /** Users just created here exist: their first token need not ask the database. */
@@ -166,7 +222,15 @@ export function createQueueService({ store, config, userExists, now = Date.now, 
     /** The token's live state, or the contract's error for an unknown, ended or not-yet-admitted token. */
     async requireState(claims: TokenClaims, requirement: TokenRequirement, touch = false): Promise<TokenState> {
       const state = await store.get(claims.tokenId, now(), touch);
-      if (!state || state.userId !== claims.userId) throw new DomainError('INVALID_TOKEN', 'the queue token is not known');
+      if (!state) {
+        // Genuine but unknown: either its line was lost (Redis came back empty, an embedded restart lost
+        // the last seconds of joins), or it ended so long ago that it was forgotten.
+        if ((await store.currentEpoch()) !== claims.epoch) {
+          throw new DomainError('LINE_RESET', 'the waiting line was restarted and this place in it was lost; join again');
+        }
+        throw new DomainError('INVALID_TOKEN', 'the queue token is not known');
+      }
+      if (state.userId !== claims.userId) throw new DomainError('INVALID_TOKEN', 'the queue token is not known');
       if (state.status === 'EXPIRED') throw new DomainError('TOKEN_EXPIRED', 'the queue token has expired; join the queue again');
       if (requirement === 'active' && state.status !== 'ACTIVE') {
         throw new DomainError('TOKEN_NOT_ACTIVE', `still waiting in line at position ${state.position}`);
@@ -192,15 +256,20 @@ export function createQueueService({ store, config, userExists, now = Date.now, 
       return refreshStats();
     },
 
+    /** Written to PostgreSQL first (the source of truth), then to the store every instance reads. */
     async updateSettings(change: Partial<QueueSettings>): Promise<QueueStats> {
-      await store.updateSettings(change);
+      await store.seed(await settingsSource.save(change));
       await tick();
       return refreshStats();
     },
 
+    /** Calls `listener` when the store's line was lost and started again (caches of it are stale). */
+    onReset: (listener: () => void) => store.onReset(listener),
+
     onChange: (listener: () => void) => store.onChange(listener),
 
     async start(): Promise<void> {
+      await reseed();
       await refreshStats();
       timer = setInterval(() => void tick(), config.queue.tickMs);
       timer.unref();
@@ -209,6 +278,7 @@ export function createQueueService({ store, config, userExists, now = Date.now, 
     stop(): void {
       if (timer) clearInterval(timer);
       timer = undefined;
+      offReset();
     },
   };
 }

@@ -14,7 +14,12 @@
 //   B active           zset    tokenId scored by activeUntil; lapsed ones are found by ZRANGEBYSCORE.
 //   B ended            zset    tokenId scored by endedAt; admission forgets tokens past the retention.
 //   B admitted         zset    seq scored by admission time, trimmed to the last 60 s (admittedPerMinute).
-//   B settings         hash    activeLimit, paused: shared by every instance, written by PATCH.
+//   B settings         hash    activeLimit, paused, version: a copy of the line's row in PostgreSQL (the
+//                              source of truth), taken only when newer; shared by every instance.
+//   B epoch            string  a random id of this incarnation of the line. Redis that comes back empty
+//                              has none: the scripts then refuse to join or admit until an instance
+//                              re-seeds the line from PostgreSQL, which starts a new epoch; tokens of
+//                              the old one answer LINE_RESET.
 //   B changes          pub/sub channel; admission and endings publish, each instance holds ONE
 //                              subscriber connection and fans out to its local listeners.
 //
@@ -34,7 +39,8 @@
 // A prefix that itself contains `{…}` supplies the tag instead; all keys still share one slot.
 import { EventEmitter } from 'node:events';
 import { Redis } from 'ioredis';
-import type { JoinResult, QueueSettings, QueueStats, QueueStore, QueueTimings, TokenState } from './queue.store.js';
+import { LineNotSeededError,
+  newEpoch, type JoinResult, type LineSettings, type QueueSettings, type QueueStats, type QueueStore, type QueueTimings, type TokenState } from './queue.store.js';
 import { queueScripts, type LuaScript } from './redis-scripts/queue-scripts.js';
 
 /** How long past the last time the logic may need a key its garbage-collection TTL runs. */
@@ -47,10 +53,12 @@ export interface RedisQueueStoreOptions {
   /** Prefix of every key, e.g. `boxoffice:`; instances sharing a prefix share the line. */
   prefix: string;
   timings: QueueTimings;
-  /** Written only when no settings exist under the prefix yet, so a restart keeps an operator's change. */
+  /** Seeded (as version 0) only when no settings exist under the prefix yet; the service seeds PostgreSQL's. */
   initial: QueueSettings;
   /** Connection errors (ioredis reconnects by itself); commands meanwhile fail and readiness says so. */
   onError?: (error: Error) => void;
+  /** The connection is up again (after an error). */
+  onReady?: () => void;
   /** Line entries one admission script may walk; tests make it small to exercise the loop. */
   walkBudget?: number;
 }
@@ -67,20 +75,36 @@ export function queueKeys(prefix: string) {
     ended: `${base}ended`,
     admitted: `${base}admitted`,
     settings: `${base}settings`,
+    epoch: `${base}epoch`,
     channel: `${base}changes`,
     token: (tokenId: string) => `${base}token:${tokenId}`,
     user: (userId: string) => `${base}user:${userId}`,
   };
 }
 
-/** created, tokenId, userId, seq, status, lastSeenAt, activeUntil, endedAt, cursor (see the scripts). */
-type TokenRow = [number, string, string, string, TokenState['status'], string, string, string, string];
+/** created, tokenId, userId, seq, status, lastSeenAt, activeUntil, endedAt, cursor, epoch (see the scripts). */
+type TokenRow = [number, string, string, string, TokenState['status'], string, string, string, string, string];
+
+/**
+ * Fail fast while Redis is away (no offline queue, no retries of a command whose connection dropped)
+ * and reconnect forever, backing off to one attempt a second: a request is refused with 503 at once,
+ * and the same process serves again as soon as Redis answers.
+ */
+export const FAIL_FAST_REDIS = {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 0,
+  connectTimeout: 1_000,
+  commandTimeout: 1_500,
+  retryStrategy: (attempt: number) => Math.min(50 * attempt, 1_000),
+} as const;
 
 export class RedisQueueStore implements QueueStore {
   private readonly keys: ReturnType<typeof queueKeys>;
   private readonly fixedKeys: string[];
   private readonly events = new EventEmitter();
   private closed = false;
+  /** The epoch this instance last saw: another one means the line was lost and started again. */
+  private knownEpoch: string | undefined;
 
   private constructor(
     private readonly redis: Redis,
@@ -91,7 +115,7 @@ export class RedisQueueStore implements QueueStore {
   ) {
     this.keys = queueKeys(prefix);
     const k = this.keys;
-    this.fixedKeys = [k.seq, k.cursor, k.line, k.active, k.ended, k.admitted, k.settings];
+    this.fixedKeys = [k.seq, k.cursor, k.line, k.active, k.ended, k.admitted, k.settings, k.epoch];
     this.events.setMaxListeners(0);
     this.subscriber.on('message', (channel: string) => {
       if (channel === this.keys.channel) this.events.emit('change');
@@ -99,14 +123,14 @@ export class RedisQueueStore implements QueueStore {
   }
 
   static async connect(options: RedisQueueStoreOptions): Promise<RedisQueueStore> {
-    // Few retries per command: a request should fail fast (and readiness report it) while Redis is away.
-    const clientOptions = { lazyConnect: true, maxRetriesPerRequest: 2 };
+    const clientOptions = { lazyConnect: true, ...FAIL_FAST_REDIS };
     const redis = new Redis(options.url, clientOptions);
     const subscriber = new Redis(options.url, clientOptions);
     if (options.onError) {
       redis.on('error', options.onError);
       subscriber.on('error', options.onError);
     }
+    if (options.onReady) redis.on('ready', options.onReady);
     try {
       await Promise.all([redis.connect(), subscriber.connect()]);
       const store = new RedisQueueStore(redis, subscriber, options.prefix, options.timings, options.walkBudget ?? DEFAULT_WALK_BUDGET);
@@ -120,8 +144,14 @@ export class RedisQueueStore implements QueueStore {
   }
 
   async join(userId: string, newTokenId: string, now: number): Promise<JoinResult> {
-    const row = (await this.run(queueScripts.join, now, userId, newTokenId)) as TokenRow;
-    return { state: this.toState(row), created: row[0] === 1 };
+    let row: TokenRow;
+    try {
+      row = (await this.run(queueScripts.join, now, userId, newTokenId)) as TokenRow;
+    } catch (error) {
+      if (error instanceof Error && error.message.startsWith('LINE_NOT_SEEDED')) throw new LineNotSeededError();
+      throw error;
+    }
+    return { state: this.toState(row), created: row[0] === 1, epoch: row[9] };
   }
 
   /** One script, one round trip: reads the token and the cursor, touches it, ends it if it lapsed. */
@@ -138,7 +168,9 @@ export class RedisQueueStore implements QueueStore {
     let admitted = 0;
     // Each call is atomic and checks the limit itself; looping only spreads a long walk over several calls.
     for (;;) {
-      const [count, more] = (await this.run(queueScripts.admit, now, this.walkBudget)) as [number, number];
+      const [count, more, epoch] = (await this.run(queueScripts.admit, now, this.walkBudget)) as [number, number, string];
+      if (!epoch) throw new LineNotSeededError();
+      this.noteEpoch(epoch);
       admitted += count;
       if (more !== 1) return admitted;
     }
@@ -155,23 +187,29 @@ export class RedisQueueStore implements QueueStore {
     return { waiting, active, admittedPerMinute, activeLimit: Number(activeLimit), paused: paused === '1' };
   }
 
-  async updateSettings(change: Partial<QueueSettings>): Promise<QueueSettings> {
-    const fields: Record<string, string> = {};
-    if (change.activeLimit !== undefined) {
-      if (!Number.isSafeInteger(change.activeLimit) || change.activeLimit < 0) {
-        throw new RangeError(`activeLimit must be a non-negative integer, got ${change.activeLimit}`);
-      }
-      fields.activeLimit = String(change.activeLimit);
+  async seed(settings: LineSettings): Promise<string> {
+    if (!Number.isSafeInteger(settings.activeLimit) || settings.activeLimit < 0) {
+      throw new RangeError(`activeLimit must be a non-negative integer, got ${settings.activeLimit}`);
     }
-    if (change.paused !== undefined) fields.paused = change.paused ? '1' : '0';
-    const tx = this.redis.multi();
-    if (Object.keys(fields).length > 0) tx.hset(this.keys.settings, fields);
-    tx.hmget(this.keys.settings, 'activeLimit', 'paused');
-    const results = await tx.exec();
-    const last = results?.at(-1);
-    if (!last || last[0]) throw last?.[0] ?? new Error('settings update was aborted');
-    const [activeLimit, paused] = last[1] as [string | null, string | null];
-    return { activeLimit: Number(activeLimit ?? 0), paused: paused === '1' };
+    const epoch = (await this.run(
+      queueScripts.seed,
+      0,
+      newEpoch(),
+      settings.activeLimit,
+      settings.paused ? '1' : '0',
+      settings.version,
+    )) as string;
+    this.noteEpoch(epoch);
+    return epoch;
+  }
+
+  async currentEpoch(): Promise<string | null> {
+    return this.redis.get(this.keys.epoch);
+  }
+
+  onReset(listener: () => void): () => void {
+    this.events.on('reset', listener);
+    return () => this.events.off('reset', listener);
   }
 
   onChange(listener: () => void): () => void {
@@ -191,17 +229,16 @@ export class RedisQueueStore implements QueueStore {
   }
 
   private async initialize(initial: QueueSettings): Promise<void> {
-    const k = this.keys;
-    const results = await this.redis
-      .multi()
-      .hsetnx(k.settings, 'activeLimit', String(initial.activeLimit))
-      .hsetnx(k.settings, 'paused', initial.paused ? '1' : '0')
-      .exec();
-    const failed = results?.find(([error]) => error);
-    if (failed) throw failed[0];
     // Loaded up front so the first EVALSHA of every script is already one round trip.
     await Promise.all(Object.values(queueScripts).map((s) => this.redis.script('LOAD', s.source)));
-    await this.subscriber.subscribe(k.channel);
+    await this.seed({ ...initial, version: 0 });
+    await this.subscriber.subscribe(this.keys.channel);
+  }
+
+  private noteEpoch(epoch: string): void {
+    const known = this.knownEpoch;
+    this.knownEpoch = epoch;
+    if (known !== undefined && known !== epoch) this.events.emit('reset');
   }
 
   /** EVALSHA, falling back to EVAL when Redis lost its script cache (restart, SCRIPT FLUSH, failover). */

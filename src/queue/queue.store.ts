@@ -5,6 +5,8 @@
 // far admission has walked the line; a WAITING token's position is `seq - cursor`, which counts every
 // token between the cursor and it, live or not yet known to be abandoned, so it is never below the truth.
 
+import { randomBytes } from 'node:crypto';
+
 export type TokenStatus = 'WAITING' | 'ACTIVE' | 'EXPIRED';
 
 export interface TokenState {
@@ -21,6 +23,27 @@ export interface TokenState {
 export interface QueueSettings {
   activeLimit: number;
   paused: boolean;
+}
+
+/** Settings as PostgreSQL keeps them: every change bumps the version, and a copy only takes a newer one. */
+export interface LineSettings extends QueueSettings {
+  version: number;
+}
+
+/** A new line incarnation's id (see QueueStore.currentEpoch). */
+export function newEpoch(): string {
+  return randomBytes(8).toString('hex');
+}
+
+/**
+ * The store has lost its line (Redis came back empty) and has not been given its settings again: it
+ * must be re-seeded from PostgreSQL before anyone joins or is admitted.
+ */
+export class LineNotSeededError extends Error {
+  constructor() {
+    super('the queue store lost its line and waits to be re-seeded');
+    this.name = 'LineNotSeededError';
+  }
 }
 
 export interface QueueStats extends QueueSettings {
@@ -42,12 +65,14 @@ export interface JoinResult {
   state: TokenState;
   /** false when the user already had a live token: the same one comes back, in the same place. */
   created: boolean;
+  /** The incarnation of the line the token belongs to (see QueueStore.currentEpoch). */
+  epoch: string;
 }
 
 export interface QueueStore {
   /**
    * The user's live token, seen again; or, when they have none (never joined, or it ended), a new
-   * token with id `newTokenId` at the back of the line.
+   * token with id `newTokenId` at the back of the line. Throws LineNotSeededError after the line was lost.
    */
   join(userId: string, newTokenId: string, now: number): Promise<JoinResult>;
   /**
@@ -62,11 +87,24 @@ export interface QueueStore {
    * Ends ACTIVE tokens past their time, then admits the earliest live WAITING tokens, in arrival
    * order, until `activeLimit` are ACTIVE (none while paused). Abandoned tokens are skipped and
    * ended. Safe to run at the same time from any number of instances. Returns how many it admitted.
+   * Throws LineNotSeededError after the line was lost (then `seed` it).
    */
   admit(now: number): Promise<number>;
   stats(now: number): Promise<QueueStats>;
-  /** Shared by every instance. Lowering the limit ends nobody; it only holds admission back. */
-  updateSettings(change: Partial<QueueSettings>): Promise<QueueSettings>;
+  /**
+   * Takes these settings unless it has a newer version already; after the line was lost, starts a new
+   * epoch too. Shared by every instance. Lowering the limit ends nobody; it only holds admission back.
+   * Returns the current epoch.
+   */
+  seed(settings: LineSettings): Promise<string>;
+  /**
+   * The line's incarnation: a random id that changes when the line is lost and started again (Redis came
+   * back empty, an embedded restart restored a snapshot). A token of another epoch was lost with its
+   * line; null while the lost line is not re-seeded yet.
+   */
+  currentEpoch(): Promise<string | null>;
+  /** Calls `listener` when this instance sees the line start a new epoch. Returns an unsubscribe function. */
+  onReset(listener: () => void): () => void;
   /**
    * Calls `listener` whenever admission or an ending may have changed someone's status or position,
    * whichever instance made the change. Returns an unsubscribe function.

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signToken } from '../../src/queue/queue-token.js';
+import { signToken, verifyToken } from '../../src/queue/queue-token.js';
 import { ADMIN_KEY, bearer, createTestApp, createUser, joinQueue, json, pay, waitFor, type TestApp } from '../helpers/test-app.js';
 
 const admin = { 'x-admin-key': ADMIN_KEY };
@@ -54,9 +54,10 @@ describe('queue tokens', () => {
     const { token } = await joinQueue(t.app, userId);
     const [body, sig] = token.split('.');
     const forgedSig = `${body}.${sig!.slice(0, -2)}${sig!.endsWith('AA') ? 'BB' : 'AA'}`;
-    const otherSecret = signToken({ userId, tokenId: randomUUID(), seq: 1 }, 'another-secret-of-enough-length');
-    const unknown = signToken({ userId, tokenId: randomUUID(), seq: 1 }, t.config.tokenSecret);
-    const stolenClaims = signToken({ userId: await createUser(t.app), tokenId: 'x', seq: 1 }, 'guess');
+    const { epoch } = verifyToken(token, t.config.tokenSecret)!;
+    const otherSecret = signToken({ userId, tokenId: randomUUID(), seq: 1, epoch }, 'another-secret-of-enough-length');
+    const unknown = signToken({ userId, tokenId: randomUUID(), seq: 1, epoch }, t.config.tokenSecret);
+    const stolenClaims = signToken({ userId: await createUser(t.app), tokenId: 'x', seq: 1, epoch }, 'guess');
     for (const headers of [
       {},
       { authorization: token },
@@ -74,6 +75,20 @@ describe('queue tokens', () => {
     }
     const viaQuery = await t.app.inject({ method: 'GET', url: '/api/v1/queue/tokens/me/events?token=%ZZ' });
     expect(viaQuery.statusCode).toBe(401);
+  });
+
+  it('tells a genuine token of a lost line 401 LINE_RESET, not INVALID_TOKEN', async () => {
+    const userId = await createUser(t.app);
+    const { token } = await joinQueue(t.app, userId);
+    const claims = verifyToken(token, t.config.tokenSecret)!;
+    // Signed with the real secret but naming a place in another incarnation of the line: what a fan
+    // holds after Redis came back empty or an embedded restart lost the last seconds of joins.
+    const ofLostLine = signToken({ ...claims, tokenId: randomUUID(), epoch: 'a1b2c3d4e5f60718' }, t.config.tokenSecret);
+    for (const url of ['/api/v1/queue/tokens/me', `/api/v1/users/${userId}/points`]) {
+      const res = await t.app.inject({ method: 'GET', url, headers: bearer(ofLostLine) });
+      expect(res.statusCode).toBe(401);
+      expect(json(res).error.code).toBe('LINE_RESET');
+    }
   });
 
   it('keeps WAITING tokens out of ACTIVE endpoints with 403 TOKEN_NOT_ACTIVE, but lets them use points', async () => {

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { tracingChannel } from 'node:diagnostics_channel';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { QueueSettings, QueueStore, QueueTimings } from '../../src/queue/queue.store.js';
+import { LineNotSeededError, type QueueSettings, type QueueStore, type QueueTimings } from '../../src/queue/queue.store.js';
 import { queueKeys, RedisQueueStore } from '../../src/queue/queue.store.redis.js';
 import { describeQueueStore } from './queue-store.suite.js';
 
@@ -27,21 +27,23 @@ if (!redisUrl) {
     return prefix;
   }
 
-  // After each test, so every scan walks a keyspace without the previous tests' keys.
-  afterEach(async () => {
+  async function deleteKeys(prefix: string): Promise<void> {
     const redis = new Redis(url);
     try {
-      for (const prefix of prefixes.splice(0)) {
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);
-          if (keys.length > 0) await redis.unlink(...keys);
-          cursor = next;
-        } while (cursor !== '0');
-      }
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);
+        if (keys.length > 0) await redis.unlink(...keys);
+        cursor = next;
+      } while (cursor !== '0');
     } finally {
       await redis.quit();
     }
+  }
+
+  // After each test, so every scan walks a keyspace without the previous tests' keys.
+  afterEach(async () => {
+    for (const prefix of prefixes.splice(0)) await deleteKeys(prefix);
   });
 
   describeQueueStore('Redis', (storeTimings, initial) =>
@@ -135,16 +137,44 @@ if (!redisUrl) {
       }
     });
 
-    it('keeps settings in Redis: a change on one instance is seen by all, and a restart does not undo it', async () => {
+    it('shares settings: a newer version seeded on one instance is seen by all, and an older one never undoes it', async () => {
       const prefix = newPrefix();
       const a = await open(prefix, { activeLimit: 2 });
       const b = await open(prefix, { activeLimit: 2 });
-      await a.updateSettings({ activeLimit: 9, paused: true });
+      await a.seed({ activeLimit: 9, paused: true, version: 2 });
       expect(await b.stats(T0)).toMatchObject({ activeLimit: 9, paused: true });
       const restarted = await open(prefix, { activeLimit: 2, paused: false });
+      await restarted.seed({ activeLimit: 4, paused: false, version: 1 });
       expect(await restarted.stats(T0)).toMatchObject({ activeLimit: 9, paused: true });
       await joinMany(a, 1);
       expect(await restarted.admit(T0)).toBe(0);
+    });
+
+    it('after Redis comes back empty: refuses to join or admit until re-seeded, then starts a new epoch that every instance notices', async () => {
+      const prefix = newPrefix();
+      const a = await open(prefix, { activeLimit: 5 });
+      const b = await open(prefix, { activeLimit: 5 });
+      const [before] = await joinMany(a, 1);
+      const oldEpoch = await a.currentEpoch();
+      expect(oldEpoch).toMatch(/^[0-9a-f]{16}$/);
+      await b.admit(T0);
+      let resets = 0;
+      b.onReset(() => resets++);
+
+      await deleteKeys(prefix);
+      expect(await a.currentEpoch()).toBeNull();
+      expect(await a.get(before!.tokenId, T0 + 1, false)).toBeNull();
+      await expect(a.join(randomUUID(), randomUUID(), T0 + 1)).rejects.toBeInstanceOf(LineNotSeededError);
+      await expect(b.admit(T0 + 1)).rejects.toBeInstanceOf(LineNotSeededError);
+
+      const newEpoch = await a.seed({ activeLimit: 1, paused: false, version: 3 });
+      expect(newEpoch).not.toBe(oldEpoch);
+      const [after, second] = await joinMany(a, 2, T0 + 2);
+      expect(after!.position).toBe(1);
+      expect(await b.admit(T0 + 3)).toBe(1);
+      expect(resets).toBe(1);
+      expect((await b.get(after!.tokenId, T0 + 3, false))!.status).toBe('ACTIVE');
+      expect((await b.get(second!.tokenId, T0 + 3, false))!.status).toBe('WAITING');
     });
 
     it('keeps working after Redis loses its script cache (restart or failover)', async () => {
@@ -196,7 +226,7 @@ if (!redisUrl) {
       expect(polled).toMatchObject({ status: 'WAITING', position: 100_000, expiresAt: T0 + 1_000 + timings.waitingIdleMs });
       expect(commands.map((c) => c.command)).toEqual(['evalsha']);
 
-      await store.updateSettings({ activeLimit: 3 });
+      await store.seed({ activeLimit: 3, paused: false, version: 1 });
       expect(await store.admit(T0 + 2_000)).toBe(3);
       expect((await store.get(last.tokenId, T0 + 2_000, true))!.position).toBe(99_997);
       expect((await store.stats(T0 + 2_000)).waiting).toBe(99_997);

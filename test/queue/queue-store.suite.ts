@@ -114,10 +114,11 @@ export function describeQueueStore(name: string, makeStore: StoreFactory): void 
     it('admits nobody while paused, and resumes in order', async () => {
       const store = await open({ activeLimit: 5 });
       const states = await joinMany(store, 2);
-      expect(await store.updateSettings({ paused: true })).toEqual({ activeLimit: 5, paused: true });
+      await store.seed({ activeLimit: 5, paused: true, version: 1 });
+      expect(await store.stats(T0)).toMatchObject({ activeLimit: 5, paused: true });
       expect(await store.admit(T0)).toBe(0);
       expect((await store.get(states[0]!.tokenId, T0, false))!.position).toBe(1);
-      await store.updateSettings({ paused: false });
+      await store.seed({ activeLimit: 5, paused: false, version: 2 });
       expect(await store.admit(T0 + 1)).toBe(2);
     });
 
@@ -125,7 +126,8 @@ export function describeQueueStore(name: string, makeStore: StoreFactory): void 
       const store = await open({ activeLimit: 3 });
       const states = await joinMany(store, 4);
       await store.admit(T0);
-      expect(await store.updateSettings({ activeLimit: 1 })).toEqual({ activeLimit: 1, paused: false });
+      await store.seed({ activeLimit: 1, paused: false, version: 1 });
+      expect(await store.stats(T0 + 1)).toMatchObject({ activeLimit: 1, paused: false });
       expect(await store.admit(T0 + 1)).toBe(0);
       expect((await store.stats(T0 + 1)).active).toBe(3);
       await store.expire(states[0]!.tokenId, T0 + 2);
@@ -133,8 +135,11 @@ export function describeQueueStore(name: string, makeStore: StoreFactory): void 
       expect(await store.admit(T0 + 3)).toBe(0);
       await store.expire(states[2]!.tokenId, T0 + 4);
       expect(await store.admit(T0 + 5)).toBe(1);
-      await store.updateSettings({ activeLimit: 0 });
+      await store.seed({ activeLimit: 0, paused: false, version: 2 });
       expect((await store.stats(T0 + 5)).activeLimit).toBe(0);
+      // An older copy of the settings never replaces a newer one.
+      await store.seed({ activeLimit: 7, paused: true, version: 1 });
+      expect(await store.stats(T0 + 5)).toMatchObject({ activeLimit: 0, paused: false });
     });
 
     it('counts admissions of the last minute only', async () => {
@@ -186,6 +191,15 @@ export function describeQueueStore(name: string, makeStore: StoreFactory): void 
       const active = await Promise.all(states.map((s) => store.get(s.tokenId, T0, false)));
       // Exactly the first seven in arrival order.
       expect(active.map((s) => s!.status === 'ACTIVE')).toEqual(states.map((_, i) => i < 7));
+    });
+
+    it('names the epoch of the line a token joined, and keeps it while the line lives', async () => {
+      const store = await open();
+      const { epoch } = await store.join(randomUUID(), randomUUID(), T0);
+      expect(epoch).toMatch(/^[0-9a-f]{16}$/);
+      expect(await store.currentEpoch()).toBe(epoch);
+      expect(await store.seed({ activeLimit: 3, paused: false, version: 1 })).toBe(epoch);
+      expect((await store.join(randomUUID(), randomUUID(), T0)).epoch).toBe(epoch);
     });
 
     it('when one user joins many times at once, they hold one place', async () => {

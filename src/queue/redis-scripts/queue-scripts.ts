@@ -2,7 +2,7 @@
 // atomic however many instances run it at once. The key layout is documented in ../queue.store.redis.ts.
 //
 // Calling convention shared by every script:
-//   KEYS[1..7] = seq, cursor, line, active, ended, admitted, settings (the queue's fixed keys)
+//   KEYS[1..8] = seq, cursor, line, active, ended, admitted, settings, epoch (the queue's fixed keys)
 //   ARGV[1] = key base (`<prefix>{queue}:`), for the per-token and per-user keys built inside the script
 //   ARGV[2] = now (epoch ms, from the caller: the logic never reads a clock)
 //   ARGV[3..6] = activeTtlMs, waitingIdleMs, expiredRetentionMs, gcMarginMs
@@ -25,7 +25,7 @@ local idleMs = tonumber(ARGV[4])
 local retention = tonumber(ARGV[5])
 local gcMargin = tonumber(ARGV[6])
 local seqKey, cursorKey, lineKey, activeKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local endedKey, admittedKey, settingsKey = KEYS[5], KEYS[6], KEYS[7]
+local endedKey, admittedKey, settingsKey, epochKey = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local channel = base .. 'changes'
 
 -- Lua's own number-to-string conversion switches to exponents; integers are formatted explicitly.
@@ -72,11 +72,17 @@ local function touch(t)
 end
 
 -- One row per token, the same everywhere: created, tokenId, userId, seq, status, lastSeenAt,
--- activeUntil, endedAt, cursor.
+-- activeUntil, endedAt, cursor, epoch.
 local function reply(t, created)
   local cursor = redis.call('GET', cursorKey) or '0'
   return { created and 1 or 0, t.id, t.userId, int(t.seq), t.status, int(t.lastSeenAt),
-           int(t.activeUntil), int(t.endedAt), cursor }
+           int(t.activeUntil), int(t.endedAt), cursor, redis.call('GET', epochKey) or '' }
+end
+
+-- A line is seeded while it has an epoch and settings; after Redis came back empty it has neither,
+-- and nobody may join or be admitted until an instance re-seeds it from PostgreSQL.
+local function seeded()
+  return redis.call('EXISTS', epochKey) == 1 and redis.call('EXISTS', settingsKey) == 1
 end
 `;
 
@@ -93,6 +99,7 @@ return reply(t, false)
 /** ARGV[7] = userId, ARGV[8] = the id for a new token. */
 const JOIN = `
 local userId, newId = ARGV[7], ARGV[8]
+if not seeded() then return redis.error_reply('LINE_NOT_SEEDED the line was lost and is not re-seeded yet') end
 local liveId = redis.call('GET', userKey(userId))
 if liveId then
   local t = load(liveId)
@@ -132,6 +139,7 @@ return 1
  * never holds Redis long. Returns { admitted, more }; more = 1 when the budget ran out with work left.
  */
 const ADMIT = `
+if not seeded() then return { 0, 0, '' } end
 local budget = tonumber(ARGV[7])
 local changed = false
 local more = 0
@@ -193,7 +201,21 @@ end
 
 redis.call('ZREMRANGEBYSCORE', admittedKey, '-inf', int(now - 60000))
 if changed then redis.call('PUBLISH', channel, 'admit') end
-return { admitted, more }
+return { admitted, more, redis.call('GET', epochKey) }
+`;
+
+/**
+ * ARGV[7] = a new epoch, used only if the line has none (it was lost); ARGV[8..10] = activeLimit,
+ * paused ('1'/'0'), version: taken unless the copy here is as new already. Returns the epoch.
+ */
+const SEED = `
+redis.call('SET', epochKey, ARGV[7], 'NX')
+local have = tonumber(redis.call('HGET', settingsKey, 'version') or '-1')
+if tonumber(ARGV[10]) > have then
+  redis.call('HSET', settingsKey, 'activeLimit', ARGV[8], 'paused', ARGV[9], 'version', ARGV[10])
+  redis.call('PUBLISH', channel, 'settings')
+end
+return redis.call('GET', epochKey)
 `;
 
 /** Returns { waiting, active, admittedPerMinute, activeLimit, paused } read at one instant. */
@@ -219,4 +241,5 @@ export const queueScripts = {
   expire: script('expire', EXPIRE),
   admit: script('admit', ADMIT),
   stats: script('stats', STATS),
+  seed: script('seed', SEED),
 } as const;
