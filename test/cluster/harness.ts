@@ -17,8 +17,8 @@ export const ADMIN_KEY = 'cluster-admin-key';
 const serverEntry = path.join(repoRoot, 'dist', 'src', 'server.js');
 /** `npm run start:cluster`'s launcher: one process whose workers share its port. */
 export const clusterEntry = path.join(repoRoot, 'dist', 'src', 'cluster.js');
-const basePgUrl = process.env['CLUSTER_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const defaultPgUrl = process.env['CLUSTER_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const defaultRedisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 /** The service's own variables: never inherited from the calling shell, only set by the harness. */
 const serviceVariables = /^(PORT|HOST|DATABASE_URL|DATA_DIR|REDIS_URL|REDIS_PREFIX|ADMIN_KEY|TOKEN_SECRET|SEED_DEMO|NODE_ENV|LOG_LEVEL|QUEUE_.*|RESERVATION_.*)$/;
 const startTimeoutMs = 60_000;
@@ -55,10 +55,16 @@ export interface ClusterOptions {
   size?: number;
   /** What each instance runs: the server (default) or another built entry such as `clusterEntry`. */
   entry?: string;
+  /** PostgreSQL to use instead of `CLUSTER_PG_URL`: a URL of an existing database, beside which the harness creates its own. */
+  pgUrl?: string;
+  /** Redis to use instead of `REDIS_URL`. */
+  redisUrl?: string;
 }
 
 export interface Cluster {
   instances: Instance[];
+  /** The database the instances share (created for this cluster, dropped by `stop`). */
+  databaseUrl: string;
   /** One HTTP call, round-robin over the live instances unless `via` names one. */
   call<T = any>(method: string, urlPath: string, options?: CallOptions): Promise<Reply<T>>;
   /** SIGKILL, no goodbye: the instance stops mid-whatever-it-was-doing. */
@@ -84,7 +90,7 @@ export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs = 10_000
 }
 
 /** Reserves `count` distinct free ports on 127.0.0.1 (all probes stay open until every port is known). */
-async function freePorts(count: number): Promise<number[]> {
+export async function freePorts(count: number): Promise<number[]> {
   const probes: Server[] = [];
   try {
     for (let i = 0; i < count; i++) {
@@ -115,7 +121,7 @@ async function withPg<T>(url: string, run: (client: pg.Client) => Promise<T>): P
   }
 }
 
-async function deleteRedisKeys(prefix: string): Promise<void> {
+async function deleteRedisKeys(redisUrl: string, prefix: string): Promise<void> {
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
   await redis.connect();
   try {
@@ -207,6 +213,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const entry = options.entry ?? serverEntry;
   if (!existsSync(entry)) throw new Error(`${path.relative(repoRoot, entry)} is missing: run npm run build before npm run test:cluster`);
   const size = options.size ?? 3;
+  const basePgUrl = options.pgUrl ?? defaultPgUrl;
+  const redisUrl = options.redisUrl ?? defaultRedisUrl;
   const run = randomBytes(6).toString('hex');
   const dbName = `boxoffice_cluster_${run}`;
   const prefix = `cluster-test:${run}:`;
@@ -242,7 +250,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     await Promise.all(servers.map((s) => s.stop('SIGTERM')));
     const errors: unknown[] = [];
     await withPg(basePgUrl, (c) => c.query(`drop database if exists ${dbName} with (force)`)).catch((e: unknown) => errors.push(e));
-    await deleteRedisKeys(prefix).catch((e: unknown) => errors.push(e));
+    await deleteRedisKeys(redisUrl, prefix).catch((e: unknown) => errors.push(e));
     if (errors.length > 0) throw new AggregateError(errors, 'cluster clean-up failed');
   };
 
@@ -287,6 +295,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
 
   return {
     instances: servers,
+    databaseUrl: dbUrl.toString(),
     call,
     async kill(index) {
       await servers[index]!.stop('SIGKILL');
