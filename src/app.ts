@@ -24,12 +24,14 @@ import { pointsRoutes } from './points/points.routes.js';
 import { createPointsService } from './points/points.service.js';
 import { queueRoutes } from './queue/queue.routes.js';
 import { ensureLineSettings, loadLineSettings, updateLineSettings } from './queue/queue-line.repository.js';
-import { loadSavedLine, startSnapshots, type SnapshotLoop } from './queue/queue-snapshots.js';
+import { loadSavedLines, startSnapshots, type SnapshotLoop } from './queue/queue-snapshots.js';
 import { createQueueService } from './queue/queue.service.js';
-import type { QueueStore } from './queue/queue.store.js';
-import { createQueueStore } from './queue/queue.store.factory.js';
-import { MemoryQueueStore } from './queue/queue.store.memory.js';
+import type { QueueLines } from './queue/queue.store.js';
+import { createQueueLines } from './queue/queue.store.factory.js';
+import { MemoryQueueLines } from './queue/queue.store.memory.js';
 import { reservationRoutes } from './reservations/reservation.routes.js';
+import { saleRoutes } from './sales/sale.routes.js';
+import { createSaleService } from './sales/sale.service.js';
 import { createReservationService } from './reservations/reservation.service.js';
 import { userExists } from './users/user.repository.js';
 import { defaultWebRoot, registerWeb } from './web/web.plugin.js';
@@ -37,7 +39,7 @@ import { defaultWebRoot, registerWeb } from './web/web.plugin.js';
 export interface AppDeps {
   /** An open, migrated database to use instead of opening one from the config (tests share one). */
   db?: Database;
-  store?: QueueStore;
+  lines?: QueueLines;
 }
 
 export interface App {
@@ -71,8 +73,8 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   const ownsDb = !deps.db;
   const pgConnections = new OutageLog(app.log, 'PostgreSQL connection');
   const db = deps.db ?? (await openDatabase(config, { onError: (err) => pgConnections.failed(err) }));
-  const ownsStore = !deps.store;
-  let store: QueueStore | undefined = deps.store;
+  const ownsStore = !deps.lines;
+  let lines: QueueLines | undefined = deps.lines;
   let versions: ListingVersions | undefined;
   let snapshots: SnapshotLoop | undefined;
   const timers: NodeJS.Timeout[] = [];
@@ -82,11 +84,11 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     const line = `${config.redisPrefix}general`;
     await ensureLineSettings(db, line, { activeLimit: config.queue.activeLimit, paused: false });
     const redisConnection = new OutageLog(app.log, 'Redis connection');
-    store ??= await createQueueStore(config, redisConnection, config.redisUrl ? undefined : await loadSavedLine(db, line, app.log));
-    if (ownsStore && store instanceof MemoryQueueStore) snapshots = startSnapshots({ db, store, line, log: app.log });
+    lines ??= await createQueueLines(config, redisConnection, config.redisUrl ? [] : await loadSavedLines(db, config.redisPrefix, app.log));
+    if (ownsStore && lines instanceof MemoryQueueLines) snapshots = startSnapshots({ db, lines, prefix: config.redisPrefix, log: app.log });
 
     const queue = createQueueService({
-      store,
+      lines,
       settingsSource: { load: () => loadLineSettings(db, line), save: (change) => updateLineSettings(db, line, change) },
       config,
       userExists: (id) => userExists(db, id),
@@ -99,7 +101,8 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     queue.onReset(() => concerts.forgetCachedListings());
     const reservations = createReservationService({ db, holdSeconds: config.reservation.holdSeconds, versions });
     const points = createPointsService({ db });
-    const payments = createPaymentService({ db, queue, log: app.log });
+    const sales = createSaleService({ db, queue, config, log: app.log });
+    const payments = createPaymentService({ db, queue, afterSale: (concertId) => sales.afterSale(concertId), log: app.log });
     const demoUsers = config.seedDemo ? await seedDemo(db, concerts) : [];
 
     app.addSchema(ErrorResponse);
@@ -123,10 +126,11 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
     const heartbeatMs = Math.min(15_000, (config.queue.waitingIdleSeconds * 1000) / 3);
-    await app.register(healthRoutes, { db, store });
-    await app.register(queueRoutes, { queue, heartbeatMs });
-    await app.register(concertRoutes, { concerts, queue });
-    await app.register(reservationRoutes, { reservations, queue });
+    await app.register(healthRoutes, { db, lines });
+    await app.register(queueRoutes, { queue, admitToSale: (saleId) => sales.admitToSale(saleId), heartbeatMs });
+    await app.register(saleRoutes, { sales, adminKey: config.adminKey });
+    await app.register(concertRoutes, { concerts, queue, sales });
+    await app.register(reservationRoutes, { reservations, queue, sales });
     await app.register(pointsRoutes, { points, queue });
     await app.register(paymentRoutes, { payments, queue });
     await app.register(adminRoutes, { adminKey: config.adminKey, db, concerts, queue });
@@ -134,6 +138,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     await registerWeb(app, { root: defaultWebRoot() });
 
     await queue.start();
+    await sales.start();
     // Background loops outlive any failure and log it once per outage, not once per run.
     const everyMs = (ms: number, what: string, run: () => Promise<unknown>) => {
       const outage = new OutageLog(app.log, what);
@@ -154,10 +159,11 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     for (const t of timers) t.unref();
 
     app.addHook('onClose', async () => {
+      sales.stop();
       queue.stop();
       for (const t of timers) clearInterval(t);
       await snapshots?.stop();
-      if (ownsStore) await store?.close();
+      if (ownsStore) await lines?.close();
       await versions?.close();
       if (ownsDb) await db.destroy();
     });
@@ -166,7 +172,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     for (const t of timers) clearInterval(t);
     await snapshots?.stop().catch(() => undefined);
     await app.close().catch(() => undefined);
-    if (ownsStore) await store?.close().catch(() => undefined);
+    if (ownsStore) await lines?.close().catch(() => undefined);
     await versions?.close().catch(() => undefined);
     if (ownsDb) await db.destroy().catch(() => undefined);
     throw err;

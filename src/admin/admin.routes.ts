@@ -30,7 +30,7 @@ function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
 
-function adminGuard(adminKey: string | undefined): onRequestAsyncHookHandler {
+export function adminGuard(adminKey: string | undefined): onRequestAsyncHookHandler {
   const expected = adminKey === undefined ? undefined : digest(adminKey);
   return async (request) => {
     if (!expected) throw new DomainError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`);

@@ -2,12 +2,16 @@
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { tokenGuard } from '../http/auth.js';
+import { claimsOf, tokenGuard } from '../http/auth.js';
 import { DateOnly, DateTime, errorResponses, Strict, Uuid, Won } from '../http/schemas.js';
 import type { QueueService } from '../queue/queue.service.js';
+import type { SaleService } from '../sales/sale.service.js';
 import type { ConcertService } from './concert.service.js';
 
-export async function concertRoutes(app: FastifyInstance, { concerts, queue }: { concerts: ConcertService; queue: QueueService }): Promise<void> {
+export async function concertRoutes(
+  app: FastifyInstance,
+  { concerts, queue, sales }: { concerts: ConcertService; queue: QueueService; sales: Pick<SaleService, 'assertConcertAccess' | 'saleOfConcert'> },
+): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const active = tokenGuard(queue, 'active');
 
@@ -16,7 +20,7 @@ export async function concertRoutes(app: FastifyInstance, { concerts, queue }: {
     {
       schema: {
         tags: ['concerts'],
-        summary: 'Every concert',
+        summary: "The concerts this token's line sells: a sale's concert, or every concert without a sale",
         security: [{ queueToken: [] }],
         response: {
           200: Type.Object({ concerts: Type.Array(Type.Object({ concertId: Uuid, title: Type.String(), venue: Type.String() })) }),
@@ -25,7 +29,11 @@ export async function concertRoutes(app: FastifyInstance, { concerts, queue }: {
       },
       preHandler: active,
     },
-    async () => ({ concerts: await concerts.listConcerts() }),
+    async (request) => {
+      const saleId = claimsOf(request).saleId;
+      const all = await concerts.listConcerts();
+      return { concerts: all.filter((c) => (sales.saleOfConcert(c.concertId) ?? null) === (saleId ?? null)) };
+    },
   );
 
   api.get(
@@ -47,7 +55,10 @@ export async function concertRoutes(app: FastifyInstance, { concerts, queue }: {
       },
       preHandler: active,
     },
-    async (request) => ({ dates: await concerts.listDatesWithSeats(request.params.concertId) }),
+    async (request) => {
+      sales.assertConcertAccess(claimsOf(request).saleId, request.params.concertId);
+      return { dates: await concerts.listDatesWithSeats(request.params.concertId) };
+    },
   );
 
   api.get(
@@ -65,6 +76,9 @@ export async function concertRoutes(app: FastifyInstance, { concerts, queue }: {
       },
       preHandler: active,
     },
-    async (request) => ({ seats: await concerts.listFreeSeats(request.params.concertId, request.params.date) }),
+    async (request) => {
+      sales.assertConcertAccess(claimsOf(request).saleId, request.params.concertId);
+      return { seats: await concerts.listFreeSeats(request.params.concertId, request.params.date) };
+    },
   );
 }

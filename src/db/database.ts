@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import * as initial from './migrations/0001-initial.js';
 import * as paymentToken from './migrations/0002-payment-token.js';
 import * as queueLines from './migrations/0003-queue-lines.js';
+import * as sales from './migrations/0004-sales.js';
 import { PGliteDialect } from './pglite-dialect.js';
 import { createPgPool, readInt8, type PoolTimeouts } from './pg-pool.js';
 import type { DB } from './schema.js';
@@ -18,6 +19,7 @@ const migrations: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-payment-token': paymentToken,
   '0003-queue-lines': queueLines,
+  '0004-sales': sales,
 };
 
 const migrationProvider: MigrationProvider = {

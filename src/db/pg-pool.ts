@@ -25,7 +25,7 @@ export interface PoolTimeouts {
  * Short enough that a request refused for a missing database still answers within the contract's 2 s,
  * long enough for the slowest legitimate statement (creating 10,000 users in one insert).
  */
-export const DEFAULT_POOL_TIMEOUTS: PoolTimeouts = { connectMs: 1_000, statementMs: 1_500, queryMs: 1_800 };
+export const DEFAULT_POOL_TIMEOUTS: PoolTimeouts = { connectMs: 800, statementMs: 1_200, queryMs: 1_500 };
 
 export function createPgPool(
   connectionString: string,

@@ -79,6 +79,8 @@ export interface PaymentTable {
   paid_at: Timestamp;
   /** The queue token that paid (ended after the commit, and again by any retry). */
   queue_token_id: string | null;
+  /** The sale whose line that token stood in; null for the general line. */
+  queue_sale_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface IdempotencyKeyTable {
@@ -106,6 +108,26 @@ export interface QueueSnapshotTable {
   saved_at: Timestamp;
 }
 
+export interface SaleTable {
+  id: string;
+  concert_id: string;
+  queue_opens_at: Timestamp;
+  opens_at: Timestamp;
+  closes_at: Timestamp | null;
+  active_limit: number;
+  paused: ColumnType<boolean, boolean | undefined, boolean>;
+  settings_version: ColumnType<number, number | undefined, number>;
+  max_seats_per_user: ColumnType<number, number | undefined, number>;
+  /** Hex of the 32-byte secret; published only from opens_at. */
+  seed: string;
+  /** Hex SHA-256 of the seed's bytes: public from the start. */
+  commitment: string;
+  drawn_at: Timestamp | null;
+  draw_entries: string | null;
+  sold_out_at: Timestamp | null;
+  created_at: CreatedAt;
+}
+
 export interface DB {
   users: UserTable;
   point_ledger: PointLedgerTable;
@@ -117,4 +139,5 @@ export interface DB {
   idempotency_keys: IdempotencyKeyTable;
   queue_lines: QueueLineTable;
   queue_snapshots: QueueSnapshotTable;
+  sales: SaleTable;
 }

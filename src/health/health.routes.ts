@@ -4,7 +4,7 @@ import { sql, type Kysely } from 'kysely';
 import { Type } from 'typebox';
 import type { DB } from '../db/schema.js';
 import { errorBody } from '../errors.js';
-import type { QueueStore } from '../queue/queue.store.js';
+import type { QueueLines } from '../queue/queue.store.js';
 
 /** Readiness answers within a second whatever the dependencies do: a probe that hangs is a probe that fails. */
 export const READINESS_TIMEOUT_MS = 800;
@@ -17,7 +17,7 @@ function within<T>(ms: number, work: Promise<T>): Promise<T> {
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
-export async function healthRoutes(app: FastifyInstance, { db, store }: { db: Kysely<DB>; store: QueueStore }): Promise<void> {
+export async function healthRoutes(app: FastifyInstance, { db, lines }: { db: Kysely<DB>; lines: Pick<QueueLines, 'ping'> }): Promise<void> {
   const Ok = Type.Object({ status: Type.String() });
   app.get('/healthz', { schema: { tags: ['service'], summary: 'The process is up', response: { 200: Ok } } }, async () => ({ status: 'ok' }));
 
@@ -26,7 +26,7 @@ export async function healthRoutes(app: FastifyInstance, { db, store }: { db: Ky
     { schema: { tags: ['service'], summary: 'The database (and Redis, when configured) answer', response: { 200: Ok, 503: Type.Ref('ErrorResponse') } } },
     async (request, reply) => {
       try {
-        await within(READINESS_TIMEOUT_MS, Promise.all([sql`select 1`.execute(db), store.ping()]));
+        await within(READINESS_TIMEOUT_MS, Promise.all([sql`select 1`.execute(db), lines.ping()]));
         return { status: 'ready' };
       } catch (err) {
         request.log.warn({ err: String(err) }, 'not ready');

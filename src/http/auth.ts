@@ -3,13 +3,12 @@
 import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { DomainError } from '../errors.js';
 import type { TokenClaims } from '../queue/queue-token.js';
-import type { QueueService, TokenRequirement } from '../queue/queue.service.js';
-import type { TokenState } from '../queue/queue.store.js';
+import type { LineTokenState, QueueService, TokenRequirement } from '../queue/queue.service.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     queueClaims?: TokenClaims;
-    queueState?: TokenState;
+    queueState?: LineTokenState;
   }
 }
 

@@ -27,7 +27,7 @@ export async function confirmReservation(trx: Transaction<DB>, reservationId: st
 
 export async function insertPayment(
   trx: Transaction<DB>,
-  payment: { id: string; reservationId: string; userId: string; amount: number; tokenId: string },
+  payment: { id: string; reservationId: string; userId: string; amount: number; tokenId: string; saleId: string | null },
 ) {
   return trx
     .insertInto('payments')
@@ -38,12 +38,14 @@ export async function insertPayment(
       amount: payment.amount,
       paid_at: sql<Date>`now()`,
       queue_token_id: payment.tokenId,
+      queue_sale_id: payment.saleId,
     })
     .returning('paid_at')
     .executeTakeFirstOrThrow();
 }
 
-export async function findPayingToken(db: Kysely<DB>, paymentId: string): Promise<string | null | undefined> {
-  const row = await db.selectFrom('payments').select('queue_token_id').where('id', '=', paymentId).executeTakeFirst();
-  return row?.queue_token_id;
+/** The token that paid, and the sale whose line it stood in (null: the general line). */
+export async function findPayingToken(db: Kysely<DB>, paymentId: string): Promise<{ tokenId: string | null; saleId: string | null } | undefined> {
+  const row = await db.selectFrom('payments').select(['queue_token_id', 'queue_sale_id']).where('id', '=', paymentId).executeTakeFirst();
+  return row && { tokenId: row.queue_token_id, saleId: row.queue_sale_id };
 }

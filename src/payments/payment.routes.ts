@@ -44,7 +44,7 @@ export async function paymentRoutes(app: FastifyInstance, { payments, queue }: {
       if (retry) return reply.code(retry.status).send(retry.body);
       const claims = claimsOf(request);
       await queue.requireState(claims, 'active');
-      const answer = await payments.pay(paymentRequest, claims.tokenId);
+      const answer = await payments.pay(paymentRequest, { tokenId: claims.tokenId, saleId: claims.saleId });
       return reply.code(answer.status).send(answer.body);
     },
   );

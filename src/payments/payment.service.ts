@@ -7,6 +7,8 @@ import { DomainError } from '../errors.js';
 import { findStoredAnswer, runIdempotent, type IdempotencyScope, type StoredAnswer } from '../idempotency/idempotency.js';
 import { debitForPayment } from '../points/points.repository.js';
 import type { QueueService } from '../queue/queue.service.js';
+import { GENERAL_LINE, saleLineId } from '../queue/queue.store.js';
+import { findOpenSaleOfConcert } from '../sales/sale.repository.js';
 import { findReservation } from '../reservations/reservation.repository.js';
 import { confirmReservation, findPayingToken, insertPayment, sellHeldSeat } from './payment.repository.js';
 
@@ -30,7 +32,15 @@ export interface PaymentRequest {
 export interface PaymentServiceDeps {
   db: Kysely<DB>;
   queue: Pick<QueueService, 'endToken'>;
+  /** Told after a seat of this concert was sold (the last one ends its sale at once). */
+  afterSale?: (concertId: string) => Promise<void>;
   log?: { error: (obj: unknown, msg: string) => void };
+}
+
+/** The token that pays: its id, and the sale whose line it stands in (undefined: the general line). */
+export interface PayingToken {
+  tokenId: string;
+  saleId?: string | undefined;
 }
 
 function scopeOf(request: PaymentRequest): IdempotencyScope | undefined {
@@ -43,10 +53,10 @@ function scopeOf(request: PaymentRequest): IdempotencyScope | undefined {
   };
 }
 
-export function createPaymentService({ db, queue, log }: PaymentServiceDeps) {
+export function createPaymentService({ db, queue, afterSale, log }: PaymentServiceDeps) {
   /** After commit: the payment stands even if ending the token fails (it then lapses by its TTL). */
-  async function endToken(tokenId: string): Promise<void> {
-    await queue.endToken(tokenId).catch((err: unknown) => log?.error({ err, tokenId }, 'could not end a paid token'));
+  async function endToken(tokenId: string, saleId?: string | null): Promise<void> {
+    await queue.endToken(tokenId, saleId ? saleLineId(saleId) : GENERAL_LINE).catch((err: unknown) => log?.error({ err, tokenId }, 'could not end a paid token'));
   }
 
   /**
@@ -54,8 +64,8 @@ export function createPaymentService({ db, queue, log }: PaymentServiceDeps) {
    * its commit and ending the token, the retry finishes the job (ending is idempotent).
    */
   async function replayed(answer: StoredAnswer<Payment>): Promise<StoredAnswer<Payment>> {
-    const tokenId = await findPayingToken(db, answer.body.paymentId);
-    if (tokenId) await endToken(tokenId);
+    const paying = await findPayingToken(db, answer.body.paymentId);
+    if (paying?.tokenId) await endToken(paying.tokenId, paying.saleId);
     return answer;
   }
 
@@ -67,12 +77,19 @@ export function createPaymentService({ db, queue, log }: PaymentServiceDeps) {
       return answer && replayed(answer);
     },
 
-    async pay(request: PaymentRequest, tokenId: string): Promise<StoredAnswer<Payment>> {
+    async pay(request: PaymentRequest, token: PayingToken): Promise<StoredAnswer<Payment>> {
       const { userId, reservationId } = request;
+      const { tokenId } = token;
+      let concertId = '';
       const answer = await runIdempotent(db, scopeOf(request), 201, async (trx) => {
         const reservation = await findReservation(trx, reservationId);
         if (!reservation) throw new DomainError('RESERVATION_NOT_FOUND', `no reservation ${reservationId}`);
         if (reservation.user_id !== userId) throw new DomainError('USER_MISMATCH', 'this reservation belongs to another user');
+        concertId = reservation.concert_id;
+        // A concert on sale is paid for only through its sale's line, as it is held.
+        if (((await findOpenSaleOfConcert(trx, concertId)) ?? null) !== (token.saleId ?? null)) {
+          throw new DomainError('SALE_MISMATCH', 'this seat is not sold through the line of this queue token');
+        }
         if (reservation.status === 'CONFIRMED') throw new DomainError('ALREADY_PAID', 'this reservation is already paid');
         if (!(await sellHeldSeat(trx, reservation.seat_id, reservationId, request.arrivedAt ?? new Date()))) {
           // Lost a race with another payment of the same hold, or the hold lapsed: say which.
@@ -82,7 +99,7 @@ export function createPaymentService({ db, queue, log }: PaymentServiceDeps) {
         }
         await confirmReservation(trx, reservationId);
         const paymentId = randomUUID();
-        const { paid_at } = await insertPayment(trx, { id: paymentId, reservationId, userId, amount: reservation.price, tokenId });
+        const { paid_at } = await insertPayment(trx, { id: paymentId, reservationId, userId, amount: reservation.price, tokenId, saleId: token.saleId ?? null });
         const balance = await debitForPayment(trx, userId, reservation.price, paymentId);
         if (balance === undefined) {
           throw new DomainError('INSUFFICIENT_BALANCE', `the seat costs ${reservation.price} won; top up your points first`);
@@ -90,7 +107,8 @@ export function createPaymentService({ db, queue, log }: PaymentServiceDeps) {
         return { paymentId, reservationId, userId, amount: reservation.price, balance, paidAt: new Date(paid_at).toISOString() };
       });
       if (answer.replayed) return replayed(answer);
-      await endToken(tokenId);
+      await endToken(tokenId, token.saleId);
+      if (afterSale) await afterSale(concertId).catch((err: unknown) => log?.error({ err, concertId }, 'could not check whether the sale sold out'));
       return answer;
     },
   };

@@ -47,7 +47,12 @@ export async function saveQueueSnapshot(db: Kysely<DB>, line: string, body: stri
     .execute();
 }
 
-export async function loadQueueSnapshot(db: Kysely<DB>, line: string): Promise<{ body: string; savedAt: Date } | undefined> {
-  const row = await db.selectFrom('queue_snapshots').select(['body', 'saved_at']).where('line', '=', line).executeTakeFirst();
-  return row && { body: row.body, savedAt: new Date(row.saved_at) };
+/** Every snapshot whose line starts with `prefix` (one deployment's lines). */
+export async function loadQueueSnapshots(db: Kysely<DB>, prefix: string): Promise<{ line: string; body: string; savedAt: Date }[]> {
+  const rows = await db
+    .selectFrom('queue_snapshots')
+    .select(['line', 'body', 'saved_at'])
+    .where(sql<boolean>`starts_with(line, ${prefix})`)
+    .execute();
+  return rows.map((r) => ({ line: r.line, body: r.body, savedAt: new Date(r.saved_at) }));
 }

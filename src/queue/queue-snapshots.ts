@@ -1,30 +1,29 @@
-// Carries the in-process line over a restart: a snapshot of it is written to the database every few
-// seconds while it changes and once more on shutdown, and read back at start. A crash loses at most the
-// changes since the last snapshot; the fans who joined in that window are told LINE_RESET and rejoin.
+// Carries the in-process lines over a restart: a snapshot of each line is written to the database every
+// few seconds while it changes and once more on shutdown, and read back at start. A crash loses at most
+// the changes since the last snapshot; the fans who joined in that window are told LINE_RESET and rejoin.
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import { OutageLog, type OutageLogger } from '../health/outage-log.js';
-import { loadQueueSnapshot, saveQueueSnapshot } from './queue-line.repository.js';
-import type { MemoryQueueStore, QueueSnapshot } from './queue.store.memory.js';
+import { loadQueueSnapshots, saveQueueSnapshot } from './queue-line.repository.js';
+import type { SavedLine } from './queue.store.factory.js';
+import type { MemoryQueueLines, QueueSnapshot } from './queue.store.memory.js';
 
 export const SNAPSHOT_INTERVAL_MS = 2_000;
 
-export async function loadSavedLine(
-  db: Kysely<DB>,
-  line: string,
-  log?: OutageLogger,
-): Promise<{ snapshot: QueueSnapshot; savedAt: number } | undefined> {
-  const saved = await loadQueueSnapshot(db, line);
-  if (!saved) return undefined;
-  try {
-    const snapshot = JSON.parse(saved.body) as QueueSnapshot;
-    if (snapshot.version !== 1 || !Array.isArray(snapshot.tokens)) throw new Error(`unknown snapshot version ${String(snapshot.version)}`);
-    return { snapshot, savedAt: saved.savedAt.getTime() };
-  } catch (err) {
-    // A line that cannot be read is a line lost: start a new one rather than refuse to start.
-    log?.error({ err }, 'the saved waiting line could not be read; starting an empty one');
-    return undefined;
+/** Every line saved under this deployment's prefix (the rows are keyed `<prefix><lineId>`). */
+export async function loadSavedLines(db: Kysely<DB>, prefix: string, log?: OutageLogger): Promise<SavedLine[]> {
+  const lines: SavedLine[] = [];
+  for (const row of await loadQueueSnapshots(db, prefix)) {
+    try {
+      const snapshot = JSON.parse(row.body) as QueueSnapshot;
+      if (snapshot.version !== 2 || !Array.isArray(snapshot.tokens)) throw new Error(`unknown snapshot version ${String(snapshot.version)}`);
+      lines.push({ lineId: row.line.slice(prefix.length), snapshot, savedAt: row.savedAt.getTime() });
+    } catch (err) {
+      // A line that cannot be read is a line lost: start a new one rather than refuse to start.
+      log?.error({ err, line: row.line }, 'a saved waiting line could not be read; starting it empty');
+    }
   }
+  return lines;
 }
 
 export interface SnapshotLoop {
@@ -34,24 +33,26 @@ export interface SnapshotLoop {
 
 export function startSnapshots(options: {
   db: Kysely<DB>;
-  store: MemoryQueueStore;
-  line: string;
+  lines: MemoryQueueLines;
+  prefix: string;
   intervalMs?: number;
   log?: OutageLogger;
   now?: () => number;
 }): SnapshotLoop {
-  const { db, store, line, log, now = Date.now } = options;
-  const outage = new OutageLog(log, 'saving the waiting line');
-  let savedChanges = -1;
+  const { db, lines, prefix, log, now = Date.now } = options;
+  const outage = new OutageLog(log, 'saving the waiting lines');
+  const savedChanges = new Map<string, number>();
   let saving: Promise<void> = Promise.resolve();
 
   const save = () => {
     saving = saving.then(async () => {
-      const changes = store.changeCount;
-      if (changes === savedChanges) return;
       try {
-        await saveQueueSnapshot(db, line, JSON.stringify(store.snapshot()), new Date(now()));
-        savedChanges = changes;
+        for (const [lineId, store] of lines.entries()) {
+          const changes = store.changeCount;
+          if (changes === savedChanges.get(lineId)) continue;
+          await saveQueueSnapshot(db, prefix + lineId, JSON.stringify(store.snapshot()), new Date(now()));
+          savedChanges.set(lineId, changes);
+        }
         outage.ok();
       } catch (err) {
         outage.failed(err);

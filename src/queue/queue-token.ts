@@ -9,6 +9,8 @@ export interface TokenClaims {
   seq: number;
   /** The line's incarnation it was issued in: a token the store does not know was lost with its line if this differs. */
   epoch: string;
+  /** The sale whose line the token stands in; absent for the general line. */
+  saleId?: string;
 }
 
 function mac(body: string, secret: string): Buffer {
@@ -17,7 +19,8 @@ function mac(body: string, secret: string): Buffer {
 
 /** Deterministic: the same claims always sign to the same string, so a rejoin returns the same token. */
 export function signToken(claims: TokenClaims, secret: string): string {
-  const body = Buffer.from(`${claims.userId}.${claims.tokenId}.${claims.seq}.${claims.epoch}`).toString('base64url');
+  const parts = [claims.userId, claims.tokenId, claims.seq, claims.epoch, ...(claims.saleId ? [claims.saleId] : [])];
+  const body = Buffer.from(parts.join('.')).toString('base64url');
   return `${body}.${mac(body, secret).toString('base64url')}`;
 }
 
@@ -32,8 +35,10 @@ export function verifyToken(token: string, secret: string): TokenClaims | null {
   const given = Buffer.from(token.slice(dot + 1), 'base64url');
   const expected = mac(body, secret);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
-  const [userId, tokenId, seqText, epoch = '', ...rest] = Buffer.from(body, 'base64url').toString('utf8').split('.');
+  const [userId, tokenId, seqText, epoch = '', saleId, ...rest] = Buffer.from(body, 'base64url').toString('utf8').split('.');
   const seq = Number(seqText);
-  if (rest.length > 0 || !userId || !UUID.test(userId) || !tokenId || !Number.isSafeInteger(seq) || seq < 1) return null;
-  return { userId, tokenId, seq, epoch };
+  // seq is 0 for a place in a sale's pre-queue (the draw gives it its place later).
+  if (rest.length > 0 || !userId || !UUID.test(userId) || !tokenId || !Number.isSafeInteger(seq) || seq < 0) return null;
+  if (saleId !== undefined && !UUID.test(saleId)) return null;
+  return saleId ? { userId, tokenId, seq, epoch, saleId } : { userId, tokenId, seq, epoch };
 }

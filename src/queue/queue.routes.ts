@@ -4,9 +4,23 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { claimsOf, tokenGuard } from '../http/auth.js';
 import { DateTime, errorResponses, Strict, Uuid } from '../http/schemas.js';
+import { SalePhase } from '../sales/sale.schemas.js';
 import type { QueueService, TokenView } from './queue.service.js';
 
-const Status = Type.Union([Type.Literal('WAITING'), Type.Literal('ACTIVE'), Type.Literal('EXPIRED')]);
+const Status = Type.Union([Type.Literal('WAITING'), Type.Literal('ACTIVE'), Type.Literal('EXPIRED'), Type.Literal('SOLD_OUT')], {
+  description: 'SOLD_OUT: the sale of this line sold out (final)',
+});
+
+/** What a token of a sale's line adds to its views. */
+const SaleFields = {
+  saleId: Type.Optional(Uuid),
+  phase: Type.Optional(SalePhase),
+  seatsLeft: Type.Optional(Type.Integer({ minimum: 0, description: 'seats neither held nor sold' })),
+  entryId: Type.Optional(Type.String({ format: 'uuid', description: "this place in line's id in the sale's draw" })),
+  drawRank: Type.Optional(
+    Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'the place the draw gave this entry; null before the draw or for joins after the open' }),
+  ),
+};
 
 const IssuedToken = Type.Object({
   token: Type.String({ description: 'send as `Authorization: Bearer <token>`' }),
@@ -15,24 +29,28 @@ const IssuedToken = Type.Object({
   position: Type.Integer({ minimum: 0 }),
   estimatedWaitSeconds: Type.Integer({ minimum: 0 }),
   expiresAt: DateTime,
+  ...SaleFields,
 });
 
 const TokenStatus = Type.Object({
   userId: Uuid,
   status: Status,
-  position: Type.Integer({ minimum: 0, description: '0 when ACTIVE; otherwise 1 + the tokens still ahead' }),
+  position: Type.Integer({ minimum: 0, description: '0 when ACTIVE; otherwise 1 + the tokens still ahead (in a pre-queue: its size)' }),
   estimatedWaitSeconds: Type.Integer({ minimum: 0 }),
   pollAfterSeconds: Type.Integer({ minimum: 1, description: 'when a polling client should ask again' }),
   expiresAt: DateTime,
+  ...SaleFields,
 });
 
 export interface QueueRoutesOptions {
   queue: QueueService;
+  /** Checks that a sale may be joined now (404/409 otherwise) before its line is joined. */
+  admitToSale: (saleId: string) => Promise<void>;
   /** How often an open stream sends a heartbeat and counts as a poll. */
   heartbeatMs: number;
 }
 
-export async function queueRoutes(app: FastifyInstance, { queue, heartbeatMs }: QueueRoutesOptions): Promise<void> {
+export async function queueRoutes(app: FastifyInstance, { queue, admitToSale, heartbeatMs }: QueueRoutesOptions): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const streams = new Set<() => void>();
   app.addHook('preClose', async () => {
@@ -45,12 +63,15 @@ export async function queueRoutes(app: FastifyInstance, { queue, heartbeatMs }: 
       schema: {
         tags: ['queue'],
         summary: 'Join the line (or get your live token back)',
-        body: Strict({ userId: Uuid }),
+        description: "Without saleId: the general line. With saleId: that sale's line (its pre-queue before opensAt).",
+        body: Strict({ userId: Uuid, saleId: Type.Optional(Uuid) }),
         response: { 200: IssuedToken, 201: IssuedToken, ...errorResponses },
       },
     },
     async (request, reply) => {
-      const { created, ...issued } = await queue.issueToken(request.body.userId);
+      const { userId, saleId } = request.body;
+      if (saleId) await admitToSale(saleId);
+      const { created, ...issued } = await queue.issueToken(userId, saleId);
       return reply.code(created ? 201 : 200).send(issued);
     },
   );
@@ -64,7 +85,7 @@ export async function queueRoutes(app: FastifyInstance, { queue, heartbeatMs }: 
         security: [{ queueToken: [] }],
         response: { 200: TokenStatus, ...errorResponses },
       },
-      preHandler: tokenGuard(queue, 'live', { touch: true }),
+      preHandler: tokenGuard(queue, 'status', { touch: true }),
     },
     async (request) => queue.view(request.queueState!),
   );
@@ -82,7 +103,7 @@ export async function queueRoutes(app: FastifyInstance, { queue, heartbeatMs }: 
         produces: ['text/event-stream'],
         response: { 200: Type.String({ description: 'text/event-stream' }), ...errorResponses },
       },
-      preHandler: tokenGuard(queue, 'live', { touch: true, tokenFromQuery: true }),
+      preHandler: tokenGuard(queue, 'status', { touch: true, tokenFromQuery: true }),
     },
     async (request, reply) => {
       const claims = claimsOf(request);
@@ -99,11 +120,11 @@ export async function queueRoutes(app: FastifyInstance, { queue, heartbeatMs }: 
       let closed = false;
       let checking = Promise.resolve();
       const send = (view: TokenView) => {
-        const key = `${view.status}:${view.position}`;
+        const key = `${view.status}:${view.position}:${view.phase ?? ''}`;
         if (key === last) return;
         last = key;
         raw.write(`data: ${JSON.stringify(view)}\n\n`);
-        if (view.status === 'EXPIRED') end();
+        if (view.status === 'EXPIRED' || view.status === 'SOLD_OUT') end();
       };
       // Checks run one after another, so events leave in the order the states were read.
       const check = (touch: boolean) => {
@@ -121,7 +142,7 @@ export async function queueRoutes(app: FastifyInstance, { queue, heartbeatMs }: 
           }
         });
       };
-      const unsubscribe = queue.onChange(() => check(false));
+      const unsubscribe = queue.onChange(() => check(false), request.queueState!.lineId);
       const heartbeat = setInterval(() => {
         raw.write(': heartbeat\n\n');
         check(true);

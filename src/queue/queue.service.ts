@@ -1,13 +1,35 @@
-// The waiting room's rules: who may join, how a token is checked, how long the wait looks, and the
-// admission loop every instance runs. The line itself lives in the QueueStore.
+// The waiting room's rules: who may join which line, how a token is checked, how long the wait looks,
+// and the admission loop every instance runs over every line (the general line and each open sale's).
+// The lines themselves live in the QueueLines store; what is special about a sale's line (its draw,
+// its seats, its phase) comes in through the LineHooks the sales service registers.
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import { DependencyUnavailableError, DomainError } from '../errors.js';
 import { OutageLog, type OutageLogger } from '../health/outage-log.js';
+import type { SalePhase } from '../sales/sale.schemas.js';
 import { signToken, verifyToken, type TokenClaims } from './queue-token.js';
-import { LineNotSeededError, type LineSettings, type QueueSettings, type QueueStats, type QueueStore, type TokenState } from './queue.store.js';
+import {
+  GENERAL_LINE,
+  LineEndedError,
+  LineNotSeededError,
+  saleLineId,
+  type LineSettings,
+  type QueueLines,
+  type QueueSettings,
+  type QueueStats,
+  type QueueStore,
+  type TokenState,
+} from './queue.store.js';
 
-export type TokenRequirement = 'live' | 'active';
+/** 'status': the token's state may be read even after its sale sold out (GET /me answers SOLD_OUT). */
+export type TokenRequirement = 'live' | 'active' | 'status';
+
+/** A sale line's extra fields in token views (see the sales service). */
+export interface LineDescription {
+  saleId: string;
+  phase: SalePhase;
+  seatsLeft: number;
+}
 
 export interface TokenView {
   userId: string;
@@ -16,26 +38,44 @@ export interface TokenView {
   estimatedWaitSeconds: number;
   pollAfterSeconds: number;
   expiresAt: string;
+  saleId?: string;
+  phase?: SalePhase;
+  seatsLeft?: number;
+  entryId?: string;
+  drawRank?: number | null;
 }
 
-export interface IssuedToken {
+export interface IssuedToken extends Omit<TokenView, 'pollAfterSeconds'> {
   token: string;
-  userId: string;
-  status: TokenState['status'];
-  position: number;
-  estimatedWaitSeconds: number;
-  expiresAt: string;
   created: boolean;
 }
 
-/** Where the line's settings are kept for good (PostgreSQL): the store holds a copy of them. */
+/** A token's state with the line it stands in. */
+export type LineTokenState = TokenState & { lineId: string };
+
+/** Where a line's settings are kept for good (PostgreSQL): the store holds a copy of them. */
 export interface LineSettingsSource {
   load(): Promise<LineSettings>;
   save(change: Partial<QueueSettings>): Promise<LineSettings>;
 }
 
+/** What a line other than the general one adds to the rules (a sale's schedule, draw and seats). */
+export interface LineHooks {
+  settings: LineSettingsSource;
+  /**
+   * Runs before each admission pass of the line: may run the draw, and returns how many the pass may
+   * admit at most (0: nobody now; Infinity: no limit but the active limit).
+   */
+  admissionCap?: (store: QueueStore, now: number) => Promise<number>;
+  /** The line's extra fields for token views; undefined while not known yet. */
+  describe?: () => LineDescription | undefined;
+  /** The least wait a WAITING token of this line can expect (a pre-queue waits for the open at least). */
+  minimumWaitSeconds?: (now: number) => number;
+}
+
 export interface QueueServiceDeps {
-  store: QueueStore;
+  lines: QueueLines;
+  /** The general line's settings in PostgreSQL. */
   settingsSource: LineSettingsSource;
   config: Pick<Config, 'tokenSecret' | 'queue'>;
   userExists: (userId: string) => Promise<boolean>;
@@ -85,101 +125,160 @@ export function pollAfterSeconds(
   return Math.min(ceiling, Math.max(1, Math.round(estimatedWaitSeconds / 10)));
 }
 
-/** How often each instance copies the settings from PostgreSQL into the store, in case a copy was missed. */
+/** How often each instance copies a line's settings from PostgreSQL into the store, in case a copy was missed. */
 const SETTINGS_SYNC_MS = 5_000;
 
-export function createQueueService({ store, settingsSource, config, userExists, now = Date.now, log }: QueueServiceDeps) {
+/** One line as this instance runs it: its store, its hooks, and what it last measured of it. */
+interface LineRuntime {
+  id: string;
+  store: QueueStore;
+  hooks: LineHooks;
+  admittedPerMinute: number;
+  settings: QueueSettings;
+  lastSync: number;
+  ticking: boolean;
+  ticks: number;
+  reseeding: Promise<void> | undefined;
+  outage: OutageLog;
+  offReset: () => void;
+}
+
+export function lineOfClaims(claims: Pick<TokenClaims, 'saleId'>): string {
+  return claims.saleId ? saleLineId(claims.saleId) : GENERAL_LINE;
+}
+
+export function createQueueService({ lines, settingsSource, config, userExists, now = Date.now, log }: QueueServiceDeps) {
   // Bounded (about 100 bytes an id): enough for a sale of a couple of million fans.
   const knownUsers = new KnownUsers(2_000_000);
   // A token that verified once is genuine for good (the secret does not change while running): a poll
   // need not recompute its HMAC every time.
   const verified = new Map<string, TokenClaims>();
   const MAX_VERIFIED = 200_000;
-  let admittedPerMinute = 0;
-  let settings: QueueSettings = { activeLimit: config.queue.activeLimit, paused: false };
+  const runtimes = new Map<string, LineRuntime>();
   let timer: NodeJS.Timeout | undefined;
-  let ticking = false;
-  let ticks = 0;
-  let lastSync = 0;
-  let reseeding: Promise<void> | undefined;
-  const outage = new OutageLog(log, 'queue admission');
-  // A new epoch wipes what was known of the old line: verified tokens may name tokens that are gone.
-  const offReset = store.onReset(() => {
-    verified.clear();
-    log?.warn({}, 'the queue store lost its line (Redis came back empty); started a new one from PostgreSQL');
-  });
 
-  function view(state: TokenState): TokenView {
+  function addLine(id: string, hooks: LineHooks): LineRuntime {
+    const store = lines.line(id);
+    const runtime: LineRuntime = {
+      id,
+      store,
+      hooks,
+      admittedPerMinute: 0,
+      settings: { activeLimit: config.queue.activeLimit, paused: false },
+      lastSync: 0,
+      ticking: false,
+      ticks: 0,
+      reseeding: undefined,
+      outage: new OutageLog(log, `queue admission (${id})`),
+      // A new epoch wipes what was known of the old line: verified tokens may name tokens that are gone.
+      offReset: store.onReset(() => {
+        verified.clear();
+        log?.warn({ line: id }, 'the queue store lost this line (Redis came back empty); started a new one from PostgreSQL');
+      }),
+    };
+    runtimes.set(id, runtime);
+    return runtime;
+  }
+
+  const general = addLine(GENERAL_LINE, { settings: settingsSource });
+
+  /** A line's store, served here or not (a closed sale's tokens can still be read). */
+  function storeOf(lineId: string): QueueStore {
+    return runtimes.get(lineId)?.store ?? lines.line(lineId);
+  }
+
+  function runtimeOf(lineId: string): LineRuntime {
+    const runtime = runtimes.get(lineId);
+    if (!runtime) throw new DomainError('INVALID_TOKEN', 'the queue token names a line that is not open');
+    return runtime;
+  }
+
+  function view(state: LineTokenState): TokenView {
+    const line = runtimes.get(state.lineId) ?? general;
+    const t = now();
     const estimatedWaitSeconds =
       state.status === 'WAITING'
-        ? estimateWaitSeconds(state.position, admittedPerMinute, {
-            activeLimit: settings.activeLimit,
-            activeTtlSeconds: config.queue.activeTtlSeconds,
-          })
+        ? Math.max(
+            estimateWaitSeconds(state.position, line.admittedPerMinute, {
+              activeLimit: line.settings.activeLimit,
+              activeTtlSeconds: config.queue.activeTtlSeconds,
+            }),
+            Math.ceil(line.hooks.minimumWaitSeconds?.(t) ?? 0),
+          )
         : 0;
-    return {
+    const base: TokenView = {
       userId: state.userId,
       status: state.status,
       position: state.position,
-      estimatedWaitSeconds,
+      estimatedWaitSeconds: Math.min(MAX_ESTIMATE_SECONDS, estimatedWaitSeconds),
       pollAfterSeconds: pollAfterSeconds(state, estimatedWaitSeconds, config.queue),
       expiresAt: new Date(state.expiresAt).toISOString(),
     };
+    const described = line.hooks.describe?.();
+    if (line.id === GENERAL_LINE || !described) return base;
+    return { ...base, ...described, entryId: state.entryId, drawRank: state.drawRank };
   }
 
-  async function refreshStats(): Promise<QueueStats> {
-    const stats = await store.stats(now());
-    admittedPerMinute = stats.admittedPerMinute;
-    settings = { activeLimit: stats.activeLimit, paused: stats.paused };
+  async function refreshStats(line: LineRuntime): Promise<QueueStats> {
+    const stats = await line.store.stats(now());
+    line.admittedPerMinute = stats.admittedPerMinute;
+    line.settings = { activeLimit: stats.activeLimit, paused: stats.paused };
     return stats;
   }
 
   /** Copies PostgreSQL's settings into the store; after the store lost its line, this starts a new one. */
-  function reseed(): Promise<void> {
+  function reseed(line: LineRuntime): Promise<void> {
     // Concurrent callers (the tick, a join) share one attempt.
-    reseeding ??= (async () => {
+    line.reseeding ??= (async () => {
       try {
-        await store.seed(await settingsSource.load());
-        lastSync = now();
+        await line.store.seed(await line.hooks.settings.load());
+        line.lastSync = now();
       } finally {
-        reseeding = undefined;
+        line.reseeding = undefined;
       }
     })();
-    return reseeding;
+    return line.reseeding;
   }
 
-  /** One admission pass; errors are logged once per outage, never thrown, so the loop outlives any failure. */
-  async function tick(): Promise<void> {
-    if (ticking) return;
-    ticking = true;
+  /** One admission pass of one line; errors are logged once per outage, never thrown, so the loop outlives any failure. */
+  async function tickLine(line: LineRuntime): Promise<void> {
+    if (line.ticking) return;
+    line.ticking = true;
     try {
-      if (now() - lastSync >= SETTINGS_SYNC_MS) await reseed();
+      if (now() - line.lastSync >= SETTINGS_SYNC_MS) await reseed(line);
+      const admit = async () => line.store.admit(now(), line.hooks.admissionCap ? await line.hooks.admissionCap(line.store, now()) : Infinity);
       try {
-        await store.admit(now());
+        await admit();
       } catch (err) {
         if (!(err instanceof LineNotSeededError)) throw err;
-        await reseed();
-        await store.admit(now());
+        await reseed(line);
+        await admit();
       }
       // The rate feeds wait estimates; once a second is fresh enough.
-      if (ticks++ % Math.max(1, Math.round(1000 / config.queue.tickMs)) === 0) await refreshStats();
-      outage.ok();
+      if (line.ticks++ % Math.max(1, Math.round(1000 / config.queue.tickMs)) === 0) await refreshStats(line);
+      line.outage.ok();
     } catch (err) {
-      outage.failed(err);
+      line.outage.failed(err);
     } finally {
-      ticking = false;
+      line.ticking = false;
     }
   }
 
-  async function join(userId: string) {
+  /** Every line's pass at once: one sale's slow draw does not hold up another line's admissions. */
+  async function tick(): Promise<void> {
+    await Promise.all([...runtimes.values()].map(tickLine));
+  }
+
+  async function join(line: LineRuntime, userId: string) {
     try {
-      return await store.join(userId, randomUUID(), now());
+      return await line.store.join(userId, randomUUID(), now());
     } catch (err) {
+      if (err instanceof LineEndedError) throw new DomainError('SOLD_OUT', 'this sale is sold out');
       if (!(err instanceof LineNotSeededError)) throw err;
     }
-    await reseed();
+    await reseed(line);
     try {
-      return await store.join(userId, randomUUID(), now());
+      return await line.store.join(userId, randomUUID(), now());
     } catch (err) {
       if (err instanceof LineNotSeededError) throw new DependencyUnavailableError('the waiting line is being restored; try again in a moment');
       throw err;
@@ -187,19 +286,23 @@ export function createQueueService({ store, settingsSource, config, userExists, 
   }
 
   return {
-    async issueToken(userId: string): Promise<IssuedToken> {
+    /** Joins the general line, or a sale's line (the sales service checks that the sale may be joined). */
+    async issueToken(userId: string, saleId?: string): Promise<IssuedToken> {
       if (!knownUsers.has(userId)) {
         if (!(await userExists(userId))) throw new DomainError('INVALID_USER', `no user ${userId}`);
         knownUsers.add(userId);
       }
-      let { state, created, epoch } = await join(userId);
-      if (created && state.position === 1) {
+      const lineId = saleId ? saleLineId(saleId) : GENERAL_LINE;
+      const line = runtimeOf(lineId);
+      let { state, created, epoch } = await join(line, userId);
+      if (created && state.position === 1 && state.seq > 0) {
         // A free slot and nobody ahead: let the newcomer in now rather than at the next tick.
-        await store.admit(now());
-        state = (await store.get(state.tokenId, now(), false)) ?? state;
+        await tickLine(line);
+        state = (await line.store.get(state.tokenId, now(), false)) ?? state;
       }
-      const { pollAfterSeconds: _, ...rest } = view(state);
-      return { token: signToken({ userId, tokenId: state.tokenId, seq: state.seq, epoch }, config.tokenSecret), ...rest, created };
+      const { pollAfterSeconds: _, ...rest } = view({ ...state, lineId });
+      const claims: TokenClaims = { userId, tokenId: state.tokenId, seq: state.seq, epoch, ...(saleId ? { saleId } : {}) };
+      return { token: signToken(claims, config.tokenSecret), ...rest, created };
     },
 
     /** Users just created here exist: their first token need not ask the database. */
@@ -219,8 +322,10 @@ export function createQueueService({ store, settingsSource, config, userExists, 
       return claims;
     },
 
-    /** The token's live state, or the contract's error for an unknown, ended or not-yet-admitted token. */
-    async requireState(claims: TokenClaims, requirement: TokenRequirement, touch = false): Promise<TokenState> {
+    /** The token's state, or the contract's error for an unknown, ended or not-yet-admitted token. */
+    async requireState(claims: TokenClaims, requirement: TokenRequirement, touch = false): Promise<LineTokenState> {
+      const lineId = lineOfClaims(claims);
+      const store = storeOf(lineId);
       const state = await store.get(claims.tokenId, now(), touch);
       if (!state) {
         // Genuine but unknown: either its line was lost (Redis came back empty, an embedded restart lost
@@ -231,46 +336,83 @@ export function createQueueService({ store, settingsSource, config, userExists, 
         throw new DomainError('INVALID_TOKEN', 'the queue token is not known');
       }
       if (state.userId !== claims.userId) throw new DomainError('INVALID_TOKEN', 'the queue token is not known');
-      if (state.status === 'EXPIRED') throw new DomainError('TOKEN_EXPIRED', 'the queue token has expired; join the queue again');
+      if (state.status === 'EXPIRED' || (state.status === 'SOLD_OUT' && requirement !== 'status')) {
+        throw new DomainError('TOKEN_EXPIRED', 'the queue token has expired; join the queue again');
+      }
       if (requirement === 'active' && state.status !== 'ACTIVE') {
         throw new DomainError('TOKEN_NOT_ACTIVE', `still waiting in line at position ${state.position}`);
       }
-      return state;
+      return { ...state, lineId };
     },
 
     /** A token's state for a stream: no errors, just what it is now (null if unknown). */
-    async peek(claims: TokenClaims, touch: boolean): Promise<TokenState | null> {
-      const state = await store.get(claims.tokenId, now(), touch);
-      return state && state.userId === claims.userId ? state : null;
+    async peek(claims: TokenClaims, touch: boolean): Promise<LineTokenState | null> {
+      const lineId = lineOfClaims(claims);
+      const state = await storeOf(lineId).get(claims.tokenId, now(), touch);
+      return state && state.userId === claims.userId ? { ...state, lineId } : null;
     },
 
     view,
 
     /** Ends a token (its user paid) and hands its slot to the next in line at once. */
-    async endToken(tokenId: string): Promise<void> {
-      await store.expire(tokenId, now());
-      await tick();
+    async endToken(tokenId: string, lineId: string = GENERAL_LINE): Promise<void> {
+      await storeOf(lineId).expire(tokenId, now());
+      const line = runtimes.get(lineId);
+      if (line) await tickLine(line);
     },
 
-    async stats(): Promise<QueueStats> {
-      return refreshStats();
+    /** Ends a line for good (its sale sold out): every token of it reads `status` from now on. */
+    async endLine(lineId: string, status: 'SOLD_OUT'): Promise<void> {
+      await storeOf(lineId).endLine(now(), status);
+    },
+
+    async stats(lineId: string = GENERAL_LINE): Promise<QueueStats> {
+      const line = runtimes.get(lineId);
+      return line ? refreshStats(line) : storeOf(lineId).stats(now());
     },
 
     /** Written to PostgreSQL first (the source of truth), then to the store every instance reads. */
-    async updateSettings(change: Partial<QueueSettings>): Promise<QueueStats> {
-      await store.seed(await settingsSource.save(change));
-      await tick();
-      return refreshStats();
+    async updateSettings(change: Partial<QueueSettings>, lineId: string = GENERAL_LINE): Promise<QueueStats> {
+      const line = runtimeOf(lineId);
+      await line.store.seed(await line.hooks.settings.save(change));
+      await tickLine(line);
+      return refreshStats(line);
     },
 
-    /** Calls `listener` when the store's line was lost and started again (caches of it are stale). */
-    onReset: (listener: () => void) => store.onReset(listener),
+    /** Takes PostgreSQL's settings of a line again now (after a change written there by someone else). */
+    async syncSettings(lineId: string): Promise<void> {
+      const line = runtimes.get(lineId);
+      if (line) await reseed(line);
+    },
 
-    onChange: (listener: () => void) => store.onChange(listener),
+    /** Serves a sale's line from now on: it is admitted by every tick of this instance. */
+    async openLine(lineId: string, hooks: LineHooks): Promise<void> {
+      if (runtimes.has(lineId)) return;
+      const line = addLine(lineId, hooks);
+      await reseed(line).catch((err: unknown) => line.outage.failed(err));
+    },
+
+    /** Stops serving a line (its sale closed or sold out and ended). */
+    closeLine(lineId: string): void {
+      const line = runtimes.get(lineId);
+      if (!line || lineId === GENERAL_LINE) return;
+      line.offReset();
+      runtimes.delete(lineId);
+    },
+
+    hasLine: (lineId: string) => runtimes.has(lineId),
+
+    onChange: (listener: () => void, lineId: string = GENERAL_LINE) => storeOf(lineId).onChange(listener),
+
+    /** Calls `listener` when any line was lost and started again (caches of it are stale). */
+    onReset(listener: () => void): () => void {
+      const offs = [...runtimes.values()].map((r) => r.store.onReset(listener));
+      return () => offs.forEach((off) => off());
+    },
 
     async start(): Promise<void> {
-      await reseed();
-      await refreshStats();
+      await reseed(general);
+      await refreshStats(general);
       timer = setInterval(() => void tick(), config.queue.tickMs);
       timer.unref();
     },
@@ -278,7 +420,7 @@ export function createQueueService({ store, settingsSource, config, userExists, 
     stop(): void {
       if (timer) clearInterval(timer);
       timer = undefined;
-      offReset();
+      for (const line of runtimes.values()) line.offReset();
     },
   };
 }

@@ -1,8 +1,8 @@
 // Picks the queue store: Redis when REDIS_URL is set (any number of instances), in-process otherwise.
 import type { Config } from '../config.js';
 import type { OutageLog } from '../health/outage-log.js';
-import type { QueueStore, QueueTimings } from './queue.store.js';
-import { MemoryQueueStore, type QueueSnapshot } from './queue.store.memory.js';
+import type { QueueLines, QueueTimings } from './queue.store.js';
+import { MemoryQueueLines, MemoryQueueStore, type QueueSnapshot } from './queue.store.memory.js';
 
 /** Ended tokens answer TOKEN_EXPIRED for a day; after that they are forgotten (INVALID_TOKEN). */
 const EXPIRED_RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -15,16 +15,22 @@ export function queueTimings(config: Pick<Config, 'queue'>): QueueTimings {
   };
 }
 
-export async function createQueueStore(
+export interface SavedLine {
+  lineId: string;
+  snapshot: QueueSnapshot;
+  savedAt: number;
+}
+
+export async function createQueueLines(
   config: Pick<Config, 'queue' | 'redisUrl' | 'redisPrefix'>,
   connection: Pick<OutageLog, 'failed' | 'ok'>,
-  /** The in-process store's line as it was saved before a restart (ignored with Redis). */
-  saved?: { snapshot: QueueSnapshot; savedAt: number },
-): Promise<QueueStore> {
+  /** The in-process lines as they were saved before a restart (ignored with Redis). */
+  saved: SavedLine[] = [],
+): Promise<QueueLines> {
   const initial = { activeLimit: config.queue.activeLimit, paused: false };
   if (config.redisUrl) {
-    const { RedisQueueStore } = await import('./queue.store.redis.js');
-    return RedisQueueStore.connect({
+    const { RedisQueueLines } = await import('./queue.store.redis.js');
+    return RedisQueueLines.connect({
       url: config.redisUrl,
       prefix: config.redisPrefix,
       timings: queueTimings(config),
@@ -33,6 +39,11 @@ export async function createQueueStore(
       onReady: () => connection.ok(),
     });
   }
-  if (saved) return MemoryQueueStore.restore(saved.snapshot, saved.savedAt, Date.now(), queueTimings(config), initial);
-  return new MemoryQueueStore(queueTimings(config), initial);
+  const now = Date.now();
+  const timings = queueTimings(config);
+  return new MemoryQueueLines(
+    timings,
+    initial,
+    saved.map((s): [string, MemoryQueueStore] => [s.lineId, MemoryQueueStore.restore(s.snapshot, s.savedAt, now, timings, initial)]),
+  );
 }

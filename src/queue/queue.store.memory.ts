@@ -1,13 +1,30 @@
-// The in-process queue store: the whole line in this process's memory. Correct for exactly one
-// instance (embedded mode); with REDIS_URL the Redis store takes its place. A snapshot of it (see
-// `snapshot` and `MemoryQueueStore.restore`) carries the line over a restart.
+// The in-process queue store: every line in this process's memory. Correct for exactly one instance
+// (embedded mode); with REDIS_URL the Redis store takes its place. A snapshot of a line (see
+// `snapshot` and `MemoryQueueStore.restore`) carries it over a restart.
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { newEpoch, type JoinResult, type LineSettings, type QueueSettings, type QueueStats, type QueueStore, type QueueTimings, type TokenState } from './queue.store.js';
+import {
+  LineEndedError,
+  newEpoch,
+  type JoinResult,
+  type LineSettings,
+  type QueueLines,
+  type QueueSettings,
+  type QueueStats,
+  type QueueStore,
+  type QueueTimings,
+  type TokenState,
+} from './queue.store.js';
 
 interface Entry {
   tokenId: string;
   userId: string;
+  entryId: string;
+  /** 0 while in the pre-queue before the draw; then its place in the line's order. */
   seq: number;
+  /** Joined the pre-queue (before the open), so the draw places it. */
+  pre: boolean;
+  drawRank: number | null;
   status: TokenState['status'];
   lastSeenAt: number;
   activeUntil: number;
@@ -16,17 +33,21 @@ interface Entry {
 
 const MINUTE_MS = 60_000;
 
-const STATUS_CODES = { WAITING: 0, ACTIVE: 1, EXPIRED: 2 } as const;
-const STATUSES = ['WAITING', 'ACTIVE', 'EXPIRED'] as const;
+const STATUSES = ['WAITING', 'ACTIVE', 'EXPIRED', 'SOLD_OUT'] as const;
+type StatusCode = 0 | 1 | 2 | 3;
 
 /** The line as plain JSON: tokens as compact tuples, since a line may hold a million of them. */
 export interface QueueSnapshot {
-  version: 1;
+  version: 2;
   epoch: string;
   lastSeq: number;
   cursor: number;
-  /** tokenId, userId, seq, status (0 WAITING, 1 ACTIVE, 2 EXPIRED), lastSeenAt, activeUntil, endedAt */
-  tokens: [string, string, number, 0 | 1 | 2, number, number, number][];
+  preCount: number;
+  preClosed: boolean;
+  drawn: boolean;
+  ended: boolean;
+  /** tokenId, userId, entryId, seq, pre, drawRank, status (index in STATUSES), lastSeenAt, activeUntil, endedAt */
+  tokens: [string, string, string, number, boolean, number | null, StatusCode, number, number, number][];
   admissions: number[];
 }
 
@@ -36,6 +57,8 @@ export class MemoryQueueStore implements QueueStore {
   private readonly liveByUser = new Map<string, string>();
   /** seq → tokenId for tokens the cursor has not passed yet. */
   private readonly line = new Map<number, string>();
+  /** entryId → tokenId of the pre-queue's joins, for the draw. */
+  private readonly prequeue = new Map<string, string>();
   private readonly active = new Set<string>();
   /**
    * ACTIVE tokens in admission order, which is also the order their active time ends (it is the same
@@ -46,8 +69,14 @@ export class MemoryQueueStore implements QueueStore {
   private readonly ended = new FifoQueue<string>();
   /** Admission times of the last minute, oldest first. */
   private readonly admissions = new FifoQueue<number>();
+  /** Joins after the pre-queue closed (or ever, on a line without one). */
   private lastSeq = 0;
   private cursor = 0;
+  /** Joins of the pre-queue: fixed once it closes, and the first places after it start behind them. */
+  private preCount = 0;
+  private preClosed = false;
+  private drawn = false;
+  private lineEnded = false;
   private settings: LineSettings;
   private epoch = newEpoch();
   /** Bumped by every change, so a snapshot is written only when something changed since the last. */
@@ -56,7 +85,7 @@ export class MemoryQueueStore implements QueueStore {
 
   constructor(
     private readonly timings: QueueTimings,
-    initial: QueueSettings,
+    initial: QueueSettings & { opensAt?: number },
   ) {
     this.settings = { version: 0, ...initial };
     this.events.setMaxListeners(0);
@@ -72,19 +101,26 @@ export class MemoryQueueStore implements QueueStore {
     const downtime = Math.max(0, now - savedAt);
     store.lastSeq = snapshot.lastSeq;
     store.cursor = snapshot.cursor;
+    store.preCount = snapshot.preCount;
+    store.preClosed = snapshot.preClosed;
+    store.drawn = snapshot.drawn;
+    store.lineEnded = snapshot.ended;
     const active: Entry[] = [];
     const ended: Entry[] = [];
-    for (const [tokenId, userId, seq, code, lastSeenAt, activeUntil, endedAt] of snapshot.tokens) {
+    for (const [tokenId, userId, entryId, seq, pre, drawRank, code, lastSeenAt, activeUntil, endedAt] of snapshot.tokens) {
       const status = STATUSES[code];
-      const entry: Entry = { tokenId, userId, seq, status, lastSeenAt: status === 'WAITING' ? lastSeenAt + downtime : lastSeenAt, activeUntil, endedAt };
+      const waiting = status === 'WAITING';
+      const entry: Entry = { tokenId, userId, entryId, seq, pre, drawRank, status, lastSeenAt: waiting ? lastSeenAt + downtime : lastSeenAt, activeUntil, endedAt };
       store.tokens.set(tokenId, entry);
-      if (status === 'EXPIRED') {
+      if (pre) store.prequeue.set(entryId, tokenId);
+      if (status === 'EXPIRED' || status === 'SOLD_OUT') {
         ended.push(entry);
         continue;
       }
       store.liveByUser.set(userId, tokenId);
-      if (status === 'WAITING') store.line.set(seq, tokenId);
-      else active.push(entry);
+      if (waiting) {
+        if (seq > 0) store.line.set(seq, tokenId);
+      } else active.push(entry);
     }
     active.sort((a, b) => a.activeUntil - b.activeUntil);
     for (const e of active) {
@@ -105,39 +141,63 @@ export class MemoryQueueStore implements QueueStore {
   snapshot(): QueueSnapshot {
     const tokens: QueueSnapshot['tokens'] = [];
     for (const e of this.tokens.values()) {
-      tokens.push([e.tokenId, e.userId, e.seq, STATUS_CODES[e.status], e.lastSeenAt, e.activeUntil, e.endedAt]);
+      tokens.push([e.tokenId, e.userId, e.entryId, e.seq, e.pre, e.drawRank, STATUSES.indexOf(e.status) as StatusCode, e.lastSeenAt, e.activeUntil, e.endedAt]);
     }
     const admissions: number[] = [];
     for (let i = 0; i < this.admissions.size; i++) admissions.push(this.admissions.at(i)!);
-    return { version: 1, epoch: this.epoch, lastSeq: this.lastSeq, cursor: this.cursor, tokens, admissions };
+    return {
+      version: 2,
+      epoch: this.epoch,
+      lastSeq: this.lastSeq,
+      cursor: this.cursor,
+      preCount: this.preCount,
+      preClosed: this.preClosed,
+      drawn: this.drawn,
+      ended: this.lineEnded,
+      tokens,
+      admissions,
+    };
   }
 
-  async join(userId: string, newTokenId: string, now: number): Promise<JoinResult> {
+  async join(userId: string, newTokenId: string, now: number, entryId: string = randomUUID()): Promise<JoinResult> {
+    if (this.lineEnded) throw new LineEndedError();
     const liveId = this.liveByUser.get(userId);
     if (liveId !== undefined) {
       const state = await this.get(liveId, now, true);
-      if (state && state.status !== 'EXPIRED') return { state, created: false, epoch: this.epoch };
+      if (state && (state.status === 'WAITING' || state.status === 'ACTIVE')) return { state, created: false, epoch: this.epoch };
     }
     this.changes++;
     const entry: Entry = {
       tokenId: newTokenId,
       userId,
-      seq: ++this.lastSeq,
+      entryId,
+      seq: 0,
+      pre: false,
+      drawRank: null,
       status: 'WAITING',
       lastSeenAt: now,
       activeUntil: 0,
       endedAt: 0,
     };
+    const opensAt = this.settings.opensAt ?? 0;
+    if (opensAt > 0 && now < opensAt && !this.preClosed) {
+      entry.pre = true;
+      this.preCount++;
+      this.prequeue.set(entryId, newTokenId);
+    } else {
+      if (opensAt > 0) this.preClosed = true;
+      entry.seq = this.preCount + ++this.lastSeq;
+      this.line.set(entry.seq, newTokenId);
+    }
     this.tokens.set(newTokenId, entry);
     this.liveByUser.set(userId, newTokenId);
-    this.line.set(entry.seq, newTokenId);
     return { state: this.view(entry), created: true, epoch: this.epoch };
   }
 
   async get(tokenId: string, now: number, touch: boolean): Promise<TokenState | null> {
     const entry = this.tokens.get(tokenId);
     if (!entry) return null;
-    this.expireIfLapsed(entry, now);
+    this.endIfOver(entry, now);
     if (touch && entry.status === 'WAITING') {
       entry.lastSeenAt = now;
       this.changes++;
@@ -147,27 +207,29 @@ export class MemoryQueueStore implements QueueStore {
 
   async expire(tokenId: string, now: number): Promise<void> {
     const entry = this.tokens.get(tokenId);
-    if (!entry || entry.status === 'EXPIRED') return;
-    this.end(entry, now);
+    if (!entry || !isLive(entry)) return;
+    this.end(entry, now, 'EXPIRED');
     this.events.emit('change');
   }
 
-  async admit(now: number): Promise<number> {
+  async admit(now: number, cap = Infinity): Promise<number> {
     let changed = false;
     for (let tokenId = this.activeOrder.peek(); tokenId !== undefined; tokenId = this.activeOrder.peek()) {
       const entry = this.tokens.get(tokenId);
       if (entry?.status === 'ACTIVE' && now < entry.activeUntil) break;
       this.activeOrder.shift();
-      if (entry && this.expireIfLapsed(entry, now)) changed = true;
+      if (entry && this.endIfOver(entry, now)) changed = true;
     }
     let admitted = 0;
-    while (!this.settings.paused && this.active.size < this.settings.activeLimit && this.cursor < this.lastSeq) {
+    const open = !this.settings.paused && this.drawnOrNoPrequeue() && !this.lineEnded;
+    const last = this.preCount + this.lastSeq;
+    while (open && admitted < cap && this.active.size < this.settings.activeLimit && this.cursor < last) {
       const seq = ++this.cursor;
       changed = true;
       const tokenId = this.line.get(seq);
       this.line.delete(seq);
       const entry = tokenId === undefined ? undefined : this.tokens.get(tokenId);
-      if (!entry || entry.status !== 'WAITING' || this.expireIfLapsed(entry, now)) continue;
+      if (!entry || entry.status !== 'WAITING' || this.endIfOver(entry, now)) continue;
       entry.status = 'ACTIVE';
       this.changes++;
       entry.activeUntil = now + this.timings.activeTtlMs;
@@ -184,16 +246,59 @@ export class MemoryQueueStore implements QueueStore {
     return admitted;
   }
 
+  async closePrequeue(_now: number): Promise<string[]> {
+    if (!this.preClosed) {
+      this.preClosed = true;
+      this.changes++;
+    }
+    const cutoff = (this.settings.opensAt ?? 0) - this.timings.waitingIdleMs;
+    const live: string[] = [];
+    for (const [entryId, tokenId] of this.prequeue) {
+      const entry = this.tokens.get(tokenId);
+      if (entry?.status === 'WAITING' && entry.lastSeenAt > cutoff) live.push(entryId);
+    }
+    return live;
+  }
+
+  async applyDraw(orderedEntryIds: string[]): Promise<boolean> {
+    if (this.drawn) return false;
+    let rank = 0;
+    for (const entryId of orderedEntryIds) {
+      rank++;
+      const tokenId = this.prequeue.get(entryId);
+      const entry = tokenId === undefined ? undefined : this.tokens.get(tokenId);
+      if (!entry) continue;
+      entry.drawRank = rank;
+      entry.seq = rank;
+      if (entry.status === 'WAITING') this.line.set(rank, entry.tokenId);
+    }
+    this.preClosed = true;
+    this.drawn = true;
+    this.changes++;
+    this.events.emit('change');
+    return true;
+  }
+
+  async endLine(now: number, status: 'SOLD_OUT'): Promise<void> {
+    if (this.lineEnded) return;
+    this.lineEnded = true;
+    for (const entry of this.tokens.values()) if (isLive(entry)) this.end(entry, now, status);
+    this.events.emit('change');
+  }
+
   async stats(now: number): Promise<QueueStats> {
     for (let t = this.admissions.peek(); t !== undefined && t <= now - MINUTE_MS; t = this.admissions.peek()) {
       this.admissions.shift();
     }
     return {
       waiting: this.line.size,
+      prequeued: this.drawn ? 0 : this.preCount,
       active: this.active.size,
       admittedPerMinute: this.admissions.size,
       activeLimit: this.settings.activeLimit,
       paused: this.settings.paused,
+      drawn: this.drawnOrNoPrequeue(),
+      ended: this.lineEnded,
     };
   }
 
@@ -222,20 +327,29 @@ export class MemoryQueueStore implements QueueStore {
     this.events.removeAllListeners();
   }
 
-  /** Ends a WAITING token silent too long or an ACTIVE one past its time. True if it ended it now. */
-  private expireIfLapsed(entry: Entry, now: number): boolean {
+  private drawnOrNoPrequeue(): boolean {
+    return this.drawn || !this.settings.opensAt;
+  }
+
+  /** Ends a token of an ended line, a WAITING token silent too long or an ACTIVE one past its time. True if it ended it now. */
+  private endIfOver(entry: Entry, now: number): boolean {
+    if (!isLive(entry)) return false;
+    if (this.lineEnded) {
+      this.end(entry, now, 'SOLD_OUT');
+      return true;
+    }
     const lapsed =
       (entry.status === 'WAITING' && now - entry.lastSeenAt >= this.timings.waitingIdleMs) ||
       (entry.status === 'ACTIVE' && now >= entry.activeUntil);
-    if (lapsed) this.end(entry, now);
+    if (lapsed) this.end(entry, now, 'EXPIRED');
     return lapsed;
   }
 
-  private end(entry: Entry, now: number): void {
+  private end(entry: Entry, now: number, status: 'EXPIRED' | 'SOLD_OUT'): void {
     this.changes++;
-    if (entry.status === 'WAITING') this.line.delete(entry.seq);
+    if (entry.status === 'WAITING' && entry.seq > 0) this.line.delete(entry.seq);
     this.active.delete(entry.tokenId);
-    entry.status = 'EXPIRED';
+    entry.status = status;
     entry.endedAt = now;
     if (this.liveByUser.get(entry.userId) === entry.tokenId) this.liveByUser.delete(entry.userId);
     this.ended.push(entry.tokenId);
@@ -245,6 +359,7 @@ export class MemoryQueueStore implements QueueStore {
     for (let tokenId = this.ended.peek(); tokenId !== undefined; tokenId = this.ended.peek()) {
       const entry = this.tokens.get(tokenId);
       if (entry && now - entry.endedAt < this.timings.expiredRetentionMs) break;
+      if (entry?.pre) this.prequeue.delete(entry.entryId);
       this.tokens.delete(tokenId);
       this.ended.shift();
     }
@@ -257,10 +372,50 @@ export class MemoryQueueStore implements QueueStore {
       userId: entry.userId,
       seq: entry.seq,
       status: entry.status,
-      position: waiting ? entry.seq - this.cursor : 0,
+      // Before the draw a pre-queue place is not known: the pre-queue's size is the most it can be.
+      position: waiting ? (entry.seq === 0 ? this.preCount : entry.seq - this.cursor) : 0,
       expiresAt:
         entry.status === 'ACTIVE' ? entry.activeUntil : waiting ? entry.lastSeenAt + this.timings.waitingIdleMs : entry.endedAt,
+      entryId: entry.entryId,
+      drawRank: entry.drawRank,
     };
+  }
+}
+
+function isLive(entry: Entry): boolean {
+  return entry.status === 'WAITING' || entry.status === 'ACTIVE';
+}
+
+/** Every line in this process: created on first use, each a MemoryQueueStore of its own. */
+export class MemoryQueueLines implements QueueLines {
+  private readonly lines = new Map<string, MemoryQueueStore>();
+
+  constructor(
+    private readonly timings: QueueTimings,
+    private readonly initial: QueueSettings,
+    restored: Iterable<[string, MemoryQueueStore]> = [],
+  ) {
+    for (const [id, store] of restored) this.lines.set(id, store);
+  }
+
+  line(lineId: string): MemoryQueueStore {
+    let store = this.lines.get(lineId);
+    if (!store) {
+      store = new MemoryQueueStore(this.timings, this.initial);
+      this.lines.set(lineId, store);
+    }
+    return store;
+  }
+
+  /** The lines that exist now, for snapshots. */
+  entries(): IterableIterator<[string, MemoryQueueStore]> {
+    return this.lines.entries();
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    await Promise.all([...this.lines.values()].map((s) => s.close()));
   }
 }
 

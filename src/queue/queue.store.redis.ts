@@ -1,89 +1,72 @@
-// The Redis queue store: one fair line shared by any number of boxoffice instances. Every change of the
-// line is one Lua script (./redis-scripts/queue-scripts.ts), so it is atomic across instances; every
-// decision uses the `now` the caller passes in, never a clock of Redis or of this process.
+// The Redis queue store: fair lines shared by any number of boxoffice instances, one for the general
+// line and one per sale. Every change of a line is one Lua script (./redis-scripts/queue-scripts.ts),
+// so it is atomic across instances; every decision uses the `now` the caller passes in, never a clock
+// of Redis or of this process.
 //
-// Key layout (B = `<prefix>{queue}:`, e.g. `boxoffice:{queue}:`)
-//   B seq              string  INCR counter: the last arrival number issued. Hot: one INCR per join.
+// Key layout of one line (B = `<prefix>{queue}:` for the general line, `<prefix>{sale:<id>}:` for a sale's)
+//   B seq              string  INCR counter: arrivals after the pre-queue closed (all of them on a line
+//                              without one). Hot: one INCR per join.
 //   B cursor           string  how far admission has walked the line. Hot: read by every poll
 //                              (position = seq - cursor, O(1)), written by admission.
 //   B line             hash    seq -> tokenId of WAITING tokens the cursor has not passed. Admission walks
 //                              it from cursor + 1 (HGET, O(1) per entry); HLEN is the `waiting` count.
-//   B token:<tokenId>  hash    userId, seq, status (WAITING|ACTIVE|EXPIRED), lastSeenAt, activeUntil,
-//                              endedAt (epoch ms, from the callers' `now`).
+//   B token:<tokenId>  hash    userId, seq, status (WAITING|ACTIVE|EXPIRED|SOLD_OUT), lastSeenAt,
+//                              activeUntil, endedAt (epoch ms, from the callers' `now`), entryId, pre
+//                              ('1' if it joined the pre-queue), drawRank.
 //   B user:<userId>    string  tokenId of the user's live token: what makes join idempotent.
 //   B active           zset    tokenId scored by activeUntil; lapsed ones are found by ZRANGEBYSCORE.
 //   B ended            zset    tokenId scored by endedAt; admission forgets tokens past the retention.
 //   B admitted         zset    seq scored by admission time, trimmed to the last 60 s (admittedPerMinute).
-//   B settings         hash    activeLimit, paused, version: a copy of the line's row in PostgreSQL (the
-//                              source of truth), taken only when newer; shared by every instance.
+//   B settings         hash    activeLimit, paused, version, opensAt: a copy of the line's row in
+//                              PostgreSQL (the source of truth), taken only when newer; shared by every
+//                              instance.
 //   B epoch            string  a random id of this incarnation of the line. Redis that comes back empty
 //                              has none: the scripts then refuse to join or admit until an instance
 //                              re-seeds the line from PostgreSQL, which starts a new epoch; tokens of
 //                              the old one answer LINE_RESET.
-//   B changes          pub/sub channel; admission and endings publish, each instance holds ONE
-//                              subscriber connection and fans out to its local listeners.
+//   B meta             hash    preCount (joins of the pre-queue), preClosed, drawn, ended (sold out).
+//   B pre              hash    entryId -> tokenId of the pre-queue's joins, read once at the draw.
+//   B changes          pub/sub channel; admission, endings and the draw publish. Each instance holds ONE
+//                              subscriber connection (PSUBSCRIBE over every line) and fans out to its
+//                              local listeners.
 //
 // Hot keys: `seq` (every join), `cursor` (every poll), `line` and `active` (admission, every tick of every
-// instance). They belong to one queue and cannot be split without giving up one global order.
+// instance). They belong to one line and cannot be split without giving up its order.
 //
 // TTLs are garbage collection only, with a margin of GC_MARGIN_MS beyond the longest time the logic can
 // still need a key: tokens and user mappings expire idle + retention + margin after their last touch,
 // active ones activeTtl + retention + margin after admission, ended ones retention + margin after the
 // end. The logic never relies on a TTL; a token the TTL removed reads as never issued.
 //
-// Redis Cluster: every key carries the hash tag `{queue}`, so one queue is one slot on one node and every
-// script stays single-slot (the scripts build token and user keys from the key base; same tag, same
-// slot). The changes channel carries the tag too, so sharded pub/sub (SPUBLISH) would keep it on that
-// node. One queue is therefore bounded by one Redis node (well beyond 100k polls/s); scaling past that
-// means one queue per concert or sale, each with its own tag (`{queue:<saleId>}`), spread over the slots.
-// A prefix that itself contains `{…}` supplies the tag instead; all keys still share one slot.
+// Redis Cluster: every key of a line carries the line's hash tag (`{queue}`, `{sale:<id>}`), so a line
+// is one slot on one node and every script stays single-slot (the scripts build token and user keys
+// from the key base; same tag, same slot), while different sales spread over the slots and so the
+// nodes. The changes channel carries the tag too, so sharded pub/sub (SPUBLISH) would keep it there.
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Redis } from 'ioredis';
-import { LineNotSeededError,
-  newEpoch, type JoinResult, type LineSettings, type QueueSettings, type QueueStats, type QueueStore, type QueueTimings, type TokenState } from './queue.store.js';
+import {
+  GENERAL_LINE,
+  LineEndedError,
+  LineNotSeededError,
+  newEpoch,
+  type JoinResult,
+  type LineSettings,
+  type QueueLines,
+  type QueueSettings,
+  type QueueStats,
+  type QueueStore,
+  type QueueTimings,
+  type TokenState,
+} from './queue.store.js';
 import { queueScripts, type LuaScript } from './redis-scripts/queue-scripts.js';
 
 /** How long past the last time the logic may need a key its garbage-collection TTL runs. */
 const GC_MARGIN_MS = 60 * 60 * 1000;
 /** Line entries (and lapsed active tokens) one admission script handles before yielding Redis. */
 const DEFAULT_WALK_BUDGET = 1000;
-
-export interface RedisQueueStoreOptions {
-  url: string;
-  /** Prefix of every key, e.g. `boxoffice:`; instances sharing a prefix share the line. */
-  prefix: string;
-  timings: QueueTimings;
-  /** Seeded (as version 0) only when no settings exist under the prefix yet; the service seeds PostgreSQL's. */
-  initial: QueueSettings;
-  /** Connection errors (ioredis reconnects by itself); commands meanwhile fail and readiness says so. */
-  onError?: (error: Error) => void;
-  /** The connection is up again (after an error). */
-  onReady?: () => void;
-  /** Line entries one admission script may walk; tests make it small to exercise the loop. */
-  walkBudget?: number;
-}
-
-/** The key names of one queue, derived from the prefix; exported for tests and tooling. */
-export function queueKeys(prefix: string) {
-  const base = `${prefix}{queue}:`;
-  return {
-    base,
-    seq: `${base}seq`,
-    cursor: `${base}cursor`,
-    line: `${base}line`,
-    active: `${base}active`,
-    ended: `${base}ended`,
-    admitted: `${base}admitted`,
-    settings: `${base}settings`,
-    epoch: `${base}epoch`,
-    channel: `${base}changes`,
-    token: (tokenId: string) => `${base}token:${tokenId}`,
-    user: (userId: string) => `${base}user:${userId}`,
-  };
-}
-
-/** created, tokenId, userId, seq, status, lastSeenAt, activeUntil, endedAt, cursor, epoch (see the scripts). */
-type TokenRow = [number, string, string, string, TokenState['status'], string, string, string, string, string];
+/** Entries one draw script places before yielding Redis. */
+const DRAW_CHUNK = 5000;
 
 /**
  * Fail fast while Redis is away (no offline queue, no retries of a command whose connection dropped)
@@ -98,31 +81,66 @@ export const FAIL_FAST_REDIS = {
   retryStrategy: (attempt: number) => Math.min(50 * attempt, 1_000),
 } as const;
 
-export class RedisQueueStore implements QueueStore {
-  private readonly keys: ReturnType<typeof queueKeys>;
-  private readonly fixedKeys: string[];
-  private readonly events = new EventEmitter();
+export interface RedisQueueStoreOptions {
+  url: string;
+  /** Prefix of every key, e.g. `boxoffice:`; instances sharing a prefix share the lines. */
+  prefix: string;
+  timings: QueueTimings;
+  /** Seeded (as version 0) only when no settings exist under the prefix yet; the service seeds PostgreSQL's. */
+  initial: QueueSettings;
+  /** Connection errors (ioredis reconnects by itself); commands meanwhile fail and readiness says so. */
+  onError?: (error: Error) => void;
+  /** The connection is up again (after an error). */
+  onReady?: () => void;
+  /** Line entries one admission script may walk; tests make it small to exercise the loop. */
+  walkBudget?: number;
+}
+
+/** The hash tag of a line: the general line keeps `{queue}`, a sale's line is `{sale:<id>}`. */
+function lineTag(lineId: string): string {
+  return lineId === GENERAL_LINE ? 'queue' : lineId;
+}
+
+/** The key names of one line, derived from the prefix; exported for tests and tooling. */
+export function queueKeys(prefix: string, lineId: string = GENERAL_LINE) {
+  const base = `${prefix}{${lineTag(lineId)}}:`;
+  return {
+    base,
+    seq: `${base}seq`,
+    cursor: `${base}cursor`,
+    line: `${base}line`,
+    active: `${base}active`,
+    ended: `${base}ended`,
+    admitted: `${base}admitted`,
+    settings: `${base}settings`,
+    epoch: `${base}epoch`,
+    meta: `${base}meta`,
+    pre: `${base}pre`,
+    channel: `${base}changes`,
+    token: (tokenId: string) => `${base}token:${tokenId}`,
+    user: (userId: string) => `${base}user:${userId}`,
+  };
+}
+
+/** created, tokenId, userId, seq, status, lastSeenAt, activeUntil, endedAt, cursor, epoch, entryId, drawRank, preCount (see the scripts). */
+type TokenRow = [number, string, string, string, TokenState['status'], string, string, string, string, string, string, string, string];
+
+/** Every line under one prefix, over two connections shared by all of them. */
+export class RedisQueueLines implements QueueLines {
+  private readonly lines = new Map<string, RedisQueueStore>();
   private closed = false;
-  /** The epoch this instance last saw: another one means the line was lost and started again. */
-  private knownEpoch: string | undefined;
 
   private constructor(
     private readonly redis: Redis,
     private readonly subscriber: Redis,
-    prefix: string,
-    private readonly timings: QueueTimings,
-    private readonly walkBudget: number,
+    private readonly options: RedisQueueStoreOptions,
   ) {
-    this.keys = queueKeys(prefix);
-    const k = this.keys;
-    this.fixedKeys = [k.seq, k.cursor, k.line, k.active, k.ended, k.admitted, k.settings, k.epoch];
-    this.events.setMaxListeners(0);
-    this.subscriber.on('message', (channel: string) => {
-      if (channel === this.keys.channel) this.events.emit('change');
+    this.subscriber.on('pmessage', (_pattern: string, channel: string) => {
+      for (const store of this.lines.values()) store.notify(channel);
     });
   }
 
-  static async connect(options: RedisQueueStoreOptions): Promise<RedisQueueStore> {
+  static async connect(options: RedisQueueStoreOptions): Promise<RedisQueueLines> {
     const clientOptions = { lazyConnect: true, ...FAIL_FAST_REDIS };
     const redis = new Redis(options.url, clientOptions);
     const subscriber = new Redis(options.url, clientOptions);
@@ -133,9 +151,12 @@ export class RedisQueueStore implements QueueStore {
     if (options.onReady) redis.on('ready', options.onReady);
     try {
       await Promise.all([redis.connect(), subscriber.connect()]);
-      const store = new RedisQueueStore(redis, subscriber, options.prefix, options.timings, options.walkBudget ?? DEFAULT_WALK_BUDGET);
-      await store.initialize(options.initial);
-      return store;
+      // Loaded up front so the first EVALSHA of every script is already one round trip.
+      await Promise.all(Object.values(queueScripts).map((s) => redis.script('LOAD', s.source)));
+      const lines = new RedisQueueLines(redis, subscriber, options);
+      await lines.line(GENERAL_LINE).seed({ ...options.initial, version: 0 });
+      await subscriber.psubscribe(`${escapeGlob(options.prefix)}{*}:changes`);
+      return lines;
     } catch (error) {
       redis.disconnect();
       subscriber.disconnect();
@@ -143,12 +164,68 @@ export class RedisQueueStore implements QueueStore {
     }
   }
 
-  async join(userId: string, newTokenId: string, now: number): Promise<JoinResult> {
+  line(lineId: string): RedisQueueStore {
+    let store = this.lines.get(lineId);
+    if (!store) {
+      store = new RedisQueueStore(this.redis, queueKeys(this.options.prefix, lineId), this.options.timings, this.options.walkBudget ?? DEFAULT_WALK_BUDGET);
+      this.lines.set(lineId, store);
+    }
+    return store;
+  }
+
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const store of this.lines.values()) await store.close();
+    await Promise.allSettled([this.redis.quit(), this.subscriber.quit()]);
+  }
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+export class RedisQueueStore implements QueueStore {
+  private readonly fixedKeys: string[];
+  private readonly events = new EventEmitter();
+  /** The epoch this instance last saw: another one means the line was lost and started again. */
+  private knownEpoch: string | undefined;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: ReturnType<typeof queueKeys>,
+    private readonly timings: QueueTimings,
+    private readonly walkBudget: number,
+  ) {
+    const k = keys;
+    this.fixedKeys = [k.seq, k.cursor, k.line, k.active, k.ended, k.admitted, k.settings, k.epoch, k.meta, k.pre];
+    this.events.setMaxListeners(0);
+  }
+
+  /** One store per line over one pair of connections; a single-line store is the general line of a RedisQueueLines. */
+  static async connect(options: RedisQueueStoreOptions): Promise<RedisQueueStore & { close(): Promise<void> }> {
+    const lines = await RedisQueueLines.connect(options);
+    const store = lines.line(GENERAL_LINE);
+    store.close = () => lines.close();
+    return store;
+  }
+
+  /** A change was published on `channel` (by any instance). */
+  notify(channel: string): void {
+    if (channel === this.keys.channel) this.events.emit('change');
+  }
+
+  async join(userId: string, newTokenId: string, now: number, entryId: string = randomUUID()): Promise<JoinResult> {
     let row: TokenRow;
     try {
-      row = (await this.run(queueScripts.join, now, userId, newTokenId)) as TokenRow;
+      row = (await this.run(queueScripts.join, now, userId, newTokenId, entryId)) as TokenRow;
     } catch (error) {
       if (error instanceof Error && error.message.startsWith('LINE_NOT_SEEDED')) throw new LineNotSeededError();
+      if (error instanceof Error && error.message.startsWith('LINE_ENDED')) throw new LineEndedError();
       throw error;
     }
     return { state: this.toState(row), created: row[0] === 1, epoch: row[9] };
@@ -164,11 +241,12 @@ export class RedisQueueStore implements QueueStore {
     await this.run(queueScripts.expire, now, tokenId);
   }
 
-  async admit(now: number): Promise<number> {
+  async admit(now: number, cap = Infinity): Promise<number> {
     let admitted = 0;
     // Each call is atomic and checks the limit itself; looping only spreads a long walk over several calls.
     for (;;) {
-      const [count, more, epoch] = (await this.run(queueScripts.admit, now, this.walkBudget)) as [number, number, string];
+      const left = cap === Infinity ? -1 : Math.max(0, cap - admitted);
+      const [count, more, epoch] = (await this.run(queueScripts.admit, now, this.walkBudget, left)) as [number, number, string];
       if (!epoch) throw new LineNotSeededError();
       this.noteEpoch(epoch);
       admitted += count;
@@ -176,15 +254,42 @@ export class RedisQueueStore implements QueueStore {
     }
   }
 
+  async closePrequeue(now: number): Promise<string[]> {
+    try {
+      return (await this.run(queueScripts.closePrequeue, now)) as string[];
+    } catch (error) {
+      if (error instanceof Error && error.message.startsWith('LINE_NOT_SEEDED')) throw new LineNotSeededError();
+      throw error;
+    }
+  }
+
+  async applyDraw(orderedEntryIds: string[]): Promise<boolean> {
+    // In chunks, so no single script holds Redis for a whole pre-queue of 100,000.
+    for (let start = 0; start === 0 || start < orderedEntryIds.length; start += DRAW_CHUNK) {
+      const chunk = orderedEntryIds.slice(start, start + DRAW_CHUNK);
+      const last = start + DRAW_CHUNK >= orderedEntryIds.length;
+      const placed = (await this.run(queueScripts.applyDraw, 0, start + 1, last ? '1' : '0', ...chunk)) as number;
+      if (placed !== 1) return false;
+    }
+    return true;
+  }
+
+  async endLine(now: number, status: 'SOLD_OUT'): Promise<void> {
+    await this.run(queueScripts.endLine, now, status);
+  }
+
   async stats(now: number): Promise<QueueStats> {
-    const [waiting, active, admittedPerMinute, activeLimit, paused] = (await this.run(queueScripts.stats, now)) as [
+    const [waiting, active, admittedPerMinute, activeLimit, paused, prequeued, drawn, ended] = (await this.run(queueScripts.stats, now)) as [
       number,
       number,
       number,
       string,
       string,
+      number,
+      number,
+      number,
     ];
-    return { waiting, active, admittedPerMinute, activeLimit: Number(activeLimit), paused: paused === '1' };
+    return { waiting, active, admittedPerMinute, activeLimit: Number(activeLimit), paused: paused === '1', prequeued, drawn: drawn === 1, ended: ended === 1 };
   }
 
   async seed(settings: LineSettings): Promise<string> {
@@ -198,6 +303,7 @@ export class RedisQueueStore implements QueueStore {
       settings.activeLimit,
       settings.paused ? '1' : '0',
       settings.version,
+      settings.opensAt ?? 0,
     )) as string;
     this.noteEpoch(epoch);
     return epoch;
@@ -221,18 +327,9 @@ export class RedisQueueStore implements QueueStore {
     await this.redis.ping();
   }
 
+  /** The connections belong to the RedisQueueLines: closing a line only drops its listeners. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
     this.events.removeAllListeners();
-    await Promise.allSettled([this.redis.quit(), this.subscriber.quit()]);
-  }
-
-  private async initialize(initial: QueueSettings): Promise<void> {
-    // Loaded up front so the first EVALSHA of every script is already one round trip.
-    await Promise.all(Object.values(queueScripts).map((s) => this.redis.script('LOAD', s.source)));
-    await this.seed({ ...initial, version: 0 });
-    await this.subscriber.subscribe(this.keys.channel);
   }
 
   private noteEpoch(epoch: string): void {
@@ -255,20 +352,23 @@ export class RedisQueueStore implements QueueStore {
   }
 
   private toState(row: TokenRow): TokenState {
-    const [, tokenId, userId, seqText, status, lastSeenAt, activeUntil, endedAt, cursor] = row;
+    const [, tokenId, userId, seqText, status, lastSeenAt, activeUntil, endedAt, cursor, , entryId, drawRank, preCount] = row;
     const seq = Number(seqText);
     return {
       tokenId,
       userId,
       seq,
       status,
-      position: status === 'WAITING' ? seq - Number(cursor) : 0,
+      // Before the draw a pre-queue place is not known: the pre-queue's size is the most it can be.
+      position: status === 'WAITING' ? (seq === 0 ? Number(preCount) : seq - Number(cursor)) : 0,
       expiresAt:
         status === 'ACTIVE'
           ? Number(activeUntil)
           : status === 'WAITING'
             ? Number(lastSeenAt) + this.timings.waitingIdleMs
             : Number(endedAt),
+      entryId,
+      drawRank: drawRank ? Number(drawRank) : null,
     };
   }
 }

@@ -4,10 +4,16 @@
 // The model: every join takes the next arrival number (seq) from a counter. A serving cursor marks how
 // far admission has walked the line; a WAITING token's position is `seq - cursor`, which counts every
 // token between the cursor and it, live or not yet known to be abandoned, so it is never below the truth.
+//
+// A sale's line has a pre-queue in front: while `opensAt` is ahead, joins get no place yet (seq 0) and
+// their position is the pre-queue's size (the most it can be). The first join or draw at or after
+// `opensAt` closes the pre-queue, fixing its size N; later joins take N + 1, N + 2, ... At the draw the
+// pre-queue's live entries take places 1..K (K <= N) in the drawn order; admission waits for it.
 
 import { randomBytes } from 'node:crypto';
 
-export type TokenStatus = 'WAITING' | 'ACTIVE' | 'EXPIRED';
+/** SOLD_OUT: the line ended because its sale sold out (final, like EXPIRED). */
+export type TokenStatus = 'WAITING' | 'ACTIVE' | 'EXPIRED' | 'SOLD_OUT';
 
 export interface TokenState {
   tokenId: string;
@@ -18,6 +24,10 @@ export interface TokenState {
   position: number;
   /** Epoch ms. ACTIVE: when the active time ends. WAITING: when it is abandoned unless seen before. */
   expiresAt: number;
+  /** A uuid of this place in line, published in a sale's draw (neither the user id nor the token). */
+  entryId: string;
+  /** The place the draw gave this entry (1-based); null before the draw and for joins after the open. */
+  drawRank: number | null;
 }
 
 export interface QueueSettings {
@@ -28,6 +38,8 @@ export interface QueueSettings {
 /** Settings as PostgreSQL keeps them: every change bumps the version, and a copy only takes a newer one. */
 export interface LineSettings extends QueueSettings {
   version: number;
+  /** Epoch ms when a sale opens: joins before it wait in the pre-queue. 0 or absent: no pre-queue (the general line). */
+  opensAt?: number;
 }
 
 /** A new line incarnation's id (see QueueStore.currentEpoch). */
@@ -46,9 +58,23 @@ export class LineNotSeededError extends Error {
   }
 }
 
+/** The line was ended for good (its sale sold out): nobody joins it any more. */
+export class LineEndedError extends Error {
+  constructor() {
+    super('the line has ended');
+    this.name = 'LineEndedError';
+  }
+}
+
 export interface QueueStats extends QueueSettings {
   /** Tokens in line not yet admitted or skipped (may include some abandoned ones not yet noticed). */
   waiting: number;
+  /** Joins that wait in the pre-queue for the draw (counted until the draw gives them places). */
+  prequeued: number;
+  /** The draw has placed the pre-queue (always true for a line without one). */
+  drawn: boolean;
+  /** The line was ended for good (its sale sold out). */
+  ended: boolean;
   active: number;
   /** Admissions in the last 60 s: measured, not configured. */
   admittedPerMinute: number;
@@ -74,7 +100,7 @@ export interface QueueStore {
    * The user's live token, seen again; or, when they have none (never joined, or it ended), a new
    * token with id `newTokenId` at the back of the line. Throws LineNotSeededError after the line was lost.
    */
-  join(userId: string, newTokenId: string, now: number): Promise<JoinResult>;
+  join(userId: string, newTokenId: string, now: number, entryId?: string): Promise<JoinResult>;
   /**
    * A token's state, or null if the store never issued it (or forgot it). A WAITING token silent
    * past its idle deadline, or an ACTIVE one past its active time, reads EXPIRED. With `touch`, a
@@ -85,11 +111,24 @@ export interface QueueStore {
   expire(tokenId: string, now: number): Promise<void>;
   /**
    * Ends ACTIVE tokens past their time, then admits the earliest live WAITING tokens, in arrival
-   * order, until `activeLimit` are ACTIVE (none while paused). Abandoned tokens are skipped and
-   * ended. Safe to run at the same time from any number of instances. Returns how many it admitted.
+   * order, until `activeLimit` are ACTIVE (none while paused, before the draw, or once ended), and at
+   * most `cap` of them. Abandoned tokens are skipped and ended. Safe to run at the same time from any
+   * number of instances. Returns how many it admitted.
    * Throws LineNotSeededError after the line was lost (then `seed` it).
    */
-  admit(now: number): Promise<number>;
+  admit(now: number, cap?: number): Promise<number>;
+  /**
+   * Closes the pre-queue (later joins go to the back, in arrival order) and returns the entry ids of
+   * its live entries: WAITING and not abandoned by `opensAt`. The same set on every call and instance.
+   */
+  closePrequeue(now: number): Promise<string[]>;
+  /**
+   * Gives the pre-queue's entries places 1..n in this order, once: true if this call placed them,
+   * false if the line was drawn already (by this or another instance). Admission starts after it.
+   */
+  applyDraw(orderedEntryIds: string[]): Promise<boolean>;
+  /** Ends the line for good: every WAITING and ACTIVE token reads `status` from now on; nobody joins. */
+  endLine(now: number, status: 'SOLD_OUT'): Promise<void>;
   stats(now: number): Promise<QueueStats>;
   /**
    * Takes these settings unless it has a newer version already; after the line was lost, starts a new
@@ -113,4 +152,19 @@ export interface QueueStore {
   /** Throws when the store cannot answer (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Every line of one deployment: the general line and one per sale, each independent. */
+export interface QueueLines {
+  /** The line with this id ('general', or `sale:<saleId>`), created on first use. */
+  line(lineId: string): QueueStore;
+  /** Throws when the store cannot answer (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const GENERAL_LINE = 'general';
+
+export function saleLineId(saleId: string): string {
+  return `sale:${saleId}`;
 }

@@ -1,7 +1,7 @@
 // Seat holds. The seat row is the point of agreement: a hold is one conditional UPDATE of it, so
 // exactly one of any number of concurrent holders wins. Lock order everywhere: seat, then
 // reservation, then user or date, so holds, payments and sweeps never deadlock.
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { DB, ReservationTable } from '../db/schema.js';
 import { seatIsFree } from '../concerts/concert.repository.js';
 
@@ -18,15 +18,30 @@ export type ReservationRow = Selectable<ReservationTable>;
  */
 export async function holdSeatRow(
   db: Kysely<DB>,
-  hold: { reservationId: string; userId: string; concertId: string; date: string; number: number; holdSeconds: number },
+  hold: {
+    reservationId: string;
+    userId: string;
+    concertId: string;
+    date: string;
+    number: number;
+    holdSeconds: number;
+    /** The sale whose line the holder stands in; null for the general line. */
+    saleId: string | null;
+  },
 ): Promise<ReservationRow | undefined> {
-  const { reservationId, userId, concertId, date, number, holdSeconds } = hold;
+  const { reservationId, userId, concertId, date, number, holdSeconds, saleId } = hold;
+  // A concert on sale is held only through its sale's line, and a sale's line holds only its concert.
+  const lineMayHold =
+    saleId === null
+      ? sql`not exists (select 1 from sales s where s.concert_id = ${concertId} and (s.closes_at is null or s.closes_at > now()))`
+      : sql`exists (select 1 from sales s where s.id = ${saleId} and s.concert_id = ${concertId})`;
   const result = await sql<ReservationRow>`
     with taken as (
       update seats
       set status = 'HELD', reservation_id = ${reservationId}, held_until = now() + make_interval(secs => ${holdSeconds})
       where concert_id = ${concertId} and date = ${date} and number = ${number}
         and (status = 'FREE' or (status = 'HELD' and held_until <= now()))
+        and ${lineMayHold}
       returning id, price, held_until
     ), replaced as (
       update reservations r set status = 'EXPIRED'
@@ -97,4 +112,24 @@ export async function sweepLapsedHolds(db: Kysely<DB>, limit = 500): Promise<str
     select distinct concert_id from freed
   `.execute(db);
   return result.rows.map((r) => r.concert_id);
+}
+
+/**
+ * Serialises one fan's holds of one concert (a transaction-scoped advisory lock on the pair), so the
+ * seats-per-fan count read after it cannot be outdated by a concurrent hold of the same fan.
+ */
+export async function lockFanOfConcert(trx: Transaction<DB>, userId: string, concertId: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtextextended(${`${userId}:${concertId}`}, 0))`.execute(trx);
+}
+
+/** Seats the fan holds (not lapsed, by the database's clock) or owns of this concert. */
+export async function countFanSeats(trx: Transaction<DB>, userId: string, concertId: string): Promise<number> {
+  const row = await trx
+    .selectFrom('reservations')
+    .select(sql<number>`count(*)::int`.as('n'))
+    .where('user_id', '=', userId)
+    .where('concert_id', '=', concertId)
+    .where((eb) => eb.or([eb('status', '=', 'CONFIRMED'), eb.and([eb('status', '=', 'HELD'), eb('held_until', '>', sql<Date>`now()`)])]))
+    .executeTakeFirstOrThrow();
+  return row.n;
 }

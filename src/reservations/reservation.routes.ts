@@ -5,6 +5,7 @@ import { Type } from 'typebox';
 import { assertTokenUser, claimsOf, tokenGuard } from '../http/auth.js';
 import { DateOnly, DateTime, errorResponses, Strict, Uuid, Won } from '../http/schemas.js';
 import type { QueueService } from '../queue/queue.service.js';
+import type { SaleService } from '../sales/sale.service.js';
 import type { ReservationService } from './reservation.service.js';
 
 const ReservationResponse = Type.Object({
@@ -20,7 +21,7 @@ const ReservationResponse = Type.Object({
 
 export async function reservationRoutes(
   app: FastifyInstance,
-  { reservations, queue }: { reservations: ReservationService; queue: QueueService },
+  { reservations, queue, sales }: { reservations: ReservationService; queue: QueueService; sales: Pick<SaleService, 'assertConcertAccess' | 'maxSeatsPerUser'> },
 ): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const active = tokenGuard(queue, 'active');
@@ -40,7 +41,10 @@ export async function reservationRoutes(
     async (request, reply) => {
       const { userId, concertId, date, seatNumber } = request.body;
       assertTokenUser(request, userId);
-      const reservation = await reservations.holdSeat(userId, { concertId, date, number: seatNumber });
+      const { saleId } = claimsOf(request);
+      sales.assertConcertAccess(saleId, concertId);
+      const line = saleId ? { saleId, maxSeatsPerUser: sales.maxSeatsPerUser(saleId) } : { saleId: null };
+      const reservation = await reservations.holdSeat(userId, { concertId, date, number: seatNumber }, line);
       return reply.code(201).send(reservation);
     },
   );

@@ -7,7 +7,15 @@ import type { DB } from '../db/schema.js';
 import type { ListingVersions } from '../concerts/listing-versions.js';
 import { SeatClaims } from './seat-claims.js';
 import { DomainError } from '../errors.js';
-import { findReservation, findSeatState, holdSeatRow, sweepLapsedHolds, type ReservationRow } from './reservation.repository.js';
+import {
+  countFanSeats,
+  findReservation,
+  findSeatState,
+  holdSeatRow,
+  lockFanOfConcert,
+  sweepLapsedHolds,
+  type ReservationRow,
+} from './reservation.repository.js';
 
 export interface Reservation {
   reservationId: string;
@@ -37,6 +45,9 @@ export function toReservation(row: ReservationRow, now: Date = new Date()): Rese
 
 type SeatRef = { concertId: string; date: string; number: number };
 
+/** The line a hold comes through: the general line, or a sale's, with its seats-per-fan limit. */
+export type HoldLine = { saleId: null } | { saleId: string; maxSeatsPerUser: number };
+
 export interface ReservationServiceDeps {
   db: Kysely<DB>;
   holdSeconds: number;
@@ -52,9 +63,26 @@ export function createReservationService({ db, holdSeconds, versions, now = Date
     return new DomainError('SEAT_UNAVAILABLE', `seat ${seat.number} on ${seat.date} is held or sold`);
   }
 
+  /**
+   * A sale's hold: under a lock on the fan and the concert, the fan's seats are counted and the seat
+   * taken in one transaction, so however many holds one fan sends at once, at most the limit succeed.
+   */
+  function holdForSale(userId: string, seat: SeatRef, line: { saleId: string; maxSeatsPerUser: number }) {
+    return db.transaction().execute(async (trx) => {
+      await lockFanOfConcert(trx, userId, seat.concertId);
+      if ((await countFanSeats(trx, userId, seat.concertId)) >= line.maxSeatsPerUser) {
+        throw new DomainError('SEAT_LIMIT_REACHED', `a fan may hold or own at most ${line.maxSeatsPerUser} seats of this sale`);
+      }
+      return holdSeatRow(trx, { reservationId: randomUUID(), userId, ...seat, holdSeconds, saleId: line.saleId });
+    });
+  }
+
   /** One database attempt: the seat's single conditional UPDATE decides, across every instance. */
-  async function attemptHold(userId: string, seat: SeatRef, key: string): Promise<Reservation> {
-    const row = await holdSeatRow(db, { reservationId: randomUUID(), userId, ...seat, holdSeconds });
+  async function attemptHold(userId: string, seat: SeatRef, key: string, line: HoldLine): Promise<Reservation> {
+    const row =
+      line.saleId === null
+        ? await holdSeatRow(db, { reservationId: randomUUID(), userId, ...seat, holdSeconds, saleId: null })
+        : await holdForSale(userId, seat, line);
     if (row) {
       claims.markTaken(key, reliableUntil(row.held_until));
       await versions.bump([seat.concertId]);
@@ -64,6 +92,8 @@ export function createReservationService({ db, holdSeconds, versions, now = Date
     if (!state) throw new DomainError('SEAT_NOT_FOUND', `no seat ${seat.number} on ${seat.date} for concert ${seat.concertId}`);
     if (state.status === 'SOLD') claims.markTaken(key, Infinity);
     else if (state.status === 'HELD' && !state.free && state.held_until) claims.markTaken(key, reliableUntil(state.held_until));
+    // The seat is free, so the line was the refusal: the concert is on sale through another line.
+    else if (state.free) throw new DomainError('SALE_MISMATCH', `seat ${seat.number} on ${seat.date} is not sold through this line`);
     throw unavailable(seat);
   }
 
@@ -72,11 +102,11 @@ export function createReservationService({ db, holdSeconds, versions, now = Date
      * Holds a seat for the user. A seat this instance knows is taken is refused without asking the
      * database, and concurrent attempts on one seat wait for the one already in flight.
      */
-    async holdSeat(userId: string, seat: SeatRef): Promise<Reservation> {
+    async holdSeat(userId: string, seat: SeatRef, line: HoldLine = { saleId: null }): Promise<Reservation> {
       const key = SeatClaims.key(seat);
       for (;;) {
         if (claims.isTaken(key, now())) throw unavailable(seat);
-        const outcome = await claims.once(key, () => attemptHold(userId, seat, key));
+        const outcome = await claims.once(key, () => attemptHold(userId, seat, key, line));
         if (outcome.ran) return outcome.value;
       }
     },

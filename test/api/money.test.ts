@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPaymentService } from '../../src/payments/payment.service.js';
 import { queueTimings } from '../../src/queue/queue.store.factory.js';
-import { MemoryQueueStore } from '../../src/queue/queue.store.memory.js';
+import { MemoryQueueLines } from '../../src/queue/queue.store.memory.js';
+import { GENERAL_LINE } from '../../src/queue/queue.store.js';
 import {
   activeUser,
   bearer,
@@ -240,14 +241,15 @@ describe('payments', () => {
 
   it('a retried payment ends the paying token if ending it failed the first time', async () => {
     // As if the instance died between the commit and ending the token: the first expire fails.
-    const store = new MemoryQueueStore(queueTimings(t.config), { activeLimit: 10, paused: false });
+    const lines = new MemoryQueueLines(queueTimings(t.config), { activeLimit: 10, paused: false });
+    const store = lines.line(GENERAL_LINE);
     const expire = store.expire.bind(store);
     let failures = 1;
     store.expire = async (tokenId, now) => {
       if (failures-- > 0) throw new Error('connection lost');
       return expire(tokenId, now);
     };
-    const flaky = await createTestApp({}, { store });
+    const flaky = await createTestApp({}, { lines });
     try {
       const fan = await activeUser(flaky.app, 100_000);
       const concert = await createConcert(flaky.app, { price: 10_000 });
@@ -278,9 +280,9 @@ describe('payments', () => {
       await waitFor(async () => expect(Date.now()).toBeGreaterThan(Date.parse(inTime.heldUntil) + 100), 2_000, 10);
       // Both holds have lapsed by now; one payment arrived before that and waited, the other arrives now.
       const payments = createPaymentService({ db: short.db, queue: { endToken: async () => {} } });
-      const paid = await payments.pay({ userId: fan.userId, reservationId: inTime.reservationId, arrivedAt: arrivedInTime }, randomUUID());
+      const paid = await payments.pay({ userId: fan.userId, reservationId: inTime.reservationId, arrivedAt: arrivedInTime }, { tokenId: randomUUID() });
       expect(paid.body.amount).toBe(1_000);
-      await expect(payments.pay({ userId: fan.userId, reservationId: tooLate.reservationId, arrivedAt: new Date() }, randomUUID())).rejects.toMatchObject({
+      await expect(payments.pay({ userId: fan.userId, reservationId: tooLate.reservationId, arrivedAt: new Date() }, { tokenId: randomUUID() })).rejects.toMatchObject({
         code: 'RESERVATION_EXPIRED',
       });
       await expectLedgerMatchesBalances(short.db, [fan.userId]);

@@ -6,8 +6,8 @@ import { tracingChannel } from 'node:diagnostics_channel';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LineNotSeededError, type QueueSettings, type QueueStore, type QueueTimings } from '../../src/queue/queue.store.js';
-import { queueKeys, RedisQueueStore } from '../../src/queue/queue.store.redis.js';
-import { describeQueueStore } from './queue-store.suite.js';
+import { RedisQueueLines, RedisQueueStore } from '../../src/queue/queue.store.redis.js';
+import { describeQueueLines, describeQueueStore } from './queue-store.suite.js';
 
 const redisUrl = process.env.REDIS_URL;
 const timings: QueueTimings = { activeTtlMs: 10_000, waitingIdleMs: 5_000, expiredRetentionMs: 60_000 };
@@ -49,6 +49,7 @@ if (!redisUrl) {
   describeQueueStore('Redis', (storeTimings, initial) =>
     RedisQueueStore.connect({ url, prefix: newPrefix(), timings: storeTimings, initial }),
   );
+  describeQueueLines('Redis', (storeTimings, initial) => RedisQueueLines.connect({ url, prefix: newPrefix(), timings: storeTimings, initial }));
 
   describe('Redis queue store shared by several instances', () => {
     const opened: QueueStore[] = [];
@@ -120,20 +121,24 @@ if (!redisUrl) {
       await expect.poll(() => calls, { timeout: 1_000 }).toBeGreaterThan(before);
     });
 
-    it('holds one subscription per instance, however many listeners it has', async () => {
+    it("tells each line's listeners about their own line only, on every instance", async () => {
       const prefix = newPrefix();
-      const a = await open(prefix);
-      const b = await open(prefix);
-      for (let i = 0; i < 10; i++) {
-        a.onChange(() => {});
-        b.onChange(() => {});
-      }
-      const redis = new Redis(url);
+      const lines = [
+        await RedisQueueLines.connect({ url, prefix, timings, initial: { activeLimit: 1, paused: false } }),
+        await RedisQueueLines.connect({ url, prefix, timings, initial: { activeLimit: 1, paused: false } }),
+      ];
       try {
-        const channel = queueKeys(prefix).channel;
-        expect(await redis.pubsub('NUMSUB', channel)).toEqual([channel, 2]);
+        const calls = { a: 0, b: 0 };
+        lines[1]!.line('sale:a').onChange(() => calls.a++);
+        lines[1]!.line('sale:b').onChange(() => calls.b++);
+        const a = lines[0]!.line('sale:a');
+        await a.seed({ activeLimit: 1, paused: false, version: 1 });
+        await joinMany(a, 1);
+        await a.admit(T0);
+        await expect.poll(() => calls.a, { timeout: 1_000 }).toBeGreaterThan(0);
+        expect(calls.b).toBe(0);
       } finally {
-        await redis.quit();
+        await Promise.all(lines.map((l) => l.close()));
       }
     });
 

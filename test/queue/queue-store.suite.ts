@@ -1,7 +1,7 @@
 // One behaviour suite for every QueueStore. Time is passed in explicitly, so nothing here sleeps.
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { QueueSettings, QueueStore, QueueTimings } from '../../src/queue/queue.store.js';
+import { LineEndedError, type LineSettings, type QueueLines, type QueueSettings, type QueueStore, type QueueTimings } from '../../src/queue/queue.store.js';
 
 export type StoreFactory = (timings: QueueTimings, settings: QueueSettings) => Promise<QueueStore>;
 
@@ -216,6 +216,119 @@ export function describeQueueStore(name: string, makeStore: StoreFactory): void 
       const results = await Promise.all(Array.from({ length: 50 }, () => store.join(randomUUID(), randomUUID(), T0)));
       const positions = results.map((r) => r.state.position).sort((a, b) => a - b);
       expect(positions).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    });
+  });
+}
+
+export type LinesFactory = (timings: QueueTimings, settings: QueueSettings) => Promise<QueueLines>;
+
+/** What every store does with several lines and a sale's pre-queue, draw and end. */
+export function describeQueueLines(name: string, makeLines: LinesFactory): void {
+  describe(`${name} queue store with several lines`, () => {
+    const opened: QueueLines[] = [];
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((l) => l.close()));
+    });
+    async function open(): Promise<QueueLines> {
+      const lines = await makeLines(timings, { activeLimit: 2, paused: false });
+      opened.push(lines);
+      return lines;
+    }
+    async function sale(lines: QueueLines, id: string, settings: Partial<LineSettings> = {}): Promise<QueueStore> {
+      const store = lines.line(id);
+      await store.seed({ activeLimit: 2, paused: false, version: 1, ...settings });
+      return store;
+    }
+    async function joinMany(store: QueueStore, n: number, now = T0) {
+      const states = [];
+      for (let i = 0; i < n; i++) states.push((await store.join(randomUUID(), randomUUID(), now, randomUUID())).state);
+      return states;
+    }
+    const statuses = async (store: QueueStore, ids: string[], now: number) =>
+      Promise.all(ids.map(async (id) => (await store.get(id, now, false))!.status));
+
+    it('keeps lines apart: each has its own places, limit and admissions, and one user may stand in several', async () => {
+      const lines = await open();
+      const a = await sale(lines, 'sale:a', { activeLimit: 1 });
+      const b = await sale(lines, 'sale:b', { activeLimit: 3 });
+      const userId = randomUUID();
+      const inA = await a.join(userId, randomUUID(), T0);
+      const inB = await b.join(userId, randomUUID(), T0);
+      expect(inA.created && inB.created).toBe(true);
+      expect(inA.state.tokenId).not.toBe(inB.state.tokenId);
+      await joinMany(a, 3);
+      await joinMany(b, 3);
+      expect(await a.admit(T0)).toBe(1);
+      expect(await b.admit(T0)).toBe(3);
+      expect(await a.stats(T0)).toMatchObject({ active: 1, waiting: 3, activeLimit: 1 });
+      expect(await b.stats(T0)).toMatchObject({ active: 3, waiting: 1, activeLimit: 3 });
+      expect((await lines.line('general').stats(T0)).waiting).toBe(0);
+    });
+
+    it('holds pre-queue joins without a place until the draw, then places them in the drawn order, with later joins behind in arrival order', async () => {
+      const lines = await open();
+      const opensAt = T0 + 1_000;
+      const store = await sale(lines, 'sale:draw', { activeLimit: 2, opensAt });
+      const pre = await joinMany(store, 3, T0);
+      // Before the draw a pre-queue place is at most the pre-queue's size.
+      for (const p of pre) expect((await store.get(p.tokenId, T0 + 10, false))!).toMatchObject({ status: 'WAITING', position: 3, drawRank: null });
+      expect(await store.admit(T0 + 500)).toBe(0);
+      const [late] = await joinMany(store, 1, opensAt);
+      expect(late!.position).toBe(4);
+      // The open has come but nobody is admitted before the draw.
+      expect(await store.admit(opensAt + 1)).toBe(0);
+      expect((await store.stats(opensAt + 1)).drawn).toBe(false);
+
+      const entries = await store.closePrequeue(opensAt + 1);
+      expect([...entries].sort()).toEqual(pre.map((p) => p.entryId).sort());
+      // A join after the pre-queue closed goes to the back even with a clock that lags the open.
+      const [lagging] = await joinMany(store, 1, T0 + 900);
+      expect(lagging!.position).toBe(5);
+
+      const order = [pre[2]!, pre[0]!, pre[1]!];
+      expect(await store.applyDraw(order.map((p) => p.entryId))).toBe(true);
+      expect(await store.applyDraw(pre.map((p) => p.entryId))).toBe(false);
+      const placed = await Promise.all(order.map((p) => store.get(p.tokenId, opensAt + 2, false)));
+      expect(placed.map((s) => [s!.position, s!.drawRank])).toEqual([
+        [1, 1],
+        [2, 2],
+        [3, 3],
+      ]);
+      expect(await store.admit(opensAt + 3)).toBe(2);
+      expect(await statuses(store, [...order, late!, lagging!].map((s) => s.tokenId), opensAt + 3)).toEqual(['ACTIVE', 'ACTIVE', 'WAITING', 'WAITING', 'WAITING']);
+      expect((await store.get(late!.tokenId, opensAt + 3, false))!.position).toBe(2);
+    });
+
+    it('leaves a pre-queue join that was abandoned by the open out of the draw', async () => {
+      const lines = await open();
+      const opensAt = T0 + 6_000;
+      const store = await sale(lines, 'sale:abandoned', { opensAt });
+      const [silent] = await joinMany(store, 1, T0);
+      const [polling] = await joinMany(store, 1, T0 + 3_000);
+      expect(await store.closePrequeue(opensAt)).toEqual([polling!.entryId]);
+      expect(silent!.entryId).not.toBe(polling!.entryId);
+    });
+
+    it('admits at most the cap it is given', async () => {
+      const lines = await open();
+      const store = await sale(lines, 'sale:cap', { activeLimit: 10 });
+      await joinMany(store, 5);
+      expect(await store.admit(T0, 0)).toBe(0);
+      expect(await store.admit(T0, 2)).toBe(2);
+      expect((await store.stats(T0)).active).toBe(2);
+    });
+
+    it('ends a line for good: its WAITING and ACTIVE tokens read SOLD_OUT, a paid one stays EXPIRED, nobody joins', async () => {
+      const lines = await open();
+      const store = await sale(lines, 'sale:end', { activeLimit: 2 });
+      const [paid, active, waiting] = await joinMany(store, 3);
+      await store.admit(T0);
+      await store.expire(paid!.tokenId, T0 + 1);
+      await store.endLine(T0 + 2, 'SOLD_OUT');
+      expect(await statuses(store, [paid!, active!, waiting!].map((s) => s.tokenId), T0 + 3)).toEqual(['EXPIRED', 'SOLD_OUT', 'SOLD_OUT']);
+      await expect(store.join(randomUUID(), randomUUID(), T0 + 4)).rejects.toBeInstanceOf(LineEndedError);
+      expect(await store.stats(T0 + 4)).toMatchObject({ ended: true, waiting: 0, active: 0 });
+      expect(await store.admit(T0 + 5)).toBe(0);
     });
   });
 }

@@ -1,9 +1,9 @@
-// The Lua scripts of the Redis queue store. Each multi-step change of the line is one script, so it is
+// The Lua scripts of the Redis queue store. Each multi-step change of a line is one script, so it is
 // atomic however many instances run it at once. The key layout is documented in ../queue.store.redis.ts.
 //
 // Calling convention shared by every script:
-//   KEYS[1..8] = seq, cursor, line, active, ended, admitted, settings, epoch (the queue's fixed keys)
-//   ARGV[1] = key base (`<prefix>{queue}:`), for the per-token and per-user keys built inside the script
+//   KEYS[1..10] = seq, cursor, line, active, ended, admitted, settings, epoch, meta, pre (one line's keys)
+//   ARGV[1] = key base (`<prefix>{queue}:` or `<prefix>{sale:<id>}:`), for per-token and per-user keys
 //   ARGV[2] = now (epoch ms, from the caller: the logic never reads a clock)
 //   ARGV[3..6] = activeTtlMs, waitingIdleMs, expiredRetentionMs, gcMarginMs
 //   ARGV[7..] = the script's own arguments
@@ -26,6 +26,7 @@ local retention = tonumber(ARGV[5])
 local gcMargin = tonumber(ARGV[6])
 local seqKey, cursorKey, lineKey, activeKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local endedKey, admittedKey, settingsKey, epochKey = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local metaKey, preKey = KEYS[9], KEYS[10]
 local channel = base .. 'changes'
 
 -- Lua's own number-to-string conversion switches to exponents; integers are formatted explicitly.
@@ -34,11 +35,26 @@ local function tokenKey(id) return base .. 'token:' .. id end
 local function userKey(userId) return base .. 'user:' .. userId end
 
 local function load(id)
-  local f = redis.call('HMGET', tokenKey(id), 'userId', 'seq', 'status', 'lastSeenAt', 'activeUntil', 'endedAt')
+  local f = redis.call('HMGET', tokenKey(id), 'userId', 'seq', 'status', 'lastSeenAt', 'activeUntil', 'endedAt',
+                       'entryId', 'pre', 'drawRank')
   if not f[1] then return nil end
   return { id = id, userId = f[1], seq = tonumber(f[2]), status = f[3], lastSeenAt = tonumber(f[4]),
-           activeUntil = tonumber(f[5]), endedAt = tonumber(f[6]) }
+           activeUntil = tonumber(f[5]), endedAt = tonumber(f[6]), entryId = f[7] or '', pre = f[8] == '1',
+           drawRank = f[9] or '' }
 end
+
+-- The pre-queue and the line's end: preCount (joins of the pre-queue), preClosed, drawn, ended.
+local function meta()
+  local m = redis.call('HMGET', metaKey, 'preCount', 'preClosed', 'drawn', 'ended')
+  return { preCount = tonumber(m[1]) or 0, preClosed = m[2] == '1', drawn = m[3] == '1', ended = m[4] == '1' }
+end
+
+-- When the line's sale opens (0: a line without a pre-queue).
+local function opensAt()
+  return tonumber(redis.call('HGET', settingsKey, 'opensAt') or '0') or 0
+end
+
+local function live(t) return t.status == 'WAITING' or t.status == 'ACTIVE' end
 
 local function lapsed(t)
   return (t.status == 'WAITING' and now - t.lastSeenAt >= idleMs)
@@ -46,18 +62,33 @@ local function lapsed(t)
 end
 
 -- Ends a live token: out of the line and the active set, the user free to join again, remembered as
--- EXPIRED for the retention time (admission forgets it then; the TTL is only a backstop).
-local function finish(t)
-  if t.status == 'WAITING' then redis.call('HDEL', lineKey, int(t.seq)) end
+-- ended (EXPIRED, or SOLD_OUT when its line ended) for the retention time (admission forgets it then;
+-- the TTL is only a backstop).
+local function finish(t, status)
+  if t.status == 'WAITING' and t.seq > 0 then redis.call('HDEL', lineKey, int(t.seq)) end
   redis.call('ZREM', activeKey, t.id)
-  t.status = 'EXPIRED'
+  t.status = status
   t.endedAt = now
   local key = tokenKey(t.id)
-  redis.call('HSET', key, 'status', 'EXPIRED', 'endedAt', int(now))
+  redis.call('HSET', key, 'status', status, 'endedAt', int(now))
   redis.call('PEXPIRE', key, int(retention + gcMargin))
   local uk = userKey(t.userId)
   if redis.call('GET', uk) == t.id then redis.call('DEL', uk) end
   redis.call('ZADD', endedKey, int(now), t.id)
+end
+
+-- A live token of an ended line reads the line's end; one past its time lapses. True if it ended now.
+local function settle(t, m)
+  if not live(t) then return false end
+  if m.ended then
+    finish(t, 'SOLD_OUT')
+    return true
+  end
+  if lapsed(t) then
+    finish(t, 'EXPIRED')
+    return true
+  end
+  return false
 end
 
 -- A live WAITING token seen now keeps its place; its keys' TTL (garbage collection only) moves too.
@@ -72,11 +103,12 @@ local function touch(t)
 end
 
 -- One row per token, the same everywhere: created, tokenId, userId, seq, status, lastSeenAt,
--- activeUntil, endedAt, cursor, epoch.
-local function reply(t, created)
+-- activeUntil, endedAt, cursor, epoch, entryId, drawRank ('' if none), preCount.
+local function reply(t, created, m)
   local cursor = redis.call('GET', cursorKey) or '0'
   return { created and 1 or 0, t.id, t.userId, int(t.seq), t.status, int(t.lastSeenAt),
-           int(t.activeUntil), int(t.endedAt), cursor, redis.call('GET', epochKey) or '' }
+           int(t.activeUntil), int(t.endedAt), cursor, redis.call('GET', epochKey) or '', t.entryId,
+           t.drawRank, int(m.preCount) }
 end
 
 -- A line is seeded while it has an epoch and settings; after Redis came back empty it has neither,
@@ -90,64 +122,80 @@ end
 const GET = `
 local t = load(ARGV[7])
 if not t then return false end
-if t.status ~= 'EXPIRED' then
-  if lapsed(t) then finish(t) elseif ARGV[8] == '1' then touch(t) end
-end
-return reply(t, false)
+local m = meta()
+if not settle(t, m) and ARGV[8] == '1' then touch(t) end
+return reply(t, false, m)
 `;
 
-/** ARGV[7] = userId, ARGV[8] = the id for a new token. */
+/**
+ * ARGV[7] = userId, ARGV[8] = the id for a new token, ARGV[9] = its entry id. Before the line's sale
+ * opens (and while its pre-queue is open) the join waits in the pre-queue without a place; after, it
+ * goes to the back of the line.
+ */
 const JOIN = `
-local userId, newId = ARGV[7], ARGV[8]
+local userId, newId, entryId = ARGV[7], ARGV[8], ARGV[9]
 if not seeded() then return redis.error_reply('LINE_NOT_SEEDED the line was lost and is not re-seeded yet') end
+local m = meta()
+if m.ended then return redis.error_reply('LINE_ENDED the line has ended') end
 local liveId = redis.call('GET', userKey(userId))
 if liveId then
   local t = load(liveId)
-  if t and t.status ~= 'EXPIRED' then
-    if lapsed(t) then
-      finish(t)
-    else
-      touch(t)
-      return reply(t, false)
-    end
+  if t and not settle(t, m) and live(t) then
+    touch(t)
+    return reply(t, false, m)
   end
 end
 local key = tokenKey(newId)
 if redis.call('EXISTS', key) == 1 then return redis.error_reply('TOKEN_ID_IN_USE token id already issued') end
-local seq = redis.call('INCR', seqKey)
-redis.call('HSET', key, 'userId', userId, 'seq', seq, 'status', 'WAITING', 'lastSeenAt', int(now),
-           'activeUntil', 0, 'endedAt', 0)
+local oa = opensAt()
+local seq, pre = 0, '0'
+if oa > 0 and now < oa and not m.preClosed then
+  pre = '1'
+  m.preCount = redis.call('HINCRBY', metaKey, 'preCount', 1)
+  redis.call('HSET', preKey, entryId, newId)
+else
+  if oa > 0 and not m.preClosed then
+    redis.call('HSET', metaKey, 'preClosed', '1')
+    m.preClosed = true
+  end
+  seq = m.preCount + redis.call('INCR', seqKey)
+  redis.call('HSET', lineKey, int(seq), newId)
+end
+redis.call('HSET', key, 'userId', userId, 'seq', int(seq), 'status', 'WAITING', 'lastSeenAt', int(now),
+           'activeUntil', 0, 'endedAt', 0, 'entryId', entryId, 'pre', pre, 'drawRank', '')
 local ttl = int(idleMs + retention + gcMargin)
 redis.call('PEXPIRE', key, ttl)
 redis.call('SET', userKey(userId), newId, 'PX', ttl)
-redis.call('HSET', lineKey, seq, newId)
 return reply({ id = newId, userId = userId, seq = seq, status = 'WAITING', lastSeenAt = now,
-               activeUntil = 0, endedAt = 0 }, true)
+               activeUntil = 0, endedAt = 0, entryId = entryId, drawRank = '' }, true, m)
 `;
 
 /** ARGV[7] = tokenId. Returns 1 if it ended the token now, 0 if it was unknown or already ended. */
 const EXPIRE = `
 local t = load(ARGV[7])
-if not t or t.status == 'EXPIRED' then return 0 end
-finish(t)
+if not t or not live(t) then return 0 end
+finish(t, 'EXPIRED')
 redis.call('PUBLISH', channel, 'expire')
 return 1
 `;
 
 /**
  * ARGV[7] = budget: at most this many active expiries and this many line entries per call, so one call
- * never holds Redis long. Returns { admitted, more }; more = 1 when the budget ran out with work left.
+ * never holds Redis long. ARGV[8] = cap: admit at most this many ('-1': no cap). Returns
+ * { admitted, more, epoch }; more = 1 when the budget ran out with work left; epoch '' when the line
+ * is not seeded (nothing was done).
  */
 const ADMIT = `
 if not seeded() then return { 0, 0, '' } end
 local budget = tonumber(ARGV[7])
+local cap = tonumber(ARGV[8])
 local changed = false
 local more = 0
 
 local lapsedIds = redis.call('ZRANGEBYSCORE', activeKey, '-inf', int(now), 'LIMIT', 0, budget)
 for _, id in ipairs(lapsedIds) do
   local t = load(id)
-  if t and t.status == 'ACTIVE' then finish(t) else redis.call('ZREM', activeKey, id) end
+  if t and t.status == 'ACTIVE' then finish(t, 'EXPIRED') else redis.call('ZREM', activeKey, id) end
   changed = true
 end
 if #lapsedIds >= budget then more = 1 end
@@ -159,14 +207,15 @@ if #forgotten > 0 then redis.call('ZREM', endedKey, unpack(forgotten)) end
 local admitted = 0
 local settings = redis.call('HMGET', settingsKey, 'activeLimit', 'paused')
 local limit = tonumber(settings[1]) or 0
-if settings[2] ~= '1' then
+local m = meta()
+if settings[2] ~= '1' and not m.ended and (m.drawn or opensAt() == 0) then
   local active = redis.call('ZCARD', activeKey)
   local start = tonumber(redis.call('GET', cursorKey) or '0')
-  local last = tonumber(redis.call('GET', seqKey) or '0')
+  local last = m.preCount + tonumber(redis.call('GET', seqKey) or '0')
   local cursor = start
   local activeUntil = now + activeTtl
   local activeGc = int(activeTtl + retention + gcMargin)
-  while active < limit and cursor < last do
+  while active < limit and cursor < last and (cap < 0 or admitted < cap) do
     if cursor - start >= budget then
       more = 1
       break
@@ -179,7 +228,7 @@ if settings[2] ~= '1' then
       local t = load(id)
       if t and t.status == 'WAITING' then
         if lapsed(t) then
-          finish(t)
+          finish(t, 'EXPIRED')
         else
           local key = tokenKey(id)
           redis.call('HSET', key, 'status', 'ACTIVE', 'activeUntil', int(activeUntil))
@@ -204,30 +253,96 @@ if changed then redis.call('PUBLISH', channel, 'admit') end
 return { admitted, more, redis.call('GET', epochKey) }
 `;
 
-/**
- * ARGV[7] = a new epoch, used only if the line has none (it was lost); ARGV[8..10] = activeLimit,
- * paused ('1'/'0'), version: taken unless the copy here is as new already. Returns the epoch.
- */
-const SEED = `
-redis.call('SET', epochKey, ARGV[7], 'NX')
-local have = tonumber(redis.call('HGET', settingsKey, 'version') or '-1')
-if tonumber(ARGV[10]) > have then
-  redis.call('HSET', settingsKey, 'activeLimit', ARGV[8], 'paused', ARGV[9], 'version', ARGV[10])
-  redis.call('PUBLISH', channel, 'settings')
-end
-return redis.call('GET', epochKey)
-`;
-
-/** Returns { waiting, active, admittedPerMinute, activeLimit, paused } read at one instant. */
+/** Returns { waiting, active, admittedPerMinute, activeLimit, paused, prequeued, drawn, ended } read at one instant. */
 const STATS = `
 local settings = redis.call('HMGET', settingsKey, 'activeLimit', 'paused')
+local m = meta()
+local drawn = m.drawn or opensAt() == 0
 return {
   redis.call('HLEN', lineKey),
   redis.call('ZCOUNT', activeKey, '(' .. int(now), '+inf'),
   redis.call('ZCOUNT', admittedKey, '(' .. int(now - 60000), '+inf'),
   settings[1] or '0',
   settings[2] or '0',
+  drawn and 0 or m.preCount,
+  drawn and 1 or 0,
+  m.ended and 1 or 0,
 }
+`;
+
+/**
+ * ARGV[7] = a new epoch, used only if the line has none (it was lost); ARGV[8..11] = activeLimit,
+ * paused ('1'/'0'), version, opensAt: taken unless the copy here is as new already. Returns the epoch.
+ */
+const SEED = `
+redis.call('SET', epochKey, ARGV[7], 'NX')
+local have = tonumber(redis.call('HGET', settingsKey, 'version') or '-1')
+if tonumber(ARGV[10]) > have then
+  redis.call('HSET', settingsKey, 'activeLimit', ARGV[8], 'paused', ARGV[9], 'version', ARGV[10], 'opensAt', ARGV[11])
+  redis.call('PUBLISH', channel, 'settings')
+end
+return redis.call('GET', epochKey)
+`;
+
+/**
+ * Closes the pre-queue (later joins go to the back) and returns the entry ids of its live entries:
+ * WAITING and seen within the idle time before the line's opensAt. Once closed, the set cannot grow.
+ */
+const CLOSE_PREQUEUE = `
+if not seeded() then return redis.error_reply('LINE_NOT_SEEDED the line was lost and is not re-seeded yet') end
+redis.call('HSET', metaKey, 'preClosed', '1')
+local cutoff = opensAt() - idleMs
+local out = {}
+local all = redis.call('HGETALL', preKey)
+for i = 1, #all, 2 do
+  local t = load(all[i + 1])
+  if t and t.status == 'WAITING' and t.lastSeenAt > cutoff then out[#out + 1] = all[i] end
+end
+return out
+`;
+
+/**
+ * ARGV[7] = the place of the first entry given, ARGV[8] = '1' on the last chunk, ARGV[9..] = entry ids
+ * in drawn order. Places them unless the line is drawn already; the last chunk marks it drawn, after
+ * which every further call does nothing (so two instances drawing at once write the same places, and
+ * nothing after admission began). Returns 1 if it placed them, 0 if the line was drawn already.
+ */
+const APPLY_DRAW = `
+if redis.call('HGET', metaKey, 'drawn') == '1' then return 0 end
+local rank = tonumber(ARGV[7])
+for i = 9, #ARGV do
+  local id = redis.call('HGET', preKey, ARGV[i])
+  if id then
+    local key = tokenKey(id)
+    local status = redis.call('HGET', key, 'status')
+    if status then
+      redis.call('HSET', key, 'seq', int(rank), 'drawRank', int(rank))
+      if status == 'WAITING' then redis.call('HSET', lineKey, int(rank), id) end
+    end
+  end
+  rank = rank + 1
+end
+if ARGV[8] == '1' then
+  redis.call('HSET', metaKey, 'drawn', '1', 'preClosed', '1')
+  redis.call('PUBLISH', channel, 'draw')
+end
+return 1
+`;
+
+/**
+ * ARGV[7] = the status tokens end with. Ends the line for good: ACTIVE tokens end now; WAITING ones
+ * read the status when next seen (the line, and with it the waiting count, is emptied at once).
+ */
+const END_LINE = `
+if redis.call('HGET', metaKey, 'ended') == '1' then return 0 end
+redis.call('HSET', metaKey, 'ended', '1')
+for _, id in ipairs(redis.call('ZRANGE', activeKey, 0, -1)) do
+  local t = load(id)
+  if t and t.status == 'ACTIVE' then finish(t, ARGV[7]) end
+end
+redis.call('DEL', lineKey)
+redis.call('PUBLISH', channel, 'end')
+return 1
 `;
 
 function script(name: string, body: string): LuaScript {
@@ -242,4 +357,7 @@ export const queueScripts = {
   admit: script('admit', ADMIT),
   stats: script('stats', STATS),
   seed: script('seed', SEED),
+  closePrequeue: script('closePrequeue', CLOSE_PREQUEUE),
+  applyDraw: script('applyDraw', APPLY_DRAW),
+  endLine: script('endLine', END_LINE),
 } as const;
