@@ -103,7 +103,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     const points = createPointsService({ db });
     const sales = createSaleService({ db, queue, config, log: app.log });
     const payments = createPaymentService({ db, queue, afterSale: (concertId) => sales.afterSale(concertId), log: app.log });
-    const demoUsers = config.seedDemo ? await seedDemo(db, concerts) : [];
+    const demoUsers = config.seedDemo ? await seedDemo(db, concerts, sales) : [];
 
     app.addSchema(ErrorResponse);
     await app.register(swagger, {

@@ -1,10 +1,13 @@
-// Demo data for a newcomer: a few users with points and one concert with several dates of 50 seats,
-// created only on an empty database, so every endpoint can be tried from /docs at once.
+// Demo data for a newcomer: a few users with points, one concert with several dates of 50 seats sold
+// through the general line, and a second concert put on sale through a line of its own whose pre-queue
+// is open at start and which opens a few minutes later, so the countdown, the draw and the open can be
+// watched without configuring anything. Created only where missing, so a restart changes nothing.
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { Type } from 'typebox';
 import type { ConcertService } from '../concerts/concert.service.js';
 import type { DB } from '../db/schema.js';
+import type { SaleService } from '../sales/sale.service.js';
 import { creditPoints } from '../points/points.repository.js';
 import { insertUser } from '../users/user.repository.js';
 
@@ -12,6 +15,9 @@ const DEMO_PREFIX = 'Demo fan ';
 const DEMO_USERS = 5;
 const DEMO_POINTS = 300_000;
 const DAY_MS = 86_400_000;
+const SALE_TITLE = 'boxoffice Live: Spring On-Sale';
+/** The demo sale opens this long after the first start: long enough to read the pre-queue screen. */
+export const DEMO_SALE_OPENS_AFTER_MS = 3 * 60_000;
 
 export interface DemoUser {
   userId: string;
@@ -27,16 +33,21 @@ export function findDemoUsers(db: Kysely<DB>): Promise<DemoUser[]> {
     .execute() as Promise<DemoUser[]>;
 }
 
-/** Seeds an empty database; on one that has users it changes nothing. Returns the demo users. */
-export async function seedDemo(db: Kysely<DB>, concerts: ConcertService, now = new Date()): Promise<DemoUser[]> {
+/** Seeds what is missing of the demo; a second start changes nothing. Returns the demo users. */
+export async function seedDemo(
+  db: Kysely<DB>,
+  concerts: ConcertService,
+  sales: Pick<SaleService, 'createSale'>,
+  now = new Date(),
+): Promise<DemoUser[]> {
   const anyUser = await db.selectFrom('users').select('id').limit(1).executeTakeFirst();
+  // Dates a month or so ahead of the first start, so they stay in the future for a while.
+  const day = (offset: number) => new Date(Math.floor(now.getTime() / DAY_MS) * DAY_MS + offset * DAY_MS);
   if (!anyUser) {
     for (let i = 1; i <= DEMO_USERS; i++) {
       const userId = await insertUser(db, `${DEMO_PREFIX}${i}`);
       await db.transaction().execute((trx) => creditPoints(trx, userId, DEMO_POINTS));
     }
-    // Dates a month or so ahead of the first start, so they stay in the future for a while.
-    const day = (offset: number) => new Date(Math.floor(now.getTime() / DAY_MS) * DAY_MS + offset * DAY_MS);
     await concerts.createConcert({
       title: 'boxoffice Live: Winter Stage',
       venue: 'Olympic Hall, Seoul',
@@ -44,6 +55,21 @@ export async function seedDemo(db: Kysely<DB>, concerts: ConcertService, now = n
         const startsAt = new Date(day(offset).getTime() + 10 * 3_600_000); // 19:00 in Seoul
         return { date: startsAt.toISOString().slice(0, 10), startsAt: startsAt.toISOString(), seatCount: 50, price: [55_000, 77_000, 99_000][i]! };
       }),
+    });
+  }
+  const saleConcert = await db.selectFrom('concerts').select('id').where('title', '=', SALE_TITLE).executeTakeFirst();
+  if (!saleConcert) {
+    const startsAt = new Date(day(45).getTime() + 10 * 3_600_000);
+    const concertId = await concerts.createConcert({
+      title: SALE_TITLE,
+      venue: 'KSPO Dome, Seoul',
+      dates: [{ date: startsAt.toISOString().slice(0, 10), startsAt: startsAt.toISOString(), seatCount: 40, price: 88_000 }],
+    });
+    await sales.createSale({
+      concertId,
+      queueOpensAt: now.toISOString(),
+      opensAt: new Date(now.getTime() + DEMO_SALE_OPENS_AFTER_MS).toISOString(),
+      maxSeatsPerUser: 2,
     });
   }
   return findDemoUsers(db);
