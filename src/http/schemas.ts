@@ -1,5 +1,6 @@
 // Schema pieces every feature's routes share: ids, dates, the error body, strict objects.
 import { Type, type TProperties } from 'typebox';
+import { errorStatus } from '../errors.js';
 
 export const Uuid = Type.String({ format: 'uuid', description: 'a uuid' });
 export const DateOnly = Type.String({ format: 'date', description: 'YYYY-MM-DD', examples: ['2026-12-24'] });
@@ -14,7 +15,12 @@ export function Strict<T extends TProperties>(properties: T, options: { descript
 export const ErrorResponse = Type.Object(
   {
     error: Type.Object({
-      code: Type.String({ examples: ['SEAT_UNAVAILABLE'] }),
+      code: Type.String({
+        examples: ['SEAT_UNAVAILABLE'],
+        description: `stable; the status follows from it: ${Object.entries(errorStatus)
+          .map(([code, status]) => `${code} ${status}`)
+          .join(', ')}. LINE_RESET: the token's line was lost (Redis came back empty); join again.`,
+      }),
       message: Type.String(),
     }),
   },
