@@ -71,6 +71,8 @@ export interface LineHooks {
   describe?: () => LineDescription | undefined;
   /** The least wait a WAITING token of this line can expect (a pre-queue waits for the open at least). */
   minimumWaitSeconds?: (now: number) => number;
+  /** The store lost this line and started it again: forget what was known of the old one. */
+  onReset?: () => void;
 }
 
 export interface QueueServiceDeps {
@@ -173,6 +175,7 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
       // A new epoch wipes what was known of the old line: verified tokens may name tokens that are gone.
       offReset: store.onReset(() => {
         verified.clear();
+        hooks.onReset?.();
         log?.warn({ line: id }, 'the queue store lost this line (Redis came back empty); started a new one from PostgreSQL');
       }),
     };

@@ -170,6 +170,11 @@ export function createSaleService({ db, queue, config, now = Date.now, log }: Sa
         const row = open.get(saleId);
         return row ? Math.max(0, (ms(row.opens_at)! - t) / 1000) : 0;
       },
+      // A line Redis lost is drawn and ended again from PostgreSQL's record by the next passes.
+      onReset: () => {
+        drawnLines.delete(saleId);
+        endedLines.delete(saleId);
+      },
     };
   }
 

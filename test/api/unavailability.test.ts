@@ -214,4 +214,24 @@ describe.skipIf(!redisUrl)('when Redis comes back empty', () => {
       expect(statuses).toEqual(['ACTIVE', 'ACTIVE', 'WAITING']);
     });
   });
+
+  it("keeps a sale's line admitting after the loss: its draw is taken again from PostgreSQL's record", async () => {
+    const concert = await createConcert(t.app, { seatCount: 10 });
+    const now = Date.now();
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/admin/v1/sales',
+      headers: { 'x-admin-key': ADMIN_KEY },
+      payload: { concertId: concert.concertId, queueOpensAt: new Date(now - 2_000).toISOString(), opensAt: new Date(now - 1_000).toISOString(), activeLimit: 3 },
+    });
+    const saleId = json(created).saleId as string;
+    const join = async () => json(await t.app.inject({ method: 'POST', url: '/api/v1/queue/tokens', payload: { userId: await createUser(t.app), saleId } }));
+    const first = await join();
+    await waitFor(async () => expect(json(await t.app.inject({ method: 'GET', url: '/api/v1/queue/tokens/me', headers: bearer(first.token) })).status).toBe('ACTIVE'));
+
+    await emptyRedis(t.config.redisPrefix);
+
+    const afterLoss = await join();
+    await waitFor(async () => expect(json(await t.app.inject({ method: 'GET', url: '/api/v1/queue/tokens/me', headers: bearer(afterLoss.token) })).status).toBe('ACTIVE'));
+  });
 });
