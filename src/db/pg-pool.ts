@@ -52,6 +52,29 @@ export function createPgPool(
   pool.on('error', onError);
   // A connection in use gets no pool listener, and the server may drop it between two queries of a
   // transaction: every client gets one of its own, so the error reaches the waiting query, not the process.
-  pool.on('connect', (client) => client.on('error', onError));
+  pool.on('connect', (client) => {
+    client.on('error', onError);
+    dropOnQueryTimeout(client);
+  });
   return pool;
+}
+
+/**
+ * A query the server did not answer in time leaves its connection busy: the ROLLBACK that follows
+ * would wait a whole timeout more behind it. Dropping the connection at once makes everything queued
+ * on it fail now (so the request is refused within its deadline) and the pool opens a fresh one.
+ */
+function dropOnQueryTimeout(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as { query: unknown }).query = (...args: unknown[]) => {
+    const result = query(...args);
+    if (result instanceof Promise) {
+      result.catch((error: unknown) => {
+        if (error instanceof Error && error.message === 'Query read timeout') {
+          (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+        }
+      });
+    }
+    return result;
+  };
 }

@@ -4,7 +4,6 @@
 // so it can cut a dependency (it went down) or freeze it (it stopped answering). Needs real PostgreSQL
 // and Redis (DATABASE_URL and REDIS_URL); the fault suite (test/faults) restarts real servers.
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ADMIN_KEY,
@@ -20,6 +19,7 @@ import {
   waitFor,
   type TestApp,
 } from '../helpers/test-app.js';
+import { deleteRedisKeys } from '../helpers/redis-keys.js';
 import { startTcpProxy, throughProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 const pgUrl = process.env.DATABASE_URL;
@@ -166,19 +166,7 @@ describe.skipIf(!redisUrl)('when Redis comes back empty', () => {
     await t?.close();
   });
 
-  async function emptyRedis(prefix: string): Promise<void> {
-    const redis = new Redis(redisUrl!);
-    try {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        if (keys.length > 0) await redis.unlink(...keys);
-        cursor = next;
-      } while (cursor !== '0');
-    } finally {
-      await redis.quit();
-    }
-  }
+  const emptyRedis = (prefix: string) => deleteRedisKeys(redisUrl!, prefix);
 
   it("tells old tokens LINE_RESET, restores the operator's settings from PostgreSQL, and admits the rejoined fans", async () => {
     const admin = { 'x-admin-key': ADMIN_KEY };

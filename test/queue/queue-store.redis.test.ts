@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LineNotSeededError, type QueueSettings, type QueueStore, type QueueTimings } from '../../src/queue/queue.store.js';
 import { RedisQueueLines, RedisQueueStore } from '../../src/queue/queue.store.redis.js';
+import { deleteRedisKeys } from '../helpers/redis-keys.js';
 import { describeQueueLines, describeQueueStore } from './queue-store.suite.js';
 
 const redisUrl = process.env.REDIS_URL;
@@ -27,19 +28,7 @@ if (!redisUrl) {
     return prefix;
   }
 
-  async function deleteKeys(prefix: string): Promise<void> {
-    const redis = new Redis(url);
-    try {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);
-        if (keys.length > 0) await redis.unlink(...keys);
-        cursor = next;
-      } while (cursor !== '0');
-    } finally {
-      await redis.quit();
-    }
-  }
+  const deleteKeys = (prefix: string) => deleteRedisKeys(url, prefix);
 
   // After each test, so every scan walks a keyspace without the previous tests' keys.
   afterEach(async () => {
