@@ -49,6 +49,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  console.error('boxoffice failed to start:', err);
+  // Some settings fail only when used (DATA_DIR held by another process): still one line, no stack.
+  if (err instanceof ConfigError) console.error(`boxoffice: ${err.message}`);
+  else console.error('boxoffice failed to start:', err);
   process.exit(1);
 });

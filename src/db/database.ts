@@ -1,5 +1,6 @@
 // Opens the source of truth: real PostgreSQL through pg when DATABASE_URL is set, embedded PGlite
-// otherwise. Both speak the same SQL, run the same migrations and are used through one Kysely type.
+// otherwise (on a worker thread, holding DATA_DIR's lock). Both speak the same SQL, run the same
+// migrations and are used through one Kysely type.
 import { Kysely, Migrator, PostgresDialect, type Migration, type MigrationProvider } from 'kysely';
 import type { Config } from '../config.js';
 import * as initial from './migrations/0001-initial.js';
@@ -7,12 +8,11 @@ import * as paymentToken from './migrations/0002-payment-token.js';
 import * as queueLines from './migrations/0003-queue-lines.js';
 import * as sales from './migrations/0004-sales.js';
 import { PGliteDialect } from './pglite-dialect.js';
-import { createPgPool, readInt8, type PoolTimeouts } from './pg-pool.js';
+import { PGliteThread } from './pglite-thread.js';
+import { createPgPool, type PoolTimeouts } from './pg-pool.js';
 import type { DB } from './schema.js';
 
 export type Database = Kysely<DB>;
-
-const INT8_OID = 20;
 
 /** Migrations are imported, not read from a folder, so they travel inside the build. */
 const migrations: Record<string, Migration> = {
@@ -43,12 +43,10 @@ export async function openDatabase(
     const pool = createPgPool(config.databaseUrl, config.databasePoolMax ?? 10, options.onError ?? (() => undefined), options.timeouts);
     return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   }
-  const { PGlite } = await import('@electric-sql/pglite');
-  const parsers = { [INT8_OID]: readInt8 };
-  const pglite = options.pgliteTemplate
-    ? await PGlite.create({ loadDataDir: options.pgliteTemplate, parsers })
-    : await PGlite.create(config.dataDir, { parsers });
-  return new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
+  const session = await PGliteThread.open(
+    options.pgliteTemplate ? { template: options.pgliteTemplate } : { dataDir: config.dataDir },
+  );
+  return new Kysely<DB>({ dialect: new PGliteDialect(session) });
 }
 
 /**

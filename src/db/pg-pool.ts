@@ -2,15 +2,7 @@
 // never waits long for a server that is down or stuck, a connection the server drops (a restart, a
 // failover, an administrator) is logged and replaced, and nothing of it can crash the process.
 import pg from 'pg';
-
-const INT8_OID = 20;
-
-/** bigint columns become JS numbers: money and counts never need more, and a value that would is an error. */
-export function readInt8(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw new Error(`int8 value ${value} is outside the safe integer range`);
-  return n;
-}
+import { INT8_OID, readInt8 } from './int8.js';
 
 export interface PoolTimeouts {
   /** Opening a connection, or waiting for a free one from the pool. */

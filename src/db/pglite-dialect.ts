@@ -1,6 +1,7 @@
 // A Kysely dialect over embedded PGlite. PGlite is one session, so connections are handed out one at a
 // time: a transaction owns the session until it ends, and nothing else's statements interleave with it.
-import type { PGlite } from '@electric-sql/pglite';
+// The session is a PGliteThread (PGlite on a worker thread) in the app, or a PGlite object in this
+// thread where blocking does not matter (building the test template, which also dumps it).
 import {
   CompiledQuery,
   PostgresAdapter,
@@ -14,11 +15,18 @@ import {
   type TransactionSettings,
 } from 'kysely';
 
+/** What the dialect needs of a session; PGlite and PGliteThread both have it. */
+export interface EmbeddedSession {
+  query<R>(sql: string, params: unknown[]): Promise<{ rows: R[]; affectedRows?: number; command?: string }>;
+  readonly closed: boolean;
+  close(): Promise<void>;
+}
+
 class PGliteConnection implements DatabaseConnection {
-  constructor(private readonly pglite: PGlite) {}
+  constructor(private readonly session: EmbeddedSession) {}
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
-    const result = await this.pglite.query<R>(compiled.sql, compiled.parameters as unknown[]);
+    const result = await this.session.query<R>(compiled.sql, compiled.parameters as unknown[]);
     const changed = ['INSERT', 'UPDATE', 'DELETE', 'MERGE'].some((c) => result.command?.toUpperCase().startsWith(c));
     return {
       rows: result.rows,
@@ -50,12 +58,12 @@ class PGliteDriver implements Driver {
   private readonly releases = new WeakMap<DatabaseConnection, () => void>();
   private readonly connection: PGliteConnection;
 
-  constructor(private readonly pglite: PGlite) {
-    this.connection = new PGliteConnection(pglite);
+  constructor(private readonly session: EmbeddedSession) {
+    this.connection = new PGliteConnection(session);
   }
 
   async init(): Promise<void> {
-    await this.pglite.waitReady;
+    // Both kinds of session are open by the time they reach the dialect (PGlite.create, PGliteThread.open).
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
@@ -87,7 +95,7 @@ class PGliteDriver implements Driver {
   async destroy(): Promise<void> {
     const release = await this.lock.acquire();
     try {
-      if (!this.pglite.closed) await this.pglite.close();
+      if (!this.session.closed) await this.session.close();
     } finally {
       release();
     }
@@ -95,13 +103,13 @@ class PGliteDriver implements Driver {
 }
 
 export class PGliteDialect implements Dialect {
-  constructor(private readonly pglite: PGlite) {}
+  constructor(private readonly session: EmbeddedSession) {}
 
   createAdapter() {
     return new PostgresAdapter();
   }
   createDriver(): Driver {
-    return new PGliteDriver(this.pglite);
+    return new PGliteDriver(this.session);
   }
   createIntrospector(db: Kysely<unknown>) {
     return new PostgresIntrospector(db);

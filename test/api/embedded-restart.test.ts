@@ -79,5 +79,6 @@ describe.skipIf(Boolean(process.env.DATABASE_URL))('an embedded restart', () => 
     } finally {
       await second.app.close();
     }
-  });
+    // Two embedded databases made from nothing on disk: slow on a loaded machine.
+  }, 120_000);
 });
