@@ -83,13 +83,17 @@ function readOrCreateSecret(dataDir: string, fileName: string): string {
   const generated = randomBytes(32).toString('base64url');
   if (dataDir.startsWith('memory://')) return generated;
   const file = path.join(dataDir, fileName);
+  let kept = '';
   try {
-    return readFileSync(file, 'utf8').trim();
+    kept = readFileSync(file, 'utf8').trim();
   } catch {
-    mkdirSync(dataDir, { recursive: true });
-    writeFileSync(file, generated + '\n', { mode: 0o600 });
-    return generated;
+    // Not there yet: made below.
   }
+  // An empty file (a crash while writing it, a hand edit) must not become an empty secret or key.
+  if (kept) return kept;
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, generated + '\n', { mode: 0o600 });
+  return generated;
 }
 
 export function loadConfig(env: Env = process.env): Readonly<Config> {
