@@ -16,6 +16,7 @@ import {
   type TestApp,
   type TestConcert,
 } from '../helpers/test-app.js';
+import { findDrawEntries, recordDraw } from '../../src/sales/sale.repository.js';
 
 const admin = { 'x-admin-key': ADMIN_KEY };
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -136,6 +137,14 @@ describe('sales', () => {
       const disordered = await patch({ closesAt: iso(later) });
       expect(json(disordered).error.code).toBe('VALIDATION_ERROR');
     });
+  });
+
+  it('records the draw exactly once, however many instances race to record it', async () => {
+    const sale = await createSale(t.app, (await createConcert(t.app)).concertId);
+    const attempts = Array.from({ length: 20 }, () => [randomUUID(), randomUUID()]);
+    const won = await Promise.all(attempts.map((entries) => recordDraw(t.db, sale.saleId, entries)));
+    expect(won.filter(Boolean)).toHaveLength(1);
+    expect(await findDrawEntries(t.db, sale.saleId)).toEqual(attempts[won.indexOf(true)]);
   });
 
   describe('fans', () => {
