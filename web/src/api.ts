@@ -12,13 +12,24 @@ export class ApiError extends Error {
   }
 }
 
+export type SalePhase = 'SCHEDULED' | 'PREQUEUE' | 'OPEN' | 'SOLD_OUT' | 'CLOSED';
+
 export interface QueueState {
   userId: string;
-  status: 'WAITING' | 'ACTIVE' | 'EXPIRED';
+  /** SOLD_OUT only for a sale's token: the sale sold out, the place in line is over (final). */
+  status: 'WAITING' | 'ACTIVE' | 'EXPIRED' | 'SOLD_OUT';
   position: number;
   estimatedWaitSeconds: number;
   pollAfterSeconds?: number;
   expiresAt: string;
+  // A sale's token adds these; the general line's has none of them.
+  saleId?: string;
+  phase?: SalePhase;
+  seatsLeft?: number;
+  /** This place in line's id in the sale's draw. */
+  entryId?: string;
+  /** The place the draw gave this entry (1-based); null before the draw and for joins after the open. */
+  drawRank?: number | null;
 }
 
 export interface IssuedToken extends QueueState {
@@ -72,6 +83,59 @@ export interface QueueStats {
   paused: boolean;
 }
 
+/** A scheduled on-sale of one concert, with a line of its own (API.md, "Sales"). */
+export interface Sale {
+  saleId: string;
+  concertId: string;
+  title: string;
+  venue: string;
+  queueOpensAt: string;
+  opensAt: string;
+  closesAt: string | null;
+  phase: SalePhase;
+  seatsLeft: number;
+  maxSeatsPerUser: number;
+  draw: { commitment: string; seed: string | null };
+}
+
+/** What anyone can fetch once a sale opened, to recompute its draw. */
+export interface SaleDraw {
+  saleId: string;
+  commitment: string;
+  seed: string;
+  entries: string[];
+}
+
+/** The operator's view of a sale: the sale plus its line's and seats' live numbers. */
+export interface AdminSale extends Sale, QueueStats {
+  sold: number;
+  held: number;
+  free: number;
+}
+
+export interface NewSale {
+  concertId: string;
+  queueOpensAt: string;
+  opensAt: string;
+  closesAt?: string;
+  activeLimit?: number;
+  maxSeatsPerUser?: number;
+}
+
+export interface SaleChange {
+  activeLimit?: number;
+  paused?: boolean;
+  queueOpensAt?: string;
+  opensAt?: string;
+  closesAt?: string | null;
+}
+
+export interface NewConcert {
+  title: string;
+  venue: string;
+  dates: { date: string; startsAt: string; seatCount: number; price: number }[];
+}
+
 interface CallOptions {
   method?: 'GET' | 'POST' | 'PATCH';
   body?: unknown;
@@ -111,8 +175,12 @@ const segment = encodeURIComponent;
 
 export const fanApi = {
   demoUsers: () => call<{ users: { userId: string; name: string }[] }>('/api/v1/demo/users'),
-  issueToken: (userId: string) =>
-    call<IssuedToken>('/api/v1/queue/tokens', { method: 'POST', body: { userId } }),
+  /** Joins the general line, or the line of a sale when saleId is given. */
+  issueToken: (userId: string, saleId?: string) =>
+    call<IssuedToken>('/api/v1/queue/tokens', { method: 'POST', body: saleId ? { userId, saleId } : { userId } }),
+  sales: () => call<{ sales: Sale[] }>('/api/v1/sales'),
+  sale: (saleId: string) => call<Sale>(`/api/v1/sales/${segment(saleId)}`),
+  draw: (saleId: string) => call<SaleDraw>(`/api/v1/sales/${segment(saleId)}/draw`),
   queueState: (token: string) => call<QueueState>('/api/v1/queue/tokens/me', { token }),
   queueEventsUrl: (token: string) => `/api/v1/queue/tokens/me/events?token=${segment(token)}`,
   concerts: (token: string) => call<{ concerts: Concert[] }>('/api/v1/concerts', { token }),
@@ -141,6 +209,12 @@ export const adminApi = {
   queue: (adminKey: string) => call<QueueStats>('/admin/v1/queue', { adminKey }),
   updateQueue: (adminKey: string, body: { activeLimit?: number; paused?: boolean }) =>
     call<QueueStats>('/admin/v1/queue', { method: 'PATCH', body, adminKey }),
+  sales: (adminKey: string) => call<{ sales: AdminSale[] }>('/admin/v1/sales', { adminKey }),
+  createSale: (adminKey: string, body: NewSale) => call<AdminSale>('/admin/v1/sales', { method: 'POST', body, adminKey }),
+  updateSale: (adminKey: string, saleId: string, body: SaleChange) =>
+    call<AdminSale>(`/admin/v1/sales/${segment(saleId)}`, { method: 'PATCH', body, adminKey }),
+  createConcert: (adminKey: string, body: NewConcert) =>
+    call<{ concertId: string }>('/admin/v1/concerts', { method: 'POST', body, adminKey }),
 };
 
 /** A fresh Idempotency-Key; crypto.randomUUID needs a secure context, so fall back on plain http. */

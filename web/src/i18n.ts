@@ -42,6 +42,64 @@ const en = {
   expiredText:
     'The page was closed for too long, your turn ran out, or you already paid. Join again to get a new place at the back of the line.',
   rejoin: 'Join the line again',
+  lineResetNotice: 'The waiting line was restarted by the service, so you were given a new place in it automatically.',
+
+  salesTitle: 'Scheduled on-sales',
+  salesIntro: 'Each on-sale has a line of its own. Join its pre-queue before it opens: at the open, everyone there gets a random place.',
+  salePhase: {
+    SCHEDULED: 'Line not open yet',
+    PREQUEUE: 'Pre-queue open',
+    OPEN: 'On sale now',
+    SOLD_OUT: 'Sold out',
+    CLOSED: 'Closed',
+  } as Record<string, string>,
+  lineOpensIn: (time: string) => `Line opens in ${time}`,
+  saleOpensIn: (time: string) => `Draw and sale open in ${time}`,
+  saleOpensAt: (when: string) => `Opens ${when}`,
+  saleSeatsLeft: (n: string) => `${n} seats left`,
+  joinSale: 'Join this sale',
+  joinSaleFor: (title: string) => `Join this sale: ${title}`,
+  generalTitle: 'Other concerts',
+  generalIntro: 'Concerts without a scheduled sale are sold through the general line: choose who you are to join it.',
+  joinSaleTitle: (title: string) => `Joining the sale: ${title}`,
+  joinSaleIntro: 'Choose who you are to take a place in this line.',
+  backToSales: 'Back to all sales',
+  days: (n: number) => (n === 1 ? '1 day' : `${n} days`),
+
+  prequeueTitle: 'You are in the pre-queue',
+  drawExplain: (time: string, zone: string) =>
+    `At ${time} (${zone}) everyone here gets a random place in line. Arriving earlier does not help: a fan who joined an hour ago and one who joins a minute before have the same chance.`,
+  drawIn: (time: string) => `The draw is in ${time}`,
+  drawNow: 'The draw is happening now…',
+  prequeueCount: 'Fans in the pre-queue',
+  prequeueRange: 'After the draw your place is somewhere from 1 to the number of fans here at the open.',
+  commitmentLabel: 'Draw commitment',
+  commitmentExplain:
+    'This is a fingerprint (SHA-256) of the secret number that decides the draw, published before anyone could join. At the open the number itself is published and this page can check it against the fingerprint, so the draw cannot be changed afterwards.',
+  commitmentFull: 'Show all of it',
+  prequeueKeepOpen: 'Keep this page open until the draw: an entry whose page stays closed for long is left out of the draw. Reloading keeps your place.',
+
+  drawTitle: 'The draw',
+  drawGave: (rank: string) => `The draw gave you place ${rank} in line.`,
+  joinedAfterDraw: 'You joined after the draw, so your place is in order of arrival, behind everyone from the pre-queue.',
+  checkDraw: 'Check the draw',
+  checkingDraw: 'Checking…',
+  checkCommitmentOk: 'The seed published at the open matches the commitment shown before the draw.',
+  checkCommitmentBad: 'The seed published at the open does NOT match the commitment shown before the draw.',
+  checkRankOk: (rank: string, count: string) =>
+    `Recomputed in this browser from all ${count} entries: your place is ${rank}, the same as the service says.`,
+  checkRankBad: (rank: string, claimed: string, count: string) =>
+    `Recomputed in this browser from all ${count} entries: your place is ${rank}, but the service says ${claimed}.`,
+  checkNotIn: (count: string) => `Your entry is not among the ${count} entries of the draw.`,
+  checkUnavailable: 'This browser cannot run the check on this page (it needs a secure https connection).',
+
+  soldOutTitle: 'Sold out',
+  soldOutText: (title: string) => `Every seat of ${title} is sold, so your place in its line has ended. Thank you for waiting.`,
+  closedTitle: 'This sale has closed',
+  closedText: (title: string) => `The on-sale of ${title} has ended, so its line is closed.`,
+  thisSale: 'this concert',
+  seatLimit: (n: number) => `You already hold or own ${n === 1 ? '1 seat' : `${n} seats`} of this sale, the most one fan may have.`,
+  joinSaleAgain: 'Join this sale\'s line again for another seat',
 
   yourTurn: 'It is your turn',
   turnEndsIn: (time: string) => `Your turn ends in ${time}`,
@@ -114,6 +172,46 @@ const en = {
   chartSummary: (w: number, a: number) => `Now ${w} waiting and ${a} active`,
   updatedAt: (time: string) => `Updated ${time}`,
   badLimit: 'Enter a whole number from 0 to 1,000,000.',
+  salesAdminTitle: 'On-sales',
+  newSaleTitle: 'Put a concert on sale',
+  concertIdLabel: 'Concert ID',
+  concertIdHint: 'The concertId of the concert to sell; a new concert can be added at the bottom of this page.',
+  queueOpensAtLabel: 'Pre-queue opens at',
+  opensAtLabel: 'Sale opens at (the draw)',
+  closesAtLabel: 'Closes at (optional)',
+  maxSeatsLabel: 'Seats per fan',
+  saleActiveLimit: 'Fans active at once',
+  saleActiveLimitOptional: 'Fans active at once (optional)',
+  timesHint: (zone: string) => `Times are in your time zone (${zone}).`,
+  createSale: 'Create sale',
+  creating: 'Creating…',
+  saleCreated: (title: string) => `The sale of ${title} is scheduled.`,
+  badConcertId: 'Enter a concert ID: 36 characters like 7b1e4c2a-0f3d-4c4e-9a57-2f6a1d9b8e10.',
+  missingTimes: 'Enter when the pre-queue opens and when the sale opens.',
+  badTimes: 'The pre-queue must open no later than the sale, and the sale must open before it closes.',
+  badSeatsPerFan: 'Enter a whole number of seats per fan from 1 to 200.',
+  noSales: 'No on-sales yet.',
+  phase: 'Phase',
+  sold: 'Sold',
+  held: 'Held',
+  free: 'Free',
+  scheduleLine: (queue: string, opens: string, closes: string | null) =>
+    `Pre-queue ${queue} · opens ${opens}${closes ? ` · closes ${closes}` : ' · no closing time'}`,
+  pauseSale: 'Pause this line',
+  resumeSale: 'Resume this line',
+  saveSaleLimit: 'Save',
+  salePausedNow: (title: string) => `${title}: admission paused, nobody new is let in.`,
+  saleResumedNow: (title: string) => `${title}: admission running again.`,
+  saleLimitSet: (title: string, n: string) => `${title}: up to ${n} fans active at once.`,
+  addConcertTitle: 'Add a concert',
+  titleLabel: 'Title',
+  venueLabel: 'Venue',
+  startsAtLabel: 'Starts at',
+  seatCountLabel: 'Seats (1–200)',
+  priceWonLabel: 'Price (won)',
+  addConcert: 'Add concert',
+  concertAdded: (id: string) => `Concert added (${id}); its ID is filled in above.`,
+  badConcert: 'Fill in a title, a venue, when it starts, 1 to 200 seats and a price of at least 1 won.',
 
   errorGeneric: 'Something went wrong. Please try again.',
   errors: {
@@ -124,6 +222,7 @@ const en = {
     INVALID_CONCERT: 'That concert is not valid.',
     INVALID_TOKEN: 'Your place in line is not recognised. Please join the line again.',
     TOKEN_EXPIRED: 'Your place in line has ended. Please join the line again.',
+    LINE_RESET: 'The waiting line was restarted and your place in it was lost. Please join the line again.',
     INVALID_ADMIN_KEY: 'That admin key is not right.',
     USER_MISMATCH: 'This belongs to a different fan than the one in line.',
     TOKEN_NOT_ACTIVE: 'It is not your turn yet. Please wait in the waiting room.',
@@ -145,6 +244,14 @@ const en = {
     INTERNAL_ERROR: 'The server had a problem. Please try again in a moment.',
     SERVICE_UNAVAILABLE: 'The service is busy or down. Please try again in a moment.',
     RATE_LIMITED: 'Too many requests. Please wait a moment and try again.',
+    SALE_NOT_FOUND: 'That on-sale does not exist.',
+    SALE_NOT_OPEN: 'The line for this sale is not open yet. Please come back when the countdown ends.',
+    SOLD_OUT: 'This sale is sold out.',
+    SALE_CLOSED: 'This sale has closed.',
+    SALE_MISMATCH: 'This concert is sold through a line of its own. Join that sale\'s line to buy seats for it.',
+    SEAT_LIMIT_REACHED: 'You already have the most seats one fan may buy in this sale.',
+    SALE_EXISTS: 'This concert already has a sale that is not closed.',
+    SALE_STARTED: 'That time has already passed, so it can no longer be changed.',
   } as Record<string, string>,
 };
 
@@ -187,6 +294,63 @@ const ko: Dict = {
   expiredText:
     '페이지를 너무 오래 닫아 두었거나, 이용 시간이 끝났거나, 이미 결제를 마쳤습니다. 다시 들어가면 대기열 맨 뒤에 새 순번을 받습니다.',
   rejoin: '대기열 다시 들어가기',
+  lineResetNotice: '서비스 사정으로 대기열이 다시 시작되어, 자동으로 새 순번을 받았습니다.',
+
+  salesTitle: '예매 오픈 일정',
+  salesIntro: '예매마다 대기열이 따로 있습니다. 오픈 전에 사전 대기열에 들어와 있으면, 오픈 순간 모두가 무작위로 순번을 받습니다.',
+  salePhase: {
+    SCHEDULED: '대기열 오픈 전',
+    PREQUEUE: '사전 대기열 진행 중',
+    OPEN: '판매 중',
+    SOLD_OUT: '매진',
+    CLOSED: '판매 종료',
+  },
+  lineOpensIn: (time: string) => `대기열 오픈까지 ${time}`,
+  saleOpensIn: (time: string) => `추첨 및 판매 오픈까지 ${time}`,
+  saleOpensAt: (when: string) => `${when} 오픈`,
+  saleSeatsLeft: (n: string) => `${n}석 남음`,
+  joinSale: '이 예매 참여하기',
+  joinSaleFor: (title: string) => `이 예매 참여하기: ${title}`,
+  generalTitle: '그 밖의 공연',
+  generalIntro: '예매 일정이 따로 없는 공연은 일반 대기열에서 판매합니다. 본인을 선택해 들어가세요.',
+  joinSaleTitle: (title: string) => `예매 참여: ${title}`,
+  joinSaleIntro: '본인을 선택하면 이 대기열에 자리를 받습니다.',
+  backToSales: '전체 예매 목록으로',
+  days: (n: number) => `${n}일`,
+
+  prequeueTitle: '사전 대기열에 있습니다',
+  drawExplain: (time: string, zone: string) =>
+    `${time}(${zone})에 여기 있는 모든 분이 무작위로 순번을 받습니다. 일찍 온다고 유리하지 않습니다. 한 시간 전에 들어온 분과 1분 전에 들어온 분의 기회가 같습니다.`,
+  drawIn: (time: string) => `추첨까지 ${time}`,
+  drawNow: '지금 추첨하고 있습니다…',
+  prequeueCount: '사전 대기열 인원',
+  prequeueRange: '추첨 후 내 순번은 1번부터 오픈 시점의 사전 대기열 인원 사이의 어느 자리입니다.',
+  commitmentLabel: '추첨 약속값',
+  commitmentExplain:
+    '추첨을 정하는 비밀 숫자의 지문(SHA-256)으로, 누구도 들어오기 전에 공개되었습니다. 오픈 순간 그 숫자 자체가 공개되고, 이 페이지에서 지문과 맞는지 확인할 수 있으므로 추첨을 나중에 바꿀 수 없습니다.',
+  commitmentFull: '전체 보기',
+  prequeueKeepOpen: '추첨 때까지 이 페이지를 열어 두세요. 페이지를 오래 닫아 두면 추첨에서 빠집니다. 새로고침해도 자리는 유지됩니다.',
+
+  drawTitle: '추첨 결과',
+  drawGave: (rank: string) => `추첨으로 받은 순번은 ${rank}번입니다.`,
+  joinedAfterDraw: '추첨 뒤에 들어오셔서, 사전 대기열 인원 뒤에 도착한 순서대로 순번을 받았습니다.',
+  checkDraw: '추첨 검증하기',
+  checkingDraw: '검증하는 중…',
+  checkCommitmentOk: '오픈 때 공개된 시드가 추첨 전에 보여 드린 약속값과 일치합니다.',
+  checkCommitmentBad: '오픈 때 공개된 시드가 추첨 전에 보여 드린 약속값과 일치하지 않습니다.',
+  checkRankOk: (rank: string, count: string) => `이 브라우저에서 전체 ${count}명의 추첨을 다시 계산한 결과 내 순번은 ${rank}번으로, 서비스가 알려 준 순번과 같습니다.`,
+  checkRankBad: (rank: string, claimed: string, count: string) =>
+    `이 브라우저에서 전체 ${count}명의 추첨을 다시 계산한 결과 내 순번은 ${rank}번이지만, 서비스는 ${claimed}번이라고 합니다.`,
+  checkNotIn: (count: string) => `추첨에 참여한 ${count}명 가운데 내 자리가 없습니다.`,
+  checkUnavailable: '이 페이지에서는 브라우저가 검증을 실행할 수 없습니다 (보안 https 연결이 필요합니다).',
+
+  soldOutTitle: '매진되었습니다',
+  soldOutText: (title: string) => `${title}의 모든 좌석이 판매되어 대기 순번이 끝났습니다. 기다려 주셔서 감사합니다.`,
+  closedTitle: '판매가 종료되었습니다',
+  closedText: (title: string) => `${title}의 예매가 끝나 대기열이 닫혔습니다.`,
+  thisSale: '이 공연',
+  seatLimit: (n: number) => `이 예매에서 한 사람이 가질 수 있는 최대 좌석 수(${n}석)를 이미 선점했거나 구매했습니다.`,
+  joinSaleAgain: '좌석을 더 사려면 이 예매 대기열에 다시 들어가기',
 
   yourTurn: '내 차례입니다',
   turnEndsIn: (time: string) => `이용 시간 ${time} 남음`,
@@ -259,6 +423,46 @@ const ko: Dict = {
   chartSummary: (w: number, a: number) => `현재 대기 ${w}명, 이용 중 ${a}명`,
   updatedAt: (time: string) => `${time} 갱신`,
   badLimit: '0에서 1,000,000 사이의 정수를 입력하세요.',
+  salesAdminTitle: '예매 일정',
+  newSaleTitle: '공연 예매 열기',
+  concertIdLabel: '공연 ID',
+  concertIdHint: '판매할 공연의 concertId. 새 공연은 이 페이지 맨 아래에서 추가할 수 있습니다.',
+  queueOpensAtLabel: '사전 대기열 오픈 시각',
+  opensAtLabel: '판매 오픈 시각 (추첨)',
+  closesAtLabel: '판매 종료 시각 (선택)',
+  maxSeatsLabel: '1인당 좌석 수',
+  saleActiveLimit: '동시 이용 인원',
+  saleActiveLimitOptional: '동시 이용 인원 (선택)',
+  timesHint: (zone: string) => `시각은 현재 시간대(${zone}) 기준입니다.`,
+  createSale: '예매 만들기',
+  creating: '만드는 중…',
+  saleCreated: (title: string) => `${title} 예매 일정을 만들었습니다.`,
+  badConcertId: '공연 ID를 입력하세요. 7b1e4c2a-0f3d-4c4e-9a57-2f6a1d9b8e10 처럼 36자입니다.',
+  missingTimes: '사전 대기열 오픈 시각과 판매 오픈 시각을 입력하세요.',
+  badTimes: '사전 대기열은 판매 오픈보다 늦게 열 수 없고, 판매 오픈은 종료보다 앞서야 합니다.',
+  badSeatsPerFan: '1인당 좌석 수는 1에서 200 사이의 정수로 입력하세요.',
+  noSales: '아직 예매 일정이 없습니다.',
+  phase: '단계',
+  sold: '판매',
+  held: '선점',
+  free: '남음',
+  scheduleLine: (queue: string, opens: string, closes: string | null) =>
+    `사전 대기열 ${queue} · 오픈 ${opens}${closes ? ` · 종료 ${closes}` : ' · 종료 시각 없음'}`,
+  pauseSale: '이 대기열 일시 정지',
+  resumeSale: '이 대기열 재개',
+  saveSaleLimit: '저장',
+  salePausedNow: (title: string) => `${title}: 입장을 일시 정지했습니다. 새로 들어오는 사람이 없습니다.`,
+  saleResumedNow: (title: string) => `${title}: 입장이 다시 진행됩니다.`,
+  saleLimitSet: (title: string, n: string) => `${title}: 동시 이용 인원을 ${n}명으로 바꿨습니다.`,
+  addConcertTitle: '공연 추가',
+  titleLabel: '공연명',
+  venueLabel: '장소',
+  startsAtLabel: '시작 시각',
+  seatCountLabel: '좌석 수 (1–200)',
+  priceWonLabel: '가격 (원)',
+  addConcert: '공연 추가',
+  concertAdded: (id: string) => `공연을 추가했습니다 (${id}). 위의 공연 ID에 채워 두었습니다.`,
+  badConcert: '공연명, 장소, 시작 시각, 1–200석의 좌석 수와 1원 이상의 가격을 입력하세요.',
 
   errorGeneric: '문제가 발생했습니다. 다시 시도해 주세요.',
   errors: {
@@ -269,6 +473,7 @@ const ko: Dict = {
     INVALID_CONCERT: '올바르지 않은 공연입니다.',
     INVALID_TOKEN: '대기 순번을 확인할 수 없습니다. 대기열에 다시 들어가 주세요.',
     TOKEN_EXPIRED: '대기 순번이 만료되었습니다. 대기열에 다시 들어가 주세요.',
+    LINE_RESET: '대기열이 다시 시작되어 순번이 사라졌습니다. 대기열에 다시 들어가 주세요.',
     INVALID_ADMIN_KEY: '관리자 키가 올바르지 않습니다.',
     USER_MISMATCH: '대기 중인 사용자와 다른 사용자의 정보입니다.',
     TOKEN_NOT_ACTIVE: '아직 차례가 아닙니다. 대기실에서 기다려 주세요.',
@@ -290,6 +495,14 @@ const ko: Dict = {
     INTERNAL_ERROR: '서버에 문제가 생겼습니다. 잠시 후 다시 시도해 주세요.',
     SERVICE_UNAVAILABLE: '서비스가 혼잡하거나 중단되었습니다. 잠시 후 다시 시도해 주세요.',
     RATE_LIMITED: '요청이 너무 많습니다. 잠시 후 다시 시도해 주세요.',
+    SALE_NOT_FOUND: '없는 예매입니다.',
+    SALE_NOT_OPEN: '이 예매의 대기열은 아직 열리지 않았습니다. 카운트다운이 끝나면 다시 와 주세요.',
+    SOLD_OUT: '매진된 예매입니다.',
+    SALE_CLOSED: '판매가 종료된 예매입니다.',
+    SALE_MISMATCH: '이 공연은 별도 대기열에서 판매합니다. 해당 예매 대기열에 들어가 좌석을 구매해 주세요.',
+    SEAT_LIMIT_REACHED: '이 예매에서 한 사람이 살 수 있는 최대 좌석 수에 이미 도달했습니다.',
+    SALE_EXISTS: '이 공연에는 이미 종료되지 않은 예매가 있습니다.',
+    SALE_STARTED: '이미 지난 시각이라 바꿀 수 없습니다.',
   },
 };
 
@@ -371,6 +584,32 @@ export function formatCountdown(ms: number): string {
   const minutes = Math.floor(total / 60);
   const seconds = total % 60;
   return `${minutes}:${String(seconds).padStart(2, '0')}`;
+}
+
+/** A countdown that may be long: "4:05", "1:04:05", "2 days 1:04:05". */
+export function formatLongCountdown(t: Dict, ms: number): string {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  if (total < 3600) return formatCountdown(total * 1000);
+  const days = Math.floor(total / 86_400);
+  const hours = Math.floor((total % 86_400) / 3600);
+  const clock = `${hours}:${String(Math.floor((total % 3600) / 60)).padStart(2, '0')}:${String(total % 60).padStart(2, '0')}`;
+  return days > 0 ? `${t.days(days)} ${clock}` : clock;
+}
+
+/** A moment of a schedule: the time alone when it is today here, else with its date. */
+export function formatWhen(lang: Lang, iso: string, now = Date.now()): string {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return '';
+  const today = new Date(now).toDateString() === at.toDateString();
+  const options: Intl.DateTimeFormatOptions = today ? { timeStyle: 'short' } : { dateStyle: 'medium', timeStyle: 'short' };
+  return new Intl.DateTimeFormat(locales[lang], options).format(at);
+}
+
+/** The name of this browser's time zone at a moment, e.g. "Korean Standard Time" / "한국 표준시". */
+export function formatZone(lang: Lang, iso?: string): string {
+  const at = iso ? new Date(iso) : new Date();
+  const parts = new Intl.DateTimeFormat(locales[lang], { timeZoneName: 'long' }).formatToParts(at);
+  return parts.find((part) => part.type === 'timeZoneName')?.value ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
 }
 
 export function formatWait(t: Dict, seconds: number): string {

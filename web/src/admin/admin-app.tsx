@@ -1,10 +1,12 @@
 // The operator page: live queue numbers polled every 2 s, a chart of the last minutes kept in
-// the page, and the two levers the contract offers: pause/resume and the active limit.
+// the page, and the two levers the contract offers: pause/resume and the active limit. Below the
+// general line, the scheduled on-sales (sales-admin.tsx).
 import { useEffect, useState } from 'preact/hooks';
 import { adminApi, ApiError, type QueueStats } from '../api';
 import { errorText, formatClock, formatNumber, useI18n } from '../i18n';
 import { ErrorLine, Frame, Title } from '../shared';
 import { QueueChart, type Sample } from './queue-chart';
+import { SalesAdmin } from './sales-admin';
 
 const pollMs = 2000;
 const historyMs = 5 * 60 * 1000;
@@ -54,7 +56,10 @@ export function AdminApp() {
       }
     >
       {adminKey ? (
-        <QueuePanel adminKey={adminKey} onRejected={(reason) => signOut(reason)} />
+        <>
+          <QueuePanel adminKey={adminKey} onRejected={(reason) => signOut(reason)} />
+          <SalesAdmin adminKey={adminKey} onRejected={(reason) => signOut(reason)} />
+        </>
       ) : (
         <KeyForm error={signInError} onSubmit={signIn} />
       )}

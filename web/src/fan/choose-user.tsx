@@ -1,8 +1,11 @@
-// First page: pick a demo fan (listed only in demo mode) or paste a user id, then join the line.
+// First page: the scheduled on-sales (each joined through a line of its own), then who you are: a
+// demo fan (listed only in demo mode) or a pasted user id. Choosing who you are joins the general line,
+// or, after a sale's Join button, that sale's line.
 import { useEffect, useState } from 'preact/hooks';
-import { fanApi } from '../api';
+import { fanApi, type Sale } from '../api';
 import { useI18n } from '../i18n';
 import { ErrorLine, Title } from '../shared';
+import { SaleFacts, SaleList, useSales } from './sales';
 import { isUserId } from './session';
 
 interface DemoUser {
@@ -18,8 +21,19 @@ function initials(name: string): string {
   return (first + last).toUpperCase();
 }
 
-export function ChooseUser({ busy, error, onJoin }: { busy: boolean; error: string | null; onJoin: (userId: string, name?: string) => void }) {
+interface Props {
+  busy: boolean;
+  error: string | null;
+  onJoin: (userId: string, name?: string) => void;
+  /** The sale whose line the fan is about to join; null for the general line. */
+  sale: Sale | null;
+  onPickSale: (sale: Sale) => void;
+  onClearSale: () => void;
+}
+
+export function ChooseUser({ busy, error, onJoin, sale, onPickSale, onClearSale }: Props) {
   const { t } = useI18n();
+  const sales = useSales();
   const [demoUsers, setDemoUsers] = useState<DemoUser[] | null>(null);
   const [userId, setUserId] = useState('');
   const [formError, setFormError] = useState<string | null>(null);
@@ -44,10 +58,35 @@ export function ChooseUser({ busy, error, onJoin }: { busy: boolean; error: stri
   };
 
   return (
-    <section class="card" aria-labelledby="who-title">
-      <Title id="who-title">{t.whoTitle}</Title>
-      <p>{t.whoIntro}</p>
+    <section class="card" aria-labelledby={sale ? 'who-sale-title' : 'who-title'}>
+      {sale ? (
+        <>
+          <p class="crumb">
+            <button type="button" class="link" onClick={onClearSale}>
+              ← {t.backToSales}
+            </button>
+          </p>
+          <Title id="who-sale-title">{t.joinSaleTitle(sale.title)}</Title>
+          <div class="sale-summary" data-testid="chosen-sale">
+            <span class="choice-sub">{sale.venue}</span>
+            <SaleFacts sale={sales?.find((s) => s.saleId === sale.saleId) ?? sale} />
+          </div>
+          <p>{t.joinSaleIntro}</p>
+        </>
+      ) : (
+        <>
+          <Title id="who-title">{t.whoTitle}</Title>
+          <p>{t.whoIntro}</p>
+        </>
+      )}
       <ErrorLine text={error} />
+      {!sale && sales && sales.length > 0 && (
+        <>
+          <SaleList sales={sales} busy={busy} onJoin={onPickSale} />
+          <h2 class="block">{t.generalTitle}</h2>
+          <p class="muted small">{t.generalIntro}</p>
+        </>
+      )}
       {demoUsers === null && (
         <p class="muted" role="status">
           {t.loading}

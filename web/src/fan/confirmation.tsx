@@ -8,9 +8,12 @@ interface Props {
   reservation: Reservation;
   concert: Concert | undefined;
   onDone: () => void;
+  /** In a sale's line a payment ends the token: another seat means joining that line again. */
+  onJoinSaleAgain?: (() => void) | undefined;
+  busy?: boolean;
 }
 
-export function Confirmation({ payment, reservation, concert, onDone }: Props) {
+export function Confirmation({ payment, reservation, concert, onDone, onJoinSaleAgain, busy = false }: Props) {
   const { lang, t } = useI18n();
   return (
     <section class="card done" aria-labelledby="done-title">
@@ -51,9 +54,16 @@ export function Confirmation({ payment, reservation, concert, onDone }: Props) {
           <dd>{formatMoney(lang, payment.balance)}</dd>
         </div>
       </dl>
-      <button type="button" class="primary" onClick={onDone}>
-        {t.buyAnother}
-      </button>
+      <div class="actions">
+        <button type="button" class="primary" onClick={onDone}>
+          {t.buyAnother}
+        </button>
+        {onJoinSaleAgain && (
+          <button type="button" disabled={busy} onClick={onJoinSaleAgain}>
+            {t.joinSaleAgain}
+          </button>
+        )}
+      </div>
     </section>
   );
 }

@@ -1,26 +1,41 @@
-// The fan's journey as one small state machine: who → waiting room → concert, date, seat →
-// hold and pay → confirmation. Everything it needs to resume after a reload is in the session.
+// The fan's journey as one small state machine: who (and which line: the general one or a sale's) →
+// waiting room (a sale's pre-queue first) → concert, date, seat → hold and pay → confirmation, or a
+// sale's final screen when it sells out or closes. Everything it needs to resume after a reload is
+// in the session.
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { ApiError, fanApi, type QueueState } from '../api';
+import { ApiError, fanApi, type QueueState, type Sale } from '../api';
 import { errorText, formatCountdown, useI18n } from '../i18n';
 import { ErrorLine, Frame, useNow, Title } from '../shared';
 import { Checkout } from './checkout';
 import { ChooseUser } from './choose-user';
 import { Confirmation } from './confirmation';
 import { ConcertList, DateList } from './concerts';
+import { DrawPanel } from './draw-panel';
+import { SaleEnded } from './sale-ended';
 import { SeatMap } from './seat-map';
 import { loadSession, saveSession, type FanSession } from './session';
 import { WaitingRoom } from './waiting-room';
 
-type Phase = 'who' | 'checking' | 'waiting' | 'active' | 'expired';
+type Phase = 'who' | 'checking' | 'waiting' | 'active' | 'expired' | 'soldout' | 'closed';
 
 function firstPhase(session: FanSession | null): Phase {
+  if (session?.ended) return session.ended === 'SOLD_OUT' ? 'soldout' : 'closed';
   if (!session?.token) return 'who';
   return session.payment ? 'active' : 'checking';
 }
 
 function isTokenEnded(error: unknown): boolean {
   return error instanceof ApiError && (error.code === 'TOKEN_EXPIRED' || error.code === 'INVALID_TOKEN');
+}
+
+function isLineReset(error: unknown): boolean {
+  return error instanceof ApiError && error.code === 'LINE_RESET';
+}
+
+/** A refused join that is final for this sale: its seats are gone, or its time is over. */
+function saleEndedBy(error: unknown): 'SOLD_OUT' | 'CLOSED' | null {
+  if (!(error instanceof ApiError)) return null;
+  return error.code === 'SOLD_OUT' ? 'SOLD_OUT' : error.code === 'SALE_CLOSED' ? 'CLOSED' : null;
 }
 
 export function FanApp() {
@@ -30,6 +45,9 @@ export function FanApp() {
   const [queue, setQueue] = useState<QueueState | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [notice, setNotice] = useState<string | undefined>(undefined);
+  /** The sale whose Join button the fan pressed, while they choose who they are. */
+  const [target, setTarget] = useState<Sale | null>(null);
 
   const setSession = useCallback((next: FanSession | null) => {
     saveSession(next);
@@ -47,22 +65,77 @@ export function FanApp() {
     [],
   );
 
+  /** The sale's line is over for good; the final screen stays after a reload. */
+  const endSale = useCallback((ended: 'SOLD_OUT' | 'CLOSED') => {
+    setSessionState((current) => {
+      if (!current) return current;
+      const next: FanSession = { userId: current.userId, name: current.name, sale: current.sale, ended };
+      saveSession(next);
+      return next;
+    });
+    setPhase(ended === 'SOLD_OUT' ? 'soldout' : 'closed');
+  }, []);
+
   /** Where a queue state sends the fan. */
   const enterQueueState = useCallback(
     (state: QueueState) => {
       setQueue(state);
-      if (state.status === 'ACTIVE') setPhase('active');
+      if (state.status === 'SOLD_OUT') endSale('SOLD_OUT');
+      else if (state.phase === 'CLOSED') endSale('CLOSED');
+      else if (state.status === 'ACTIVE') setPhase('active');
       else if (state.status === 'WAITING') setPhase('waiting');
       else setPhase('expired');
     },
     [],
   );
 
+  /**
+   * The service lost its line (its queue store came back empty): the fan did nothing wrong, so they get
+   * a new place at once, with a sentence saying why, instead of an "expired" screen.
+   */
+  const rejoinAfterReset = useCallback(() => {
+    const current = loadSession();
+    if (!current) return setPhase('who');
+    setPhase('checking');
+    fanApi.issueToken(current.userId, current.sale?.saleId).then(
+      (issued) => {
+        setSession({ userId: current.userId, name: current.name, token: issued.token, startPosition: issued.position, sale: current.sale });
+        setNotice(t.lineResetNotice);
+        enterQueueState(issued);
+      },
+      (failure: unknown) => {
+        const ended = saleEndedBy(failure);
+        if (ended) return endSale(ended);
+        setError(errorText(t, failure));
+        setPhase('expired');
+      },
+    );
+  }, [t]);
+
+  /**
+   * The token was refused as ended. In a sale's line that may be the sell-out (every token of the sale
+   * ends with it), which the token's own status still tells: ask it before saying "expired".
+   */
+  const settleEndedToken = useCallback(() => {
+    const current = loadSession();
+    if (!current?.sale || !current.token) return setPhase('expired');
+    fanApi.queueState(current.token).then(enterQueueState, () => setPhase('expired'));
+  }, []);
+
   /** A shared reaction to errors from any step: an ended token or a not-yet-active one moves the phase. */
   const handleApiError = useCallback(
     (failure: unknown): boolean => {
+      if (isLineReset(failure)) {
+        rejoinAfterReset();
+        return true;
+      }
       if (isTokenEnded(failure)) {
-        setPhase('expired');
+        settleEndedToken();
+        return true;
+      }
+      const ended = saleEndedBy(failure);
+      if (ended) {
+        endSale(ended);
         return true;
       }
       if (failure instanceof ApiError && failure.code === 'TOKEN_NOT_ACTIVE') {
@@ -83,7 +156,8 @@ export function FanApp() {
       .then((state) => !cancelled && enterQueueState(state))
       .catch((failure: unknown) => {
         if (cancelled) return;
-        if (isTokenEnded(failure)) setPhase('expired');
+        if (isLineReset(failure)) rejoinAfterReset();
+        else if (isTokenEnded(failure)) setPhase('expired');
         else setError(errorText(t, failure));
       });
     return () => {
@@ -98,21 +172,32 @@ export function FanApp() {
     const token = session.token;
     const timer = setTimeout(() => {
       fanApi.queueState(token).then(enterQueueState, (failure: unknown) => {
-        if (isTokenEnded(failure)) setPhase('expired');
+        if (isLineReset(failure)) rejoinAfterReset();
+        else if (isTokenEnded(failure)) settleEndedToken();
       });
     }, Math.max(0, activeUntil - Date.now()) + 1000);
     return () => clearTimeout(timer);
   }, [activeUntil, session?.token]);
 
-  const join = async (userId: string, name?: string) => {
+  /** Joins the general line, or the line of `sale`. */
+  const join = async (userId: string, name?: string, sale?: Sale) => {
     setBusy(true);
     setError(null);
     try {
-      const issued = await fanApi.issueToken(userId);
-      setSession({ userId, name, token: issued.token, startPosition: issued.position });
+      const issued = await fanApi.issueToken(userId, sale?.saleId);
+      setNotice(undefined);
+      setTarget(null);
+      setSession({ userId, name, token: issued.token, startPosition: issued.position, ...(sale ? { sale } : {}) });
       enterQueueState(issued);
     } catch (failure) {
-      setError(errorText(t, failure));
+      const ended = sale ? saleEndedBy(failure) : null;
+      if (ended) {
+        setTarget(null);
+        setSession({ userId, name, sale, ended });
+        setPhase(ended === 'SOLD_OUT' ? 'soldout' : 'closed');
+      } else {
+        setError(errorText(t, failure));
+      }
     } finally {
       setBusy(false);
     }
@@ -122,6 +207,7 @@ export function FanApp() {
     setSession(null);
     setQueue(null);
     setError(null);
+    setTarget(null);
     setPhase('who');
   };
 
@@ -131,7 +217,20 @@ export function FanApp() {
   if (!session || phase === 'who') {
     return (
       <Frame>
-        <ChooseUser busy={busy} error={error} onJoin={join} />
+        <ChooseUser
+          busy={busy}
+          error={error}
+          onJoin={(userId, name) => join(userId, name, target ?? undefined)}
+          sale={target}
+          onPickSale={(sale) => {
+            setError(null);
+            setTarget(sale);
+          }}
+          onClearSale={() => {
+            setError(null);
+            setTarget(null);
+          }}
+        />
       </Frame>
     );
   }
@@ -144,7 +243,17 @@ export function FanApp() {
           reservation={session.reservation}
           concert={session.concert}
           onDone={startOver}
+          onJoinSaleAgain={session.sale ? () => join(session.userId, session.name, session.sale) : undefined}
+          busy={busy}
         />
+      </Frame>
+    );
+  }
+
+  if (phase === 'soldout' || phase === 'closed') {
+    return (
+      <Frame aside={aside}>
+        <SaleEnded kind={phase} sale={session.sale} onDone={startOver} />
       </Frame>
     );
   }
@@ -157,7 +266,7 @@ export function FanApp() {
           <p>{t.expiredText}</p>
           <ErrorLine text={error} />
           <div class="actions">
-            <button type="button" class="primary" disabled={busy} onClick={() => join(session.userId, session.name)}>
+            <button type="button" class="primary" disabled={busy} onClick={() => join(session.userId, session.name, session.sale)}>
               {busy ? t.joining : t.rejoin}
             </button>
             <button type="button" class="link" onClick={startOver}>
@@ -195,7 +304,11 @@ export function FanApp() {
           onStartPosition={(startPosition) => patch({ startPosition })}
           onActive={enterQueueState}
           onExpired={() => setPhase('expired')}
+          onFinal={enterQueueState}
+          sale={session.sale}
+          onLineReset={rejoinAfterReset}
           onLeave={startOver}
+          notice={notice}
         />
       </Frame>
     );
@@ -203,6 +316,12 @@ export function FanApp() {
 
   const token = session.token;
   const common = { token, userId: session.userId, onApiError: handleApiError };
+  // Right after the open a fan is often let in at once: the draw's result and its check are here too.
+  const saleId = session.sale?.saleId ?? queue?.saleId;
+  const draw =
+    saleId && queue?.entryId && typeof queue.drawRank === 'number' ? (
+      <DrawPanel saleId={saleId} entryId={queue.entryId} drawRank={queue.drawRank} commitmentSeenBefore={session.sale?.draw.commitment} card />
+    ) : null;
   let step;
   if (!session.concert) {
     step = <ConcertList {...common} onPick={(concert) => patch({ concert, date: undefined })} />;
@@ -222,6 +341,7 @@ export function FanApp() {
         concert={session.concert}
         date={session.date}
         onHeld={(reservation) => patch({ reservation })}
+        seatLimit={session.sale?.maxSeatsPerUser}
         onBack={() => patch({ date: undefined })}
       />
     );
@@ -240,6 +360,7 @@ export function FanApp() {
     <Frame aside={aside}>
       <TurnBanner expiresAt={queue?.status === 'ACTIVE' ? queue.expiresAt : undefined} />
       {step}
+      {!session.date && draw}
     </Frame>
   );
 }

@@ -14,9 +14,11 @@ interface Props extends StepProps {
   date: ConcertDate;
   onHeld: (reservation: Reservation) => void;
   onBack: () => void;
+  /** The most seats one fan may hold or own in this sale; none for the general line. */
+  seatLimit?: number | undefined;
 }
 
-export function SeatMap({ token, userId, onApiError, concert, date, onHeld, onBack }: Props) {
+export function SeatMap({ token, userId, onApiError, concert, date, onHeld, onBack, seatLimit }: Props) {
   const { lang, t } = useI18n();
   const [free, setFree] = useState<Map<number, Seat> | null>(null);
   const [selected, setSelected] = useState<number | null>(null);
@@ -82,6 +84,9 @@ export function SeatMap({ token, userId, onApiError, concert, date, onHeld, onBa
         // The hold button is gone; keep the keyboard on the map, on the seat that was lost.
         setFocusSeat(seatNumber);
         requestAnimationFrame(() => grid.current?.querySelector<HTMLButtonElement>(`[data-seat="${seatNumber}"]`)?.focus());
+      } else if (failure instanceof ApiError && failure.code === 'SEAT_LIMIT_REACHED') {
+        // A notice rather than an error line: the map's refresh must not wipe it a moment later.
+        setNotice(seatLimit !== undefined ? t.seatLimit(seatLimit) : errorText(t, failure));
       } else {
         setError(errorText(t, failure));
       }
@@ -134,7 +139,7 @@ export function SeatMap({ token, userId, onApiError, concert, date, onHeld, onBa
         </li>
       </ul>
       {notice && (
-        <p class="notice" role="alert">
+        <p class="notice" role="alert" data-testid="seat-notice">
           {notice}
         </p>
       )}

@@ -1,5 +1,5 @@
 // The fan's progress, kept in sessionStorage so a reload keeps the place in line and the hold.
-import type { Concert, ConcertDate, Payment, Reservation } from '../api';
+import type { Concert, ConcertDate, Payment, Reservation, Sale } from '../api';
 
 export interface FanSession {
   userId: string;
@@ -7,6 +7,10 @@ export interface FanSession {
   token?: string;
   /** The furthest place in line seen for this token: the start of the progress bar. */
   startPosition?: number;
+  /** The sale whose line the token is in (as it was listed when the fan joined); none for the general line. */
+  sale?: Sale;
+  /** The sale's line ended for good (sold out or closed): the final screen survives a reload. */
+  ended?: 'SOLD_OUT' | 'CLOSED';
   concert?: Concert;
   date?: ConcertDate;
   reservation?: Reservation;

@@ -1,9 +1,12 @@
 // The waiting room: place in line, estimated wait and progress, pushed live over Server-Sent
 // Events; when the stream fails it falls back to polling at the server's pollAfterSeconds.
+// In a sale's line it is the pre-queue until the open, then shows the place the draw gave.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, fanApi, type QueueState } from '../api';
+import { ApiError, fanApi, type QueueState, type Sale } from '../api';
 import { errorText, formatNumber, formatWait, useI18n } from '../i18n';
 import { ErrorLine, Title } from '../shared';
+import { DrawPanel } from './draw-panel';
+import { PreQueue, useSale } from './prequeue';
 
 interface Props {
   token: string;
@@ -12,20 +15,40 @@ interface Props {
   onStartPosition: (position: number) => void;
   onActive: (state: QueueState) => void;
   onExpired: () => void;
+  /** The sale's line ended for good: it sold out (status SOLD_OUT) or closed (phase CLOSED). */
+  onFinal: (state: QueueState) => void;
+  /** The sale this line belongs to, as known when the fan joined; none for the general line. */
+  sale?: Sale | undefined;
+  /** The line was lost and started again (the service lost its queue store): the fan needs a new place. */
+  onLineReset: () => void;
   onLeave: () => void;
+  /** Shown above the place in line, e.g. why the fan was given a new place. */
+  notice?: string | undefined;
 }
 
 const defaultPollSeconds = 2;
 
-export function WaitingRoom({ token, initial, startPosition, onStartPosition, onActive, onExpired, onLeave }: Props) {
+export function WaitingRoom({
+  token,
+  initial,
+  startPosition,
+  onStartPosition,
+  onActive,
+  onExpired,
+  onFinal,
+  sale: knownSale,
+  onLineReset,
+  onLeave,
+  notice,
+}: Props) {
   const { lang, t } = useI18n();
   const [state, setState] = useState<QueueState | null>(initial?.status === 'WAITING' ? initial : null);
   const [mode, setMode] = useState<'live' | 'polling'>('live');
   const [pollSeconds, setPollSeconds] = useState(defaultPollSeconds);
   const [error, setError] = useState<unknown>(null);
   // The callbacks change on every render of the parent; the stream must not restart for that.
-  const handlers = useRef({ onActive, onExpired });
-  handlers.current = { onActive, onExpired };
+  const handlers = useRef({ onActive, onExpired, onFinal, onLineReset });
+  handlers.current = { onActive, onExpired, onFinal, onLineReset };
 
   useEffect(() => {
     let stopped = false;
@@ -43,6 +66,10 @@ export function WaitingRoom({ token, initial, startPosition, onStartPosition, on
         stopped = true;
         stream?.close();
         handlers.current.onExpired();
+      } else if (next.status === 'SOLD_OUT' || next.phase === 'CLOSED') {
+        stopped = true;
+        stream?.close();
+        handlers.current.onFinal(next);
       } else {
         setState(next);
       }
@@ -57,6 +84,11 @@ export function WaitingRoom({ token, initial, startPosition, onStartPosition, on
         wait = next.pollAfterSeconds && next.pollAfterSeconds > 0 ? next.pollAfterSeconds : defaultPollSeconds;
         setPollSeconds(wait);
       } catch (failure) {
+        if (failure instanceof ApiError && failure.code === 'LINE_RESET') {
+          stopped = true;
+          handlers.current.onLineReset();
+          return;
+        }
         if (failure instanceof ApiError && (failure.code === 'TOKEN_EXPIRED' || failure.code === 'INVALID_TOKEN')) {
           stopped = true;
           handlers.current.onExpired();
@@ -98,7 +130,36 @@ export function WaitingRoom({ token, initial, startPosition, onStartPosition, on
     };
   }, [token]);
 
-  const position = state?.position;
+  const saleId = state?.saleId ?? knownSale?.saleId;
+  const sale = useSale(saleId, knownSale);
+  const inPrequeue = state?.phase === 'PREQUEUE';
+
+  // The line's own state need not say that its sale closed: the sale itself does, so once it says
+  // CLOSED (re-read now and then, and just after closesAt) the waiting is over.
+  const closesAt = sale?.closesAt ? Date.parse(sale.closesAt) : NaN;
+  const saleClosed = sale?.phase === 'CLOSED';
+  useEffect(() => {
+    if (!saleClosed || !state) return;
+    handlers.current.onFinal({ ...state, phase: 'CLOSED' });
+  }, [saleClosed]);
+  useEffect(() => {
+    if (!Number.isFinite(closesAt) || !saleId) return;
+    const timer = setTimeout(
+      () => {
+        fanApi.sale(saleId).then(
+          (next) => {
+            if (next.phase === 'CLOSED' && state) handlers.current.onFinal({ ...state, phase: 'CLOSED' });
+          },
+          () => {},
+        );
+      },
+      Math.min(Math.max(0, closesAt - Date.now()) + 1500, 2_000_000_000),
+    );
+    return () => clearTimeout(timer);
+  }, [closesAt, saleId]);
+
+  // In the pre-queue the position is its size, not a place: the progress bar starts at the draw.
+  const position = inPrequeue ? undefined : state?.position;
   useEffect(() => {
     if (position !== undefined && position > (startPosition ?? 0)) onStartPosition(position);
   }, [position, startPosition]);
@@ -107,9 +168,16 @@ export function WaitingRoom({ token, initial, startPosition, onStartPosition, on
   const percent = position === undefined ? 0 : Math.round(((start - position + 1) / (start + 1)) * 100);
 
   return (
-    <section class="card waiting" aria-labelledby="waiting-title">
-      <Title id="waiting-title">{t.waitingTitle}</Title>
-      {state ? (
+    <section class="card waiting" aria-labelledby={inPrequeue ? 'prequeue-title' : 'waiting-title'}>
+      {inPrequeue ? <Title id="prequeue-title">{t.prequeueTitle}</Title> : <Title id="waiting-title">{t.waitingTitle}</Title>}
+      {notice && (
+        <p class="notice" role="status" data-testid="notice">
+          {notice}
+        </p>
+      )}
+      {state && inPrequeue ? (
+        <PreQueue state={state} sale={sale} />
+      ) : state ? (
         <>
           <div class="stats">
             <div class="stat">
@@ -139,13 +207,17 @@ export function WaitingRoom({ token, initial, startPosition, onStartPosition, on
           >
             <div class="progress-fill" style={{ width: `${percent}%` }} />
           </div>
+          {saleId && state.entryId && typeof state.drawRank === 'number' && (
+            <DrawPanel saleId={saleId} entryId={state.entryId} drawRank={state.drawRank} commitmentSeenBefore={knownSale?.draw.commitment} />
+          )}
+          {saleId && state.drawRank === null && state.phase !== 'PREQUEUE' && <p class="muted">{t.joinedAfterDraw}</p>}
         </>
       ) : (
         <p class="muted" role="status">
           {t.loading}
         </p>
       )}
-      <p>{t.keepOpen}</p>
+      {!inPrequeue && <p>{t.keepOpen}</p>}
       <p class="muted small" role="status">
         <span class={mode === 'live' ? 'dot live' : 'dot'} aria-hidden="true" />{' '}
         {mode === 'live' ? t.liveUpdates : t.pollingUpdates(pollSeconds)}
