@@ -13,6 +13,7 @@ import {
   LineEndedError,
   LineNotSeededError,
   saleLineId,
+  type LineEnd,
   type LineSettings,
   type QueueLines,
   type QueueSettings,
@@ -364,8 +365,8 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
       if (line) await tickLine(line);
     },
 
-    /** Ends a line for good (its sale sold out): every token of it reads `status` from now on. */
-    async endLine(lineId: string, status: 'SOLD_OUT'): Promise<void> {
+    /** Ends a line for good (its sale sold out or closed): every live token of it reads `status` from now on. */
+    async endLine(lineId: string, status: LineEnd): Promise<void> {
       await storeOf(lineId).endLine(now(), status);
     },
 

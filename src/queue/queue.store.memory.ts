@@ -7,6 +7,7 @@ import {
   LineEndedError,
   newEpoch,
   type JoinResult,
+  type LineEnd,
   type LineSettings,
   type QueueLines,
   type QueueSettings,
@@ -45,7 +46,7 @@ export interface QueueSnapshot {
   preCount: number;
   preClosed: boolean;
   drawn: boolean;
-  ended: boolean;
+  ended: LineEnd | null;
   /** tokenId, userId, entryId, seq, pre, drawRank, status (index in STATUSES), lastSeenAt, activeUntil, endedAt */
   tokens: [string, string, string, number, boolean, number | null, StatusCode, number, number, number][];
   admissions: number[];
@@ -76,7 +77,8 @@ export class MemoryQueueStore implements QueueStore {
   private preCount = 0;
   private preClosed = false;
   private drawn = false;
-  private lineEnded = false;
+  /** How the line ended (its sale sold out or closed); null while it runs. */
+  private lineEnded: LineEnd | null = null;
   private settings: LineSettings;
   private epoch = newEpoch();
   /** Bumped by every change, so a snapshot is written only when something changed since the last. */
@@ -279,9 +281,9 @@ export class MemoryQueueStore implements QueueStore {
     return true;
   }
 
-  async endLine(now: number, status: 'SOLD_OUT'): Promise<void> {
+  async endLine(now: number, status: LineEnd): Promise<void> {
     if (this.lineEnded) return;
-    this.lineEnded = true;
+    this.lineEnded = status;
     for (const entry of this.tokens.values()) if (isLive(entry)) this.end(entry, now, status);
     this.events.emit('change');
   }
@@ -298,7 +300,7 @@ export class MemoryQueueStore implements QueueStore {
       activeLimit: this.settings.activeLimit,
       paused: this.settings.paused,
       drawn: this.drawnOrNoPrequeue(),
-      ended: this.lineEnded,
+      ended: this.lineEnded !== null,
     };
   }
 
@@ -335,7 +337,7 @@ export class MemoryQueueStore implements QueueStore {
   private endIfOver(entry: Entry, now: number): boolean {
     if (!isLive(entry)) return false;
     if (this.lineEnded) {
-      this.end(entry, now, 'SOLD_OUT');
+      this.end(entry, now, this.lineEnded);
       return true;
     }
     const lapsed =
@@ -345,7 +347,7 @@ export class MemoryQueueStore implements QueueStore {
     return lapsed;
   }
 
-  private end(entry: Entry, now: number, status: 'EXPIRED' | 'SOLD_OUT'): void {
+  private end(entry: Entry, now: number, status: LineEnd): void {
     this.changes++;
     if (entry.status === 'WAITING' && entry.seq > 0) this.line.delete(entry.seq);
     this.active.delete(entry.tokenId);

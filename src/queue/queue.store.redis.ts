@@ -24,7 +24,8 @@
 //                              has none: the scripts then refuse to join or admit until an instance
 //                              re-seeds the line from PostgreSQL, which starts a new epoch; tokens of
 //                              the old one answer LINE_RESET.
-//   B meta             hash    preCount (joins of the pre-queue), preClosed, drawn, ended (sold out).
+//   B meta             hash    preCount (joins of the pre-queue), preClosed, drawn, ended (the status the
+//                              line's tokens end with: SOLD_OUT when its sale sold out, EXPIRED when it closed).
 //   B pre              hash    entryId -> tokenId of the pre-queue's joins, read once at the draw.
 //   B changes          pub/sub channel; admission, endings and the draw publish. Each instance holds ONE
 //                              subscriber connection (PSUBSCRIBE over every line) and fans out to its
@@ -51,6 +52,7 @@ import {
   LineNotSeededError,
   newEpoch,
   type JoinResult,
+  type LineEnd,
   type LineSettings,
   type QueueLines,
   type QueueSettings,
@@ -274,7 +276,7 @@ export class RedisQueueStore implements QueueStore {
     return true;
   }
 
-  async endLine(now: number, status: 'SOLD_OUT'): Promise<void> {
+  async endLine(now: number, status: LineEnd): Promise<void> {
     await this.run(queueScripts.endLine, now, status);
   }
 

@@ -15,6 +15,9 @@ import { randomBytes } from 'node:crypto';
 /** SOLD_OUT: the line ended because its sale sold out (final, like EXPIRED). */
 export type TokenStatus = 'WAITING' | 'ACTIVE' | 'EXPIRED' | 'SOLD_OUT';
 
+/** How a line's live tokens end when the line ends: its sale sold out, or closed. */
+export type LineEnd = 'SOLD_OUT' | 'EXPIRED';
+
 export interface TokenState {
   tokenId: string;
   userId: string;
@@ -73,7 +76,7 @@ export interface QueueStats extends QueueSettings {
   prequeued: number;
   /** The draw has placed the pre-queue (always true for a line without one). */
   drawn: boolean;
-  /** The line was ended for good (its sale sold out). */
+  /** The line was ended for good (its sale sold out or closed). */
   ended: boolean;
   active: number;
   /** Admissions in the last 60 s: measured, not configured. */
@@ -127,8 +130,11 @@ export interface QueueStore {
    * false if the line was drawn already (by this or another instance). Admission starts after it.
    */
   applyDraw(orderedEntryIds: string[]): Promise<boolean>;
-  /** Ends the line for good: every WAITING and ACTIVE token reads `status` from now on; nobody joins. */
-  endLine(now: number, status: 'SOLD_OUT'): Promise<void>;
+  /**
+   * Ends the line for good: every WAITING and ACTIVE token reads `status` from now on (SOLD_OUT when its
+   * sale sold out, EXPIRED when it closed); nobody joins. Ending an ended line changes nothing.
+   */
+  endLine(now: number, status: LineEnd): Promise<void>;
   stats(now: number): Promise<QueueStats>;
   /**
    * Takes these settings unless it has a newer version already; after the line was lost, starts a new

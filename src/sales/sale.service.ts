@@ -190,7 +190,12 @@ export function createSaleService({ db, queue, config, now = Date.now, log }: Sa
   async function refresh(): Promise<void> {
     const rows = await findOpenSales(db);
     const next = new Map(rows.map((r) => [r.id, r]));
-    for (const saleId of open.keys()) if (!next.has(saleId)) queue.closeLine(saleLineId(saleId));
+    for (const saleId of open.keys()) {
+      if (next.has(saleId)) continue;
+      // Closed: whoever still waits or shops in its line is told their token ended, then the line rests.
+      await queue.endLine(saleLineId(saleId), 'EXPIRED');
+      queue.closeLine(saleLineId(saleId));
+    }
     open = next;
     byConcert = new Map(rows.map((r) => [r.concert_id, r.id]));
     for (const row of rows) await openLineOf(row);

@@ -309,6 +309,17 @@ export function describeQueueLines(name: string, makeLines: LinesFactory): void 
       expect(silent!.entryId).not.toBe(polling!.entryId);
     });
 
+    it('ends a line as EXPIRED when its sale closes: live tokens read EXPIRED, and a later sold-out changes nothing', async () => {
+      const lines = await open();
+      const store = await sale(lines, 'sale:closed', { activeLimit: 1 });
+      const [active, waiting] = await joinMany(store, 2);
+      await store.admit(T0);
+      await store.endLine(T0 + 1, 'EXPIRED');
+      await store.endLine(T0 + 2, 'SOLD_OUT');
+      expect(await statuses(store, [active!, waiting!].map((s) => s.tokenId), T0 + 3)).toEqual(['EXPIRED', 'EXPIRED']);
+      expect((await store.stats(T0 + 3)).ended).toBe(true);
+    });
+
     it('admits at most the cap it is given', async () => {
       const lines = await open();
       const store = await sale(lines, 'sale:cap', { activeLimit: 10 });

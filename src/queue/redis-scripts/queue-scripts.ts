@@ -43,10 +43,11 @@ local function load(id)
            drawRank = f[9] or '' }
 end
 
--- The pre-queue and the line's end: preCount (joins of the pre-queue), preClosed, drawn, ended.
+-- The pre-queue and the line's end: preCount (joins of the pre-queue), preClosed, drawn, and ended
+-- (false, or the status its live tokens end with: SOLD_OUT or EXPIRED).
 local function meta()
   local m = redis.call('HMGET', metaKey, 'preCount', 'preClosed', 'drawn', 'ended')
-  return { preCount = tonumber(m[1]) or 0, preClosed = m[2] == '1', drawn = m[3] == '1', ended = m[4] == '1' }
+  return { preCount = tonumber(m[1]) or 0, preClosed = m[2] == '1', drawn = m[3] == '1', ended = m[4] or false }
 end
 
 -- When the line's sale opens (0: a line without a pre-queue).
@@ -81,7 +82,7 @@ end
 local function settle(t, m)
   if not live(t) then return false end
   if m.ended then
-    finish(t, 'SOLD_OUT')
+    finish(t, m.ended)
     return true
   end
   if lapsed(t) then
@@ -253,7 +254,7 @@ if changed then redis.call('PUBLISH', channel, 'admit') end
 return { admitted, more, redis.call('GET', epochKey) }
 `;
 
-/** Returns { waiting, active, admittedPerMinute, activeLimit, paused, prequeued, drawn, ended } read at one instant. */
+/** Returns { waiting, active, admittedPerMinute, activeLimit, paused, prequeued, drawn, ended (1/0) } read at one instant. */
 const STATS = `
 local settings = redis.call('HMGET', settingsKey, 'activeLimit', 'paused')
 local m = meta()
@@ -330,12 +331,13 @@ return 1
 `;
 
 /**
- * ARGV[7] = the status tokens end with. Ends the line for good: ACTIVE tokens end now; WAITING ones
- * read the status when next seen (the line, and with it the waiting count, is emptied at once).
+ * ARGV[7] = the status tokens end with (SOLD_OUT or EXPIRED). Ends the line for good: ACTIVE tokens end
+ * now; WAITING ones read the status when next seen (the line, and with it the waiting count, is
+ * emptied at once).
  */
 const END_LINE = `
-if redis.call('HGET', metaKey, 'ended') == '1' then return 0 end
-redis.call('HSET', metaKey, 'ended', '1')
+if redis.call('HEXISTS', metaKey, 'ended') == 1 then return 0 end
+redis.call('HSET', metaKey, 'ended', ARGV[7])
 for _, id in ipairs(redis.call('ZRANGE', activeKey, 0, -1)) do
   local t = load(id)
   if t and t.status == 'ACTIVE' then finish(t, ARGV[7]) end
