@@ -5,7 +5,6 @@
 import { Worker } from 'node:worker_threads';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 
-
 /** What the worker opens: a directory (or 'memory://'), or a dumped data directory to load. */
 export type WorkerSource = { dataDir: string } | { template: ArrayBuffer };
 
