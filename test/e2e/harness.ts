@@ -203,6 +203,22 @@ export async function waitForAttribute(locator: Locator, name: string, value: st
   await waitUntil(async () => (await locator.getAttribute(name, { timeout: 1_000 })) === value, `${name}=${value}`, timeoutMs);
 }
 
+/**
+ * Collects what a page reports as broken: console errors (a failed request shows there as "Failed to
+ * load resource … status of N", with the request's URL) and uncaught exceptions. Read it at the end of
+ * a journey; a step that expects a refusal names it and filters it out.
+ */
+export function watchConsole(page: Page): { errors: () => string[] } {
+  const seen: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return;
+    const url = message.location().url;
+    seen.push(url ? `${message.text()} (${url})` : message.text());
+  });
+  page.on('pageerror', (error) => seen.push(`uncaught: ${error.message}`));
+  return { errors: () => [...seen] };
+}
+
 /** The seeded demo fans (GET /api/v1/demo/users, demo mode only). */
 export async function demoUsers(server: TestServer): Promise<{ userId: string; name: string }[]> {
   return (await server.request<{ users: { userId: string; name: string }[] }>('GET', '/api/v1/demo/users')).users;

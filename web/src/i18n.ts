@@ -56,7 +56,7 @@ const en = {
   lineOpensIn: (time: string) => `Line opens in ${time}`,
   saleOpensIn: (time: string) => `Draw and sale open in ${time}`,
   saleOpensAt: (when: string) => `Opens ${when}`,
-  saleSeatsLeft: (n: string) => `${n} seats left`,
+  saleSeatsLeft: (n: string) => (n === '1' ? '1 seat left' : `${n} seats left`),
   joinSale: 'Join this sale',
   joinSaleFor: (title: string) => `Join this sale: ${title}`,
   generalTitle: 'Other concerts',
