@@ -103,9 +103,16 @@ export interface QueueLineTable {
 
 export interface QueueSnapshotTable {
   line: string;
-  /** JSON of the in-process store's line (see MemoryQueueStore.snapshot). */
+  /** JSON of the in-process line's own state (see LineState in queue.store.memory.ts). */
   body: string;
   saved_at: Timestamp;
+}
+
+export interface QueueSnapshotTokenTable {
+  line: string;
+  token_id: string;
+  /** JSON of one token (SavedToken). */
+  body: string;
 }
 
 export interface SaleTable {
@@ -139,5 +146,6 @@ export interface DB {
   idempotency_keys: IdempotencyKeyTable;
   queue_lines: QueueLineTable;
   queue_snapshots: QueueSnapshotTable;
+  queue_snapshot_tokens: QueueSnapshotTokenTable;
   sales: SaleTable;
 }

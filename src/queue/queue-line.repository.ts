@@ -39,20 +39,57 @@ export async function updateLineSettings(db: Kysely<DB>, line: string, change: P
   return toSettings(row);
 }
 
-export async function saveQueueSnapshot(db: Kysely<DB>, line: string, body: string, savedAt: Date): Promise<void> {
-  await db
-    .insertInto('queue_snapshots')
-    .values({ line, body, saved_at: savedAt })
-    .onConflict((oc) => oc.column('line').doUpdateSet({ body, saved_at: savedAt }))
-    .execute();
+/** Rows per statement when saving tokens: one statement stays well under PostgreSQL's parameter limit. */
+const TOKEN_ROWS_PER_STATEMENT = 1_000;
+
+/**
+ * Saves a line's snapshot in one transaction: its state, the tokens given (all of them with `replace`,
+ * which first drops the ones saved before; otherwise those that changed), and drops the forgotten ones.
+ */
+export async function saveQueueSnapshot(
+  db: Kysely<DB>,
+  snapshot: { line: string; state: string; tokens: [string, string][]; forgotten: string[]; replace: boolean; savedAt: Date },
+): Promise<void> {
+  const { line, state, tokens, forgotten, replace, savedAt } = snapshot;
+  await db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto('queue_snapshots')
+      .values({ line, body: state, saved_at: savedAt })
+      .onConflict((oc) => oc.column('line').doUpdateSet({ body: state, saved_at: savedAt }))
+      .execute();
+    if (replace) await trx.deleteFrom('queue_snapshot_tokens').where('line', '=', line).execute();
+    for (let i = 0; i < tokens.length; i += TOKEN_ROWS_PER_STATEMENT) {
+      const rows = tokens.slice(i, i + TOKEN_ROWS_PER_STATEMENT).map(([tokenId, body]) => ({ line, token_id: tokenId, body }));
+      await trx
+        .insertInto('queue_snapshot_tokens')
+        .values(rows)
+        .onConflict((oc) => oc.columns(['line', 'token_id']).doUpdateSet({ body: sql<string>`excluded.body` }))
+        .execute();
+    }
+    for (let i = 0; i < forgotten.length; i += TOKEN_ROWS_PER_STATEMENT) {
+      await trx
+        .deleteFrom('queue_snapshot_tokens')
+        .where('line', '=', line)
+        .where('token_id', 'in', forgotten.slice(i, i + TOKEN_ROWS_PER_STATEMENT))
+        .execute();
+    }
+  });
 }
 
-/** Every snapshot whose line starts with `prefix` (one deployment's lines). */
-export async function loadQueueSnapshots(db: Kysely<DB>, prefix: string): Promise<{ line: string; body: string; savedAt: Date }[]> {
+/** Every snapshot whose line starts with `prefix` (one deployment's lines), with its tokens. */
+export async function loadQueueSnapshots(
+  db: Kysely<DB>,
+  prefix: string,
+): Promise<{ line: string; state: string; tokens: string[]; savedAt: Date }[]> {
   const rows = await db
     .selectFrom('queue_snapshots')
     .select(['line', 'body', 'saved_at'])
     .where(sql<boolean>`starts_with(line, ${prefix})`)
     .execute();
-  return rows.map((r) => ({ line: r.line, body: r.body, savedAt: new Date(r.saved_at) }));
+  const lines = [];
+  for (const row of rows) {
+    const tokens = await db.selectFrom('queue_snapshot_tokens').select('body').where('line', '=', row.line).execute();
+    lines.push({ line: row.line, state: row.body, tokens: tokens.map((t) => t.body), savedAt: new Date(row.saved_at) });
+  }
+  return lines;
 }

@@ -1,12 +1,13 @@
-// Carries the in-process lines over a restart: a snapshot of each line is written to the database every
-// few seconds while it changes and once more on shutdown, and read back at start. A crash loses at most
-// the changes since the last snapshot; the fans who joined in that window are told LINE_RESET and rejoin.
+// Carries the in-process lines over a restart: each line's state and the tokens that changed are written
+// to the database every few seconds while it changes and once more on shutdown, and read back at start.
+// A crash loses at most the changes since the last snapshot; the fans who joined in that window are told
+// LINE_RESET and rejoin.
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import { OutageLog, type OutageLogger } from '../health/outage-log.js';
 import { loadQueueSnapshots, saveQueueSnapshot } from './queue-line.repository.js';
 import type { SavedLine } from './queue.store.factory.js';
-import type { MemoryQueueLines, QueueSnapshot } from './queue.store.memory.js';
+import type { LineState, MemoryQueueLines, SavedToken } from './queue.store.memory.js';
 
 export const SNAPSHOT_INTERVAL_MS = 2_000;
 
@@ -15,9 +16,10 @@ export async function loadSavedLines(db: Kysely<DB>, prefix: string, log?: Outag
   const lines: SavedLine[] = [];
   for (const row of await loadQueueSnapshots(db, prefix)) {
     try {
-      const snapshot = JSON.parse(row.body) as QueueSnapshot;
-      if (snapshot.version !== 2 || !Array.isArray(snapshot.tokens)) throw new Error(`unknown snapshot version ${String(snapshot.version)}`);
-      lines.push({ lineId: row.line.slice(prefix.length), snapshot, savedAt: row.savedAt.getTime() });
+      const state = JSON.parse(row.state) as LineState;
+      if (state.version !== 3) throw new Error(`unknown snapshot version ${String(state.version)}`);
+      const tokens = row.tokens.map((t) => JSON.parse(t) as SavedToken);
+      lines.push({ lineId: row.line.slice(prefix.length), snapshot: { ...state, tokens }, savedAt: row.savedAt.getTime() });
     } catch (err) {
       // A line that cannot be read is a line lost: start a new one rather than refuse to start.
       log?.error({ err, line: row.line }, 'a saved waiting line could not be read; starting it empty');
@@ -42,6 +44,8 @@ export function startSnapshots(options: {
   const { db, lines, prefix, log, now = Date.now } = options;
   const outage = new OutageLog(log, 'saving the waiting lines');
   const savedChanges = new Map<string, number>();
+  /** Lines whose last save failed: what it carried is gone from the store's changes, so the next is whole. */
+  const whole = new Set<string>();
   let saving: Promise<void> = Promise.resolve();
 
   const save = () => {
@@ -49,8 +53,19 @@ export function startSnapshots(options: {
       try {
         for (const [lineId, store] of lines.entries()) {
           const changes = store.changeCount;
-          if (changes === savedChanges.get(lineId)) continue;
-          await saveQueueSnapshot(db, prefix + lineId, JSON.stringify(store.snapshot()), new Date(now()));
+          if (changes === savedChanges.get(lineId) && !whole.has(lineId)) continue;
+          const replace = whole.has(lineId) || !savedChanges.has(lineId);
+          const delta = replace ? (({ tokens, ...state }) => ({ state, tokens, forgotten: [] as string[] }))(store.snapshot()) : store.takeDelta();
+          whole.add(lineId);
+          await saveQueueSnapshot(db, {
+            line: prefix + lineId,
+            state: JSON.stringify(delta.state),
+            tokens: delta.tokens.map((t): [string, string] => [t[0], JSON.stringify(t)]),
+            forgotten: delta.forgotten,
+            replace,
+            savedAt: new Date(now()),
+          });
+          whole.delete(lineId);
           savedChanges.set(lineId, changes);
         }
         outage.ok();

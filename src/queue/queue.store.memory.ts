@@ -28,6 +28,8 @@ interface Entry {
   drawRank: number | null;
   status: TokenState['status'];
   lastSeenAt: number;
+  /** lastSeenAt as the last snapshot holds it: a poll re-saves the token only once this is well behind. */
+  savedSeenAt: number;
   activeUntil: number;
   endedAt: number;
 }
@@ -37,9 +39,12 @@ const MINUTE_MS = 60_000;
 const STATUSES = ['WAITING', 'ACTIVE', 'EXPIRED', 'SOLD_OUT'] as const;
 type StatusCode = 0 | 1 | 2 | 3;
 
-/** The line as plain JSON: tokens as compact tuples, since a line may hold a million of them. */
-export interface QueueSnapshot {
-  version: 2;
+/** tokenId, userId, entryId, seq, pre, drawRank, status (index in STATUSES), lastSeenAt, activeUntil, endedAt */
+export type SavedToken = [string, string, string, number, boolean, number | null, StatusCode, number, number, number];
+
+/** What a line is besides its tokens: small, written whole with every snapshot. */
+export interface LineState {
+  version: 3;
   epoch: string;
   lastSeq: number;
   cursor: number;
@@ -47,9 +52,22 @@ export interface QueueSnapshot {
   preClosed: boolean;
   drawn: boolean;
   ended: LineEnd | null;
-  /** tokenId, userId, entryId, seq, pre, drawRank, status (index in STATUSES), lastSeenAt, activeUntil, endedAt */
-  tokens: [string, string, string, number, boolean, number | null, StatusCode, number, number, number][];
   admissions: number[];
+}
+
+/** The line as plain JSON: tokens as compact tuples, since a line may hold a million of them. */
+export interface QueueSnapshot extends LineState {
+  tokens: SavedToken[];
+}
+
+/**
+ * What changed since the last snapshot: the line's state, the tokens that changed and the ones
+ * forgotten. A snapshot of a line of 100,000 is then a few hundred rows every few seconds, not all of them.
+ */
+export interface SnapshotDelta {
+  state: LineState;
+  tokens: SavedToken[];
+  forgotten: string[];
 }
 
 export class MemoryQueueStore implements QueueStore {
@@ -83,6 +101,9 @@ export class MemoryQueueStore implements QueueStore {
   private epoch = newEpoch();
   /** Bumped by every change, so a snapshot is written only when something changed since the last. */
   private changes = 0;
+  /** Tokens changed, and tokens forgotten, since the last delta was taken. */
+  private dirty = new Set<string>();
+  private forgottenIds: string[] = [];
   private readonly events = new EventEmitter();
 
   constructor(
@@ -112,7 +133,8 @@ export class MemoryQueueStore implements QueueStore {
     for (const [tokenId, userId, entryId, seq, pre, drawRank, code, lastSeenAt, activeUntil, endedAt] of snapshot.tokens) {
       const status = STATUSES[code];
       const waiting = status === 'WAITING';
-      const entry: Entry = { tokenId, userId, entryId, seq, pre, drawRank, status, lastSeenAt: waiting ? lastSeenAt + downtime : lastSeenAt, activeUntil, endedAt };
+      const seenAt = waiting ? lastSeenAt + downtime : lastSeenAt;
+      const entry: Entry = { tokenId, userId, entryId, seq, pre, drawRank, status, lastSeenAt: seenAt, savedSeenAt: seenAt, activeUntil, endedAt };
       store.tokens.set(tokenId, entry);
       if (pre) store.prequeue.set(entryId, tokenId);
       if (status === 'EXPIRED' || status === 'SOLD_OUT') {
@@ -140,15 +162,11 @@ export class MemoryQueueStore implements QueueStore {
     return this.changes;
   }
 
-  snapshot(): QueueSnapshot {
-    const tokens: QueueSnapshot['tokens'] = [];
-    for (const e of this.tokens.values()) {
-      tokens.push([e.tokenId, e.userId, e.entryId, e.seq, e.pre, e.drawRank, STATUSES.indexOf(e.status) as StatusCode, e.lastSeenAt, e.activeUntil, e.endedAt]);
-    }
+  private lineState(): LineState {
     const admissions: number[] = [];
     for (let i = 0; i < this.admissions.size; i++) admissions.push(this.admissions.at(i)!);
     return {
-      version: 2,
+      version: 3,
       epoch: this.epoch,
       lastSeq: this.lastSeq,
       cursor: this.cursor,
@@ -156,9 +174,40 @@ export class MemoryQueueStore implements QueueStore {
       preClosed: this.preClosed,
       drawn: this.drawn,
       ended: this.lineEnded,
-      tokens,
       admissions,
     };
+  }
+
+  private saved(e: Entry): SavedToken {
+    e.savedSeenAt = e.lastSeenAt;
+    return [e.tokenId, e.userId, e.entryId, e.seq, e.pre, e.drawRank, STATUSES.indexOf(e.status) as StatusCode, e.lastSeenAt, e.activeUntil, e.endedAt];
+  }
+
+  /** The whole line. */
+  snapshot(): QueueSnapshot {
+    const tokens: SavedToken[] = [];
+    for (const e of this.tokens.values()) tokens.push(this.saved(e));
+    this.dirty.clear();
+    this.forgottenIds = [];
+    return { ...this.lineState(), tokens };
+  }
+
+  /** What changed since the last delta or snapshot was taken (and from then on counts as saved). */
+  takeDelta(): SnapshotDelta {
+    const tokens: SavedToken[] = [];
+    for (const id of this.dirty) {
+      const e = this.tokens.get(id);
+      if (e) tokens.push(this.saved(e));
+    }
+    const forgotten = this.forgottenIds;
+    this.dirty = new Set();
+    this.forgottenIds = [];
+    return { state: this.lineState(), tokens, forgotten };
+  }
+
+  private touched(entry: Entry): void {
+    this.changes++;
+    this.dirty.add(entry.tokenId);
   }
 
   async join(userId: string, newTokenId: string, now: number, entryId: string = randomUUID()): Promise<JoinResult> {
@@ -178,9 +227,11 @@ export class MemoryQueueStore implements QueueStore {
       drawRank: null,
       status: 'WAITING',
       lastSeenAt: now,
+      savedSeenAt: now,
       activeUntil: 0,
       endedAt: 0,
     };
+    this.dirty.add(newTokenId);
     const opensAt = this.settings.opensAt ?? 0;
     if (opensAt > 0 && now < opensAt && !this.preClosed) {
       entry.pre = true;
@@ -202,7 +253,9 @@ export class MemoryQueueStore implements QueueStore {
     this.endIfOver(entry, now);
     if (touch && entry.status === 'WAITING') {
       entry.lastSeenAt = now;
-      this.changes++;
+      // Saved again only once well behind, so polls do not make every snapshot rewrite every token; a
+      // restored token may then look a quarter of the idle time older than it was (downtime is credited).
+      if (now - entry.savedSeenAt >= this.timings.waitingIdleMs / 4) this.touched(entry);
     }
     return this.view(entry);
   }
@@ -233,7 +286,7 @@ export class MemoryQueueStore implements QueueStore {
       const entry = tokenId === undefined ? undefined : this.tokens.get(tokenId);
       if (!entry || entry.status !== 'WAITING' || this.endIfOver(entry, now)) continue;
       entry.status = 'ACTIVE';
-      this.changes++;
+      this.touched(entry);
       entry.activeUntil = now + this.timings.activeTtlMs;
       this.active.add(entry.tokenId);
       this.activeOrder.push(entry.tokenId);
@@ -272,6 +325,7 @@ export class MemoryQueueStore implements QueueStore {
       if (!entry) continue;
       entry.drawRank = rank;
       entry.seq = rank;
+      this.touched(entry);
       if (entry.status === 'WAITING') this.line.set(rank, entry.tokenId);
     }
     this.preClosed = true;
@@ -348,7 +402,7 @@ export class MemoryQueueStore implements QueueStore {
   }
 
   private end(entry: Entry, now: number, status: LineEnd): void {
-    this.changes++;
+    this.touched(entry);
     if (entry.status === 'WAITING' && entry.seq > 0) this.line.delete(entry.seq);
     this.active.delete(entry.tokenId);
     entry.status = status;
@@ -363,6 +417,9 @@ export class MemoryQueueStore implements QueueStore {
       if (entry && now - entry.endedAt < this.timings.expiredRetentionMs) break;
       if (entry?.pre) this.prequeue.delete(entry.entryId);
       this.tokens.delete(tokenId);
+      this.dirty.delete(tokenId);
+      this.forgottenIds.push(tokenId);
+      this.changes++;
       this.ended.shift();
     }
   }

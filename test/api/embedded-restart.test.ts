@@ -34,7 +34,7 @@ describe.skipIf(Boolean(process.env.DATABASE_URL))('an embedded restart', () => 
     dirs.push(dataDir);
 
     const first = await start(dataDir);
-    let saved: string;
+    let saved: { state: string; tokens: { line: string; token_id: string; body: string }[] };
     const tokens: string[] = [];
     let late: string;
     try {
@@ -42,9 +42,10 @@ describe.skipIf(Boolean(process.env.DATABASE_URL))('an embedded restart', () => 
       for (let i = 0; i < 3; i++) tokens.push((await joinQueue(first.app, await createUser(first.app))).token);
       // Wait for a snapshot holding the three, as the timer writes it while the app runs.
       saved = await waitFor(async () => {
-        const row = await first.db.selectFrom('queue_snapshots').select('body').executeTakeFirstOrThrow();
-        expect(JSON.parse(row.body).tokens).toHaveLength(3);
-        return row.body;
+        const rows = await first.db.selectFrom('queue_snapshot_tokens').selectAll().execute();
+        expect(rows).toHaveLength(3);
+        const state = await first.db.selectFrom('queue_snapshots').select('body').executeTakeFirstOrThrow();
+        return { state: state.body, tokens: rows };
       }, 10_000, 100);
       late = (await joinQueue(first.app, await createUser(first.app))).token;
     } finally {
@@ -54,7 +55,10 @@ describe.skipIf(Boolean(process.env.DATABASE_URL))('an embedded restart', () => 
     // A crash: the last snapshot is the one before the late fan joined (close wrote a newer one).
     const db = await openDatabase({ databaseUrl: undefined, dataDir });
     try {
-      await db.updateTable('queue_snapshots').set({ body: saved }).execute();
+      expect(await db.selectFrom('queue_snapshot_tokens').select('token_id').execute()).toHaveLength(4);
+      await db.updateTable('queue_snapshots').set({ body: saved.state }).execute();
+      await db.deleteFrom('queue_snapshot_tokens').execute();
+      await db.insertInto('queue_snapshot_tokens').values(saved.tokens).execute();
     } finally {
       await db.destroy();
     }

@@ -15,15 +15,25 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
 
+  // The in-process store's lines: each line's own state (small, rewritten whole), and its tokens, of
+  // which a snapshot rewrites only those that changed.
   await db.schema
     .createTable('queue_snapshots')
     .addColumn('line', 'text', (c) => c.primaryKey())
     .addColumn('body', 'text', (c) => c.notNull())
     .addColumn('saved_at', 'timestamptz', (c) => c.notNull())
     .execute();
+  await db.schema
+    .createTable('queue_snapshot_tokens')
+    .addColumn('line', 'text', (c) => c.notNull())
+    .addColumn('token_id', 'text', (c) => c.notNull())
+    .addColumn('body', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('queue_snapshot_tokens_pk', ['line', 'token_id'])
+    .execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
+  await db.schema.dropTable('queue_snapshot_tokens').execute();
   await db.schema.dropTable('queue_snapshots').execute();
   await db.schema.dropTable('queue_lines').execute();
 }
