@@ -16,7 +16,7 @@ import {
   type TestApp,
   type TestConcert,
 } from '../helpers/test-app.js';
-import { findDrawEntries, recordDraw } from '../../src/sales/sale.repository.js';
+import { findDrawEntries, insertSale, recordDraw } from '../../src/sales/sale.repository.js';
 
 const admin = { 'x-admin-key': ADMIN_KEY };
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -140,11 +140,25 @@ describe('sales', () => {
   });
 
   it('records the draw exactly once, however many instances race to record it', async () => {
-    const sale = await createSale(t.app, (await createConcert(t.app)).concertId);
+    // A sale written straight to the database and already closed, so no admission pass draws it first.
+    const concert = await createConcert(t.app);
+    const now = Date.now();
+    const saleId = await t.db.transaction().execute((trx) =>
+      insertSale(trx, {
+        concertId: concert.concertId,
+        queueOpensAt: new Date(now - 3_000),
+        opensAt: new Date(now - 2_000),
+        closesAt: new Date(now - 1_000),
+        activeLimit: 1,
+        maxSeatsPerUser: 1,
+        seed: 'ab'.repeat(32),
+        commitment: 'cd'.repeat(32),
+      }),
+    );
     const attempts = Array.from({ length: 20 }, () => [randomUUID(), randomUUID()]);
-    const won = await Promise.all(attempts.map((entries) => recordDraw(t.db, sale.saleId, entries)));
+    const won = await Promise.all(attempts.map((entries) => recordDraw(t.db, saleId, entries)));
     expect(won.filter(Boolean)).toHaveLength(1);
-    expect(await findDrawEntries(t.db, sale.saleId)).toEqual(attempts[won.indexOf(true)]);
+    expect(await findDrawEntries(t.db, saleId)).toEqual(attempts[won.indexOf(true)]);
   });
 
   describe('fans', () => {
