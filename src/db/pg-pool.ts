@@ -15,9 +15,11 @@ export interface PoolTimeouts {
 
 /**
  * Short enough that a request refused for a missing database still answers within the contract's 2 s,
- * long enough for the slowest legitimate statement (creating 10,000 users in one insert).
+ * long enough for the slowest legitimate statement (creating 10,000 users in one insert). The connect
+ * timeout also bounds the wait for a free pooled connection, so it leaves room for a burst of a
+ * hundred requests on a busy machine: a server that is down refuses connections at once anyway.
  */
-export const DEFAULT_POOL_TIMEOUTS: PoolTimeouts = { connectMs: 800, statementMs: 1_200, queryMs: 1_500 };
+export const DEFAULT_POOL_TIMEOUTS: PoolTimeouts = { connectMs: 1_500, statementMs: 1_200, queryMs: 1_500 };
 
 export function createPgPool(
   connectionString: string,
