@@ -249,7 +249,11 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
     if (line.ticking) return;
     line.ticking = true;
     try {
-      if (now() - line.lastSync >= SETTINGS_SYNC_MS) await reseed(line);
+      // In the background: admission must not wait for a busy database to copy settings it already has.
+      if (now() - line.lastSync >= SETTINGS_SYNC_MS) {
+        line.lastSync = now();
+        reseed(line).catch((err: unknown) => line.outage.failed(err));
+      }
       const admit = async () => line.store.admit(now(), line.hooks.admissionCap ? await line.hooks.admissionCap(line.store, now()) : Infinity);
       try {
         await admit();

@@ -220,6 +220,7 @@ describe.skipIf(!redisUrl)('when Redis comes back empty', () => {
     await emptyRedis(t.config.redisPrefix);
 
     const afterLoss = await join();
-    await waitFor(async () => expect(json(await t.app.inject({ method: 'GET', url: '/api/v1/queue/tokens/me', headers: bearer(afterLoss.token) })).status).toBe('ACTIVE'));
+    // Re-seeding, re-drawing and admitting take a few ticks; a loaded machine stretches them.
+    await waitFor(async () => expect(json(await t.app.inject({ method: 'GET', url: '/api/v1/queue/tokens/me', headers: bearer(afterLoss.token) })).status).toBe('ACTIVE'), 15_000);
   });
 });
