@@ -189,6 +189,10 @@ export function createSaleService({ db, queue, config, now = Date.now, log }: Sa
   /** Re-reads the open sales, serves the new ones' lines and stops serving the closed ones'. */
   async function refresh(): Promise<void> {
     const rows = await findOpenSales(db);
+    for (const row of rows) {
+      // A read that began before this instance marked the sale sold out must not make it look open again.
+      row.sold_out_at ??= open.get(row.id)?.sold_out_at ?? null;
+    }
     const next = new Map(rows.map((r) => [r.id, r]));
     for (const saleId of open.keys()) {
       if (next.has(saleId)) continue;
