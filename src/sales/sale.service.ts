@@ -56,6 +56,8 @@ export function createSaleService({ db, queue, config, now = Date.now, log }: Sa
   /** Sales whose line this instance knows to be drawn / ended: no need to ask the store again. */
   const drawnLines = new Set<string>();
   const endedLines = new Set<string>();
+  /** Sales this instance saw sell out: their phase stays SOLD_OUT whatever an older read says. */
+  const soldOut = new Set<string>();
   const drawEntries = new Map<string, string[]>();
   const outage = new OutageLog(log, 'reading the sales');
   let timer: NodeJS.Timeout | undefined;
@@ -97,9 +99,11 @@ export function createSaleService({ db, queue, config, now = Date.now, log }: Sa
 
   /** Marks the sale sold out (once, in PostgreSQL) and ends its line: every fan in it is told at once. */
   async function endSoldOut(row: SaleRow): Promise<void> {
+    // Known here before the write returns, so no concurrent refresh of the sales can show it open again.
+    soldOut.add(row.id);
     if (!row.sold_out_at) {
-      await markSoldOut(db, row.id);
       row.sold_out_at = new Date(now());
+      await markSoldOut(db, row.id);
     }
     if (endedLines.has(row.id)) return;
     await queue.endLine(saleLineId(row.id), 'SOLD_OUT');
@@ -191,7 +195,7 @@ export function createSaleService({ db, queue, config, now = Date.now, log }: Sa
     const rows = await findOpenSales(db);
     for (const row of rows) {
       // A read that began before this instance marked the sale sold out must not make it look open again.
-      row.sold_out_at ??= open.get(row.id)?.sold_out_at ?? null;
+      if (!row.sold_out_at && soldOut.has(row.id)) row.sold_out_at = new Date(now());
     }
     const next = new Map(rows.map((r) => [r.id, r]));
     for (const saleId of open.keys()) {
