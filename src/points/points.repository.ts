@@ -9,30 +9,31 @@ export async function findBalance(db: Kysely<DB>, userId: string): Promise<numbe
   return row?.balance;
 }
 
+/** The balance change and its ledger row are one statement, so they cannot part (and cost one round trip). */
 export async function creditPoints(trx: Transaction<DB>, userId: string, amount: number): Promise<number | undefined> {
-  const row = await trx
-    .updateTable('users')
-    .set({ balance: sql`balance + ${amount}` })
-    .where('id', '=', userId)
-    .returning('balance')
-    .executeTakeFirst();
-  if (!row) return undefined;
-  await trx.insertInto('point_ledger').values({ user_id: userId, amount, kind: 'CHARGE', payment_id: null }).execute();
-  return row.balance;
+  const result = await sql<{ balance: number }>`
+    with credited as (
+      update users set balance = balance + ${amount} where id = ${userId} returning balance
+    ), ledger as (
+      insert into point_ledger (user_id, amount, kind, payment_id) select ${userId}::uuid, ${amount}::bigint, 'CHARGE', null from credited
+    )
+    select balance from credited
+  `.execute(trx);
+  return result.rows[0]?.balance;
 }
 
 /** Debits only if the balance covers it; undefined when it does not. */
 export async function debitForPayment(trx: Transaction<DB>, userId: string, amount: number, paymentId: string): Promise<number | undefined> {
-  const row = await trx
-    .updateTable('users')
-    .set({ balance: sql`balance - ${amount}` })
-    .where('id', '=', userId)
-    .where('balance', '>=', amount)
-    .returning('balance')
-    .executeTakeFirst();
-  if (!row) return undefined;
-  if (amount > 0) {
-    await trx.insertInto('point_ledger').values({ user_id: userId, amount: -amount, kind: 'PAYMENT', payment_id: paymentId }).execute();
-  }
-  return row.balance;
+  // A free seat changes no balance and so writes no ledger row.
+  const ledger =
+    amount > 0
+      ? sql`insert into point_ledger (user_id, amount, kind, payment_id) select ${userId}::uuid, ${-amount}::bigint, 'PAYMENT', ${paymentId}::uuid from debited`
+      : sql`select 1`;
+  const result = await sql<{ balance: number }>`
+    with debited as (
+      update users set balance = balance - ${amount} where id = ${userId} and balance >= ${amount} returning balance
+    ), ledger as (${ledger})
+    select balance from debited
+  `.execute(trx);
+  return result.rows[0]?.balance;
 }
