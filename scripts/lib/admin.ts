@@ -1,7 +1,7 @@
 // Seeding and operator calls over the public admin API (X-Admin-Key) and token issue, spread round-robin
 // over every instance, with bounded concurrency. The tools never write the database behind the API.
 import type http from 'node:http';
-import { errorCode, keepAliveAgent, requestJson, runPool } from './http.js';
+import { errorCode, keepAliveAgent, requestJson, runPool, type JsonResponse } from './http.js';
 
 export interface QueueState {
   waiting: number;
@@ -18,6 +18,36 @@ export interface IssuedToken {
   position: number;
 }
 
+/** The operator's view of a sale (GET/POST /admin/v1/sales). */
+export interface AdminSale {
+  saleId: string;
+  concertId: string;
+  queueOpensAt: string;
+  opensAt: string;
+  closesAt: string | null;
+  phase: 'SCHEDULED' | 'PREQUEUE' | 'OPEN' | 'SOLD_OUT' | 'CLOSED';
+  seatsLeft: number;
+  maxSeatsPerUser: number;
+  draw: { commitment: string; seed: string | null };
+  waiting: number;
+  active: number;
+  activeLimit: number;
+  admittedPerMinute: number;
+  paused: boolean;
+  sold: number;
+  held: number;
+  free: number;
+}
+
+export interface NewSale {
+  concertId: string;
+  queueOpensAt: string;
+  opensAt: string;
+  closesAt?: string | null;
+  activeLimit?: number;
+  maxSeatsPerUser?: number;
+}
+
 export interface AdminClient {
   urls: string[];
   agent: http.Agent;
@@ -25,6 +55,9 @@ export interface AdminClient {
   createConcert(seatsPerDate: number[], price: number): Promise<{ concertId: string; dates: string[] }>;
   queue(): Promise<QueueState>;
   patchQueue(change: { activeLimit?: number; paused?: boolean }): Promise<QueueState>;
+  createSale(sale: NewSale): Promise<JsonResponse<AdminSale>>;
+  /** One sale with its live numbers, with the request's timing (a sample is a moment inside it). */
+  sale(saleId: string): Promise<JsonResponse<AdminSale>>;
   issueTokens(userIds: string[], onProgress?: (done: number) => void): Promise<IssuedToken[]>;
   close(): void;
 }
@@ -100,6 +133,18 @@ export function adminClient(urls: string[], adminKey: string, concurrency = 64):
       const res = await requestJson<QueueState>({ method: 'PATCH', url: `${urls[0]}/admin/v1/queue`, headers, agent, body: change });
       if (res.status !== 200) throw describeFailure('PATCH /admin/v1/queue', res.status, res.body);
       return res.body;
+    },
+
+    async createSale(sale) {
+      const res = await requestJson<AdminSale>({ method: 'POST', url: `${urls[0]}/admin/v1/sales`, headers, agent, body: sale });
+      if (res.status !== 201) throw describeFailure('POST /admin/v1/sales', res.status, res.body);
+      return res;
+    },
+
+    async sale(saleId) {
+      const res = await requestJson<AdminSale>({ method: 'GET', url: `${nextUrl()}/admin/v1/sales/${saleId}`, headers, agent, timeoutMs: 10_000 });
+      if (res.status !== 200) throw describeFailure(`GET /admin/v1/sales/${saleId}`, res.status, res.body);
+      return res;
     },
 
     async issueTokens(userIds, onProgress) {
