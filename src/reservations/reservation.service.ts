@@ -78,7 +78,7 @@ export function createReservationService({ db, holdSeconds, versions, now = Date
   }
 
   /** One database attempt: the seat's single conditional UPDATE decides, across every instance. */
-  async function attemptHold(userId: string, seat: SeatRef, key: string, line: HoldLine): Promise<Reservation> {
+  async function attemptHold(userId: string, seat: SeatRef, key: string, line: HoldLine, retried = false): Promise<Reservation> {
     const row =
       line.saleId === null
         ? await holdSeatRow(db, { reservationId: randomUUID(), userId, ...seat, holdSeconds, saleId: null })
@@ -92,8 +92,16 @@ export function createReservationService({ db, holdSeconds, versions, now = Date
     if (!state) throw new DomainError('SEAT_NOT_FOUND', `no seat ${seat.number} on ${seat.date} for concert ${seat.concertId}`);
     if (state.status === 'SOLD') claims.markTaken(key, Infinity);
     else if (state.status === 'HELD' && !state.free && state.held_until) claims.markTaken(key, reliableUntil(state.held_until));
-    // The seat is free, so the line was the refusal: the concert is on sale through another line.
-    else if (state.free) throw new DomainError('SALE_MISMATCH', `seat ${seat.number} on ${seat.date} is not sold through this line`);
+    else if (state.free) {
+      // A sale's hold judges a lapse by its transaction's start, which can precede the statement by a
+      // wait on the fan's lock: a hold that lapsed in between is free now, so try once more.
+      if (line.saleId !== null) {
+        if (!retried) return attemptHold(userId, seat, key, line, true);
+      } else {
+        // Free, and refused to the general line: the concert is on sale through a line of its own.
+        throw new DomainError('SALE_MISMATCH', `seat ${seat.number} on ${seat.date} is not sold through this line`);
+      }
+    }
     throw unavailable(seat);
   }
 
