@@ -121,6 +121,25 @@ export interface SeatCounts {
   free: number;
 }
 
+/** The seat counts of several concerts in one query (by concert id; a concert without seats is absent). */
+export async function countSeatsOfConcerts(db: Kysely<DB>, concertIds: string[]): Promise<Map<string, SeatCounts>> {
+  const counts = new Map<string, SeatCounts>();
+  if (concertIds.length === 0) return counts;
+  const rows = await db
+    .selectFrom('seats')
+    .select([
+      'concert_id',
+      sql<number>`count(*)::int`.as('total'),
+      sql<number>`(count(*) filter (where status = 'SOLD'))::int`.as('sold'),
+      sql<number>`(count(*) filter (where status = 'HELD' and held_until > now()))::int`.as('held'),
+    ])
+    .where('concert_id', 'in', concertIds)
+    .groupBy('concert_id')
+    .execute();
+  for (const r of rows) counts.set(r.concert_id, { total: r.total, sold: r.sold, held: r.held, free: r.total - r.sold - r.held });
+  return counts;
+}
+
 export async function countSeats(db: Kysely<DB>, concertId: string): Promise<SeatCounts> {
   const row = await db
     .selectFrom('seats')

@@ -12,6 +12,7 @@ import { saleLineId, type LineSettings, type QueueStore } from '../queue/queue.s
 import { commitmentOf, drawOrder, newSeed } from './sale-draw.js';
 import {
   countSeats,
+  countSeatsOfConcerts,
   findDrawEntries,
   findOpenSales,
   findSale,
@@ -97,6 +98,25 @@ export function createSaleService({ db, queue, config, now = Date.now, log }: Sa
     return c;
   }
 
+  /**
+   * Every open sale's seat counts, in one query shared by all the sales' admission passes of one tick
+   * (they run at the same moment): the database sees one query per tick, not one per sale.
+   */
+  let sharedCounts: { at: number; done: Promise<void> } | undefined;
+  function refreshAllCounts(t: number): Promise<void> {
+    if (sharedCounts && t - sharedCounts.at < config.queue.tickMs / 2) return sharedCounts.done;
+    const rows = [...open.values()];
+    const done = countSeatsOfConcerts(
+      db,
+      rows.map((r) => r.concert_id),
+    ).then((byConcert) => {
+      for (const r of rows) counts.set(r.id, byConcert.get(r.concert_id) ?? { total: 0, sold: 0, held: 0, free: 0 });
+    });
+    sharedCounts = { at: t, done };
+    done.catch(() => (sharedCounts = undefined));
+    return done;
+  }
+
   /** Marks the sale sold out (once, in PostgreSQL) and ends its line: every fan in it is told at once. */
   async function endSoldOut(row: SaleRow): Promise<void> {
     // Known here before the write returns, so no concurrent refresh of the sales can show it open again.
@@ -147,7 +167,8 @@ export function createSaleService({ db, queue, config, now = Date.now, log }: Sa
       await endSoldOut(row);
       return 0;
     }
-    const c = await refreshCounts(row);
+    await refreshAllCounts(t);
+    const c = counts.get(saleId) ?? (await refreshCounts(row));
     if (c.total > 0 && c.sold >= c.total) {
       await endSoldOut(row);
       return 0;
