@@ -9,8 +9,8 @@ import http from 'node:http';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import pg from 'pg';
+import { deleteRedisKeys } from '../helpers/redis-keys.js';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const ADMIN_KEY = 'cluster-admin-key';
@@ -118,21 +118,6 @@ async function withPg<T>(url: string, run: (client: pg.Client) => Promise<T>): P
     return await run(client);
   } finally {
     await client.end();
-  }
-}
-
-async function deleteRedisKeys(redisUrl: string, prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
-  await redis.connect();
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
   }
 }
 
