@@ -3,7 +3,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
-import type { Options as AjvOptions, Plugin } from 'ajv';
+import type { Ajv, Options as AjvOptions, Plugin } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Config } from './config.js';
 import { adminRoutes } from './admin/admin.routes.js';
@@ -34,6 +34,7 @@ import { saleRoutes } from './sales/sale.routes.js';
 import { createSaleService } from './sales/sale.service.js';
 import { createReservationService } from './reservations/reservation.service.js';
 import { userExists } from './users/user.repository.js';
+import { CANONICAL_UUID } from './ids.js';
 import { defaultWebRoot, registerWeb } from './web/web.plugin.js';
 
 export interface AppDeps {
@@ -63,7 +64,9 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     ajv: {
       // Unknown fields and wrong types are 400s, as the contract says: never stripped or coerced.
       customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } as AjvOptions,
-      plugins: [addFormats.default as Plugin<unknown>],
+      // ajv-formats' uuid also allows a urn:uuid: prefix, which PostgreSQL's uuid type refuses (a 500
+      // where the contract wants a 400): only the canonical form passes.
+      plugins: [addFormats.default as Plugin<unknown>, ((ajv: Ajv) => ajv.addFormat('uuid', CANONICAL_UUID)) as Plugin<unknown>],
     },
   });
   // The contract wants JSON only: without this, text/plain would be parsed and fail validation as 400, not 415.

@@ -65,6 +65,8 @@ describe('the HTTP contract', () => {
       '/api/v1/reservations/123',
       '/api/v1/users/nobody/points',
       '/api/v1/concerts/%ZZ/dates',
+      // JSON Schema's uuid format allows a urn:uuid: prefix; PostgreSQL's uuid type does not.
+      `/api/v1/concerts/urn:uuid:${concertId}/dates`,
     ]) {
       expectError(await t.app.inject({ method: 'GET', url, headers: bearer(fan.token) }), 400, 'VALIDATION_ERROR');
     }
@@ -78,6 +80,8 @@ describe('the HTTP contract', () => {
       { method: 'POST' as const, url: `/api/v1/users/${fan.userId}/points/charge`, payload: { amount: '1e3' } },
       { method: 'POST' as const, url: '/api/v1/payments', payload: { userId: fan.userId, reservationId: randomUUID(), __proto__: { x: 1 } } },
       { method: 'GET' as const, url: `/api/v1/concerts/${randomUUID()}/dates/0000-00-00/seats` },
+      { method: 'POST' as const, url: '/api/v1/queue/tokens', payload: { userId: `urn:uuid:${fan.userId}` } },
+      { method: 'POST' as const, url: '/api/v1/reservations', payload: { userId: fan.userId, concertId: `urn:uuid:${randomUUID()}`, date: '2027-01-01', seatNumber: 1 } },
     ];
     for (const a of attempts) {
       const res = await t.app.inject({ ...a, headers: bearer(fan.token) });
