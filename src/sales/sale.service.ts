@@ -214,16 +214,18 @@ export function createSaleService({ db, queue, config, now = Date.now, log }: Sa
   /** Re-reads the open sales, serves the new ones' lines and stops serving the closed ones'. */
   async function refresh(): Promise<void> {
     const rows = await findOpenSales(db);
-    for (const row of rows) {
-      // A read that began before this instance marked the sale sold out must not make it look open again.
-      if (!row.sold_out_at && soldOut.has(row.id)) row.sold_out_at = new Date(now());
-    }
     const next = new Map(rows.map((r) => [r.id, r]));
     for (const saleId of open.keys()) {
       if (next.has(saleId)) continue;
       // Closed: whoever still waits or shops in its line is told their token ended, then the line rests.
       await queue.endLine(saleLineId(saleId), 'EXPIRED');
       queue.closeLine(saleLineId(saleId));
+    }
+    // A read that began before this instance marked a sale sold out must not make it look open again.
+    // Checked after the last await, as the rows replace the old ones: a sell-out seen during those
+    // awaits marked the old row, not this one.
+    for (const row of rows) {
+      if (!row.sold_out_at && soldOut.has(row.id)) row.sold_out_at = new Date(now());
     }
     open = next;
     byConcert = new Map(rows.map((r) => [r.concert_id, r.id]));
