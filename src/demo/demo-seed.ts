@@ -46,7 +46,7 @@ export async function seedDemo(
   if (!anyUser) {
     for (let i = 1; i <= DEMO_USERS; i++) {
       const userId = await insertUser(db, `${DEMO_PREFIX}${i}`);
-      await db.transaction().execute((trx) => creditPoints(trx, userId, DEMO_POINTS));
+      await creditPoints(db, userId, DEMO_POINTS);
     }
     await concerts.createConcert({
       title: 'boxoffice Live: Winter Stage',

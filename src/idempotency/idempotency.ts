@@ -25,7 +25,7 @@ export interface StoredAnswer<T> {
 /** Keys are kept at least this long (the contract says 24 h). */
 export const IDEMPOTENCY_RETENTION_MS = 25 * 60 * 60 * 1000;
 
-function hashRequest(request: unknown): string {
+export function hashRequest(request: unknown): string {
   return createHash('sha256').update(JSON.stringify(request)).digest('base64url');
 }
 
@@ -44,6 +44,12 @@ function selectKey(db: Kysely<DB>, scope: IdempotencyScope) {
     .where('endpoint', '=', scope.endpoint)
     .where('key', '=', scope.key)
     .executeTakeFirst();
+}
+
+/** The error of writing a key that another request stored first (a primary key violation on it). */
+export function isKeyTaken(err: unknown): boolean {
+  const fields = err as { code?: unknown; constraint?: unknown } | null;
+  return fields?.code === '23505' && fields.constraint === 'idempotency_keys_pk';
 }
 
 /** The stored answer for a key, without taking part in any transaction (a read-only early look). */

@@ -5,12 +5,10 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { findStoredAnswer, runIdempotent, type IdempotencyScope, type StoredAnswer } from '../idempotency/idempotency.js';
-import { debitForPayment } from '../points/points.repository.js';
 import type { QueueService } from '../queue/queue.service.js';
 import { GENERAL_LINE, saleLineId } from '../queue/queue.store.js';
-import { findOpenSaleOfConcert } from '../sales/sale.repository.js';
 import { findReservation } from '../reservations/reservation.repository.js';
-import { confirmReservation, findPayingToken, insertPayment, sellHeldSeat } from './payment.repository.js';
+import { findPayingToken, findReservationToPay, payForHold } from './payment.repository.js';
 
 export interface Payment {
   paymentId: string;
@@ -82,29 +80,37 @@ export function createPaymentService({ db, queue, afterSale, log }: PaymentServi
       const { tokenId } = token;
       let concertId = '';
       const answer = await runIdempotent(db, scopeOf(request), 201, async (trx) => {
-        const reservation = await findReservation(trx, reservationId);
+        const reservation = await findReservationToPay(trx, reservationId);
         if (!reservation) throw new DomainError('RESERVATION_NOT_FOUND', `no reservation ${reservationId}`);
         if (reservation.user_id !== userId) throw new DomainError('USER_MISMATCH', 'this reservation belongs to another user');
         concertId = reservation.concert_id;
         // A concert on sale is paid for only through its sale's line, as it is held.
-        if (((await findOpenSaleOfConcert(trx, concertId)) ?? null) !== (token.saleId ?? null)) {
+        if ((reservation.open_sale_id ?? null) !== (token.saleId ?? null)) {
           throw new DomainError('SALE_MISMATCH', 'this seat is not sold through the line of this queue token');
         }
         if (reservation.status === 'CONFIRMED') throw new DomainError('ALREADY_PAID', 'this reservation is already paid');
-        if (!(await sellHeldSeat(trx, reservation.seat_id, reservationId, request.arrivedAt ?? new Date()))) {
+        const paymentId = randomUUID();
+        const sale = await payForHold(trx, {
+          paymentId,
+          reservationId,
+          seatId: reservation.seat_id,
+          userId,
+          amount: reservation.price,
+          tokenId,
+          saleId: token.saleId ?? null,
+          arrivedAt: request.arrivedAt ?? new Date(),
+        });
+        if (!sale.sold) {
           // Lost a race with another payment of the same hold, or the hold lapsed: say which.
           const now = await findReservation(trx, reservationId);
           if (now?.status === 'CONFIRMED') throw new DomainError('ALREADY_PAID', 'this reservation is already paid');
           throw new DomainError('RESERVATION_EXPIRED', 'the hold on this seat has lapsed; reserve it again');
         }
-        await confirmReservation(trx, reservationId);
-        const paymentId = randomUUID();
-        const { paid_at } = await insertPayment(trx, { id: paymentId, reservationId, userId, amount: reservation.price, tokenId, saleId: token.saleId ?? null });
-        const balance = await debitForPayment(trx, userId, reservation.price, paymentId);
-        if (balance === undefined) {
+        const { balance, paidAt } = sale;
+        if (balance === undefined || !paidAt) {
           throw new DomainError('INSUFFICIENT_BALANCE', `the seat costs ${reservation.price} won; top up your points first`);
         }
-        return { paymentId, reservationId, userId, amount: reservation.price, balance, paidAt: new Date(paid_at).toISOString() };
+        return { paymentId, reservationId, userId, amount: reservation.price, balance, paidAt: paidAt.toISOString() };
       });
       if (answer.replayed) return replayed(answer);
       await endToken(tokenId, token.saleId);

@@ -1,6 +1,7 @@
-// Balances and the point ledger. Every balance change goes through here and writes its ledger row in
-// the caller's transaction, so the balance always equals the ledger sum.
-import type { Kysely, Transaction } from 'kysely';
+// Balances and the point ledger. Every balance change writes its ledger row in the same statement, so
+// the balance always equals the ledger sum: top-ups here, a payment's debit in payForHold (payments),
+// the statement that sells the seat.
+import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type { DB } from '../db/schema.js';
 
@@ -9,8 +10,11 @@ export async function findBalance(db: Kysely<DB>, userId: string): Promise<numbe
   return row?.balance;
 }
 
-/** The balance change and its ledger row are one statement, so they cannot part (and cost one round trip). */
-export async function creditPoints(trx: Transaction<DB>, userId: string, amount: number): Promise<number | undefined> {
+/**
+ * The balance change and its ledger row are one statement, so they cannot part (and cost one round trip).
+ * Outside a transaction the statement is its own.
+ */
+export async function creditPoints(db: Kysely<DB>, userId: string, amount: number): Promise<number | undefined> {
   const result = await sql<{ balance: number }>`
     with credited as (
       update users set balance = balance + ${amount} where id = ${userId} returning balance
@@ -18,22 +22,40 @@ export async function creditPoints(trx: Transaction<DB>, userId: string, amount:
       insert into point_ledger (user_id, amount, kind, payment_id) select ${userId}::uuid, ${amount}::bigint, 'CHARGE', null from credited
     )
     select balance from credited
-  `.execute(trx);
+  `.execute(db);
   return result.rows[0]?.balance;
 }
 
-/** Debits only if the balance covers it; undefined when it does not. */
-export async function debitForPayment(trx: Transaction<DB>, userId: string, amount: number, paymentId: string): Promise<number | undefined> {
-  // A free seat changes no balance and so writes no ledger row.
-  const ledger =
-    amount > 0
-      ? sql`insert into point_ledger (user_id, amount, kind, payment_id) select ${userId}::uuid, ${-amount}::bigint, 'PAYMENT', ${paymentId}::uuid from debited`
-      : sql`select 1`;
+export interface ChargeKey {
+  endpoint: string;
+  key: string;
+  requestHash: string;
+}
+
+/**
+ * A top-up under an Idempotency-Key as one statement: unless the key is already stored, the balance,
+ * its ledger row and the key with its answer ({ userId, balance }) are written together. Undefined when
+ * nothing was written: the key was there already, or the user does not exist.
+ *
+ * Two of the same key at once cannot both credit: the second waits on the first's lock on the user's
+ * row, and its insert of the key then violates the key's primary key once the first has committed
+ * (idempotency_keys_pk), which undoes the whole statement; the caller replays the stored answer.
+ */
+export async function creditPointsOnce(db: Kysely<DB>, userId: string, amount: number, key: ChargeKey): Promise<number | undefined> {
   const result = await sql<{ balance: number }>`
-    with debited as (
-      update users set balance = balance - ${amount} where id = ${userId} and balance >= ${amount} returning balance
-    ), ledger as (${ledger})
-    select balance from debited
-  `.execute(trx);
+    with credited as (
+      update users set balance = balance + ${amount}
+      where id = ${userId}
+        and not exists (select 1 from idempotency_keys where user_id = ${userId} and endpoint = ${key.endpoint} and key = ${key.key})
+      returning balance
+    ), ledger as (
+      insert into point_ledger (user_id, amount, kind, payment_id) select ${userId}::uuid, ${amount}::bigint, 'CHARGE', null from credited
+    ), stored as (
+      insert into idempotency_keys (user_id, endpoint, key, request_hash, response_status, response_body)
+      select ${userId}::uuid, ${key.endpoint}, ${key.key}, ${key.requestHash}, 200, jsonb_build_object('userId', ${userId}::uuid, 'balance', balance)
+      from credited
+    )
+    select balance from credited
+  `.execute(db);
   return result.rows[0]?.balance;
 }

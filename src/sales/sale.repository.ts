@@ -152,14 +152,3 @@ export async function countSeats(db: Kysely<DB>, concertId: string): Promise<Sea
     .executeTakeFirstOrThrow();
   return { total: row.total, sold: row.sold, held: row.held, free: row.total - row.sold - row.held };
 }
-
-/** The id of the concert's sale that is not closed (by the database's clock), if any. */
-export async function findOpenSaleOfConcert(db: Kysely<DB>, concertId: string): Promise<string | undefined> {
-  const row = await db
-    .selectFrom('sales')
-    .select('id')
-    .where('concert_id', '=', concertId)
-    .where((eb) => eb.or([eb('closes_at', 'is', null), eb('closes_at', '>', sql<Date>`now()`)]))
-    .executeTakeFirst();
-  return row?.id;
-}
