@@ -7,7 +7,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { Kysely } from 'kysely';
 import type { TestProject } from 'vitest/node';
 import { migrateToLatest } from '../src/db/database.js';
-import { PGliteDialect } from '../src/db/pglite-dialect.js';
+import { inThisThread, PGliteDialect } from '../src/db/pglite-dialect.js';
 import type { DB } from '../src/db/schema.js';
 
 declare module 'vitest' {
@@ -24,7 +24,7 @@ export default async function setup(project: TestProject) {
   const dir = await mkdtemp(path.join(tmpdir(), 'boxoffice-test-'));
   const file = path.join(dir, 'template.tar');
   const pglite = await PGlite.create();
-  const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
+  const db = new Kysely<DB>({ dialect: new PGliteDialect(inThisThread(pglite)) });
   await migrateToLatest(db);
   const dump = await pglite.dumpDataDir('none');
   await writeFile(file, Buffer.from(await dump.arrayBuffer()));

@@ -1,7 +1,8 @@
-// A Kysely dialect over embedded PGlite. PGlite is one session, so connections are handed out one at a
-// time: a transaction owns the session until it ends, and nothing else's statements interleave with it.
+// A Kysely dialect over embedded PGlite. PGlite is one session, so its use is taken in turns: a
+// transaction owns the session until it ends, and nothing else's statements interleave with it.
 // The session is a PGliteThread (PGlite on a worker thread) in the app, or a PGlite object in this
 // thread where blocking does not matter (building the test template, which also dumps it).
+import type { PGlite } from '@electric-sql/pglite';
 import {
   CompiledQuery,
   PostgresAdapter,
@@ -15,29 +16,31 @@ import {
   type TransactionSettings,
 } from 'kysely';
 
-/** What the dialect needs of a session; PGlite and PGliteThread both have it. */
+/** What the dialect needs of a session; PGliteThread has it, and inThisThread() makes one of a PGlite. */
 export interface EmbeddedSession {
-  query<R>(sql: string, params: unknown[]): Promise<{ rows: R[]; affectedRows?: number; command?: string }>;
+  /** Runs `sql`; with `begin`, runs that statement first and `sql` only if it succeeded, in one turn. */
+  query<R>(sql: string, params: unknown[], options?: { begin?: string }): Promise<{ rows: R[]; affectedRows?: number; command?: string }>;
+  /**
+   * True when statements run in the order query() was called, each to its end before the next starts,
+   * so a caller may send the next statement before the last one's answer is back.
+   */
+  readonly ordered?: boolean;
   readonly closed: boolean;
   close(): Promise<void>;
 }
 
-class PGliteConnection implements DatabaseConnection {
-  constructor(private readonly session: EmbeddedSession) {}
-
-  async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
-    const result = await this.session.query<R>(compiled.sql, compiled.parameters as unknown[]);
-    const changed = ['INSERT', 'UPDATE', 'DELETE', 'MERGE'].some((c) => result.command?.toUpperCase().startsWith(c));
-    return {
-      rows: result.rows,
-      ...(changed ? { numAffectedRows: BigInt(result.affectedRows ?? 0) } : {}),
-    };
-  }
-
-  // eslint-disable-next-line require-yield
-  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
-    throw new Error('streaming is not supported on the embedded database');
-  }
+/** A PGlite in this thread as a session (where blocking does not matter: building the test template). */
+export function inThisThread(pglite: PGlite): EmbeddedSession {
+  return {
+    async query<R>(text: string, params: unknown[], options?: { begin?: string }) {
+      if (options?.begin) await pglite.query(options.begin);
+      return pglite.query<R>(text, params);
+    },
+    get closed() {
+      return pglite.closed;
+    },
+    close: () => pglite.close(),
+  };
 }
 
 /** A FIFO mutex: acquire() resolves in call order, each after the previous holder released. */
@@ -53,43 +56,111 @@ class SessionLock {
   }
 }
 
+/**
+ * One user's turn on the session. A transaction holds the session from its first statement until its
+ * commit or rollback is sent; nobody else's statement can land inside it.
+ *
+ * Two round trips are saved per transaction, because the one session is what a burst waits for and
+ * each round trip also waits for this thread's event loop to read the answer:
+ * - `begin` is not sent alone: it travels with the transaction's first statement (and a transaction
+ *   that runs no statement sends nothing).
+ * - on an ordered session the turn ends as soon as a statement outside a transaction, or a commit or
+ *   rollback, has been sent, not when its answer is back: the next statement queues behind it on the
+ *   database's side, where it runs after it in any case.
+ */
+class PGliteConnection implements DatabaseConnection {
+  private pendingBegin: string | undefined;
+  private inTransaction = false;
+
+  constructor(
+    private readonly session: EmbeddedSession,
+    private readonly lock: SessionLock,
+    private release: (() => void) | undefined,
+  ) {}
+
+  async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
+    await this.hold();
+    const begin = this.pendingBegin;
+    this.pendingBegin = undefined;
+    const answer = this.session.query<R>(compiled.sql, compiled.parameters as unknown[], begin ? { begin } : undefined);
+    if (!this.inTransaction) this.sent();
+    const result = await answer;
+    const changed = ['INSERT', 'UPDATE', 'DELETE', 'MERGE'].some((c) => result.command?.toUpperCase().startsWith(c));
+    return {
+      rows: result.rows,
+      ...(changed ? { numAffectedRows: BigInt(result.affectedRows ?? 0) } : {}),
+    };
+  }
+
+  async begin(statement: string): Promise<void> {
+    await this.hold();
+    this.pendingBegin = statement;
+    this.inTransaction = true;
+  }
+
+  /** Sends commit or rollback, unless the transaction never sent its begin. */
+  async end(statement: 'commit' | 'rollback'): Promise<void> {
+    this.inTransaction = false;
+    if (this.pendingBegin !== undefined) {
+      this.pendingBegin = undefined;
+      return;
+    }
+    const answer = this.session.query(statement, []);
+    this.sent();
+    await answer;
+  }
+
+  /** Gives the session up (once; later calls do nothing). */
+  releaseSession(): void {
+    const release = this.release;
+    this.release = undefined;
+    release?.();
+  }
+
+  // eslint-disable-next-line require-yield
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('streaming is not supported on the embedded database');
+  }
+
+  /** A connection that gave its turn up early takes a new one before its next statement. */
+  private async hold(): Promise<void> {
+    this.release ??= await this.lock.acquire();
+  }
+
+  private sent(): void {
+    if (this.session.ordered) this.releaseSession();
+  }
+}
+
 class PGliteDriver implements Driver {
   private readonly lock = new SessionLock();
-  private readonly releases = new WeakMap<DatabaseConnection, () => void>();
-  private readonly connection: PGliteConnection;
 
-  constructor(private readonly session: EmbeddedSession) {
-    this.connection = new PGliteConnection(session);
-  }
+  constructor(private readonly session: EmbeddedSession) {}
 
   async init(): Promise<void> {
     // Both kinds of session are open by the time they reach the dialect (PGlite.create, PGliteThread.open).
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    const release = await this.lock.acquire();
-    // One PGlite session means one connection object; the lock makes sure it has one user at a time.
-    this.releases.set(this.connection, release);
-    return this.connection;
+    // One PGlite session; each user gets a connection object of its own that holds the session's turn.
+    return new PGliteConnection(this.session, this.lock, await this.lock.acquire());
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
     const isolation = settings.isolationLevel ? ` isolation level ${settings.isolationLevel}` : '';
-    await connection.executeQuery(CompiledQuery.raw(`begin${isolation}`));
+    await (connection as PGliteConnection).begin(`begin${isolation}`);
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('commit'));
+    await (connection as PGliteConnection).end('commit');
   }
 
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('rollback'));
+    await (connection as PGliteConnection).end('rollback');
   }
 
   async releaseConnection(connection: DatabaseConnection): Promise<void> {
-    const release = this.releases.get(connection);
-    this.releases.delete(connection);
-    release?.();
+    (connection as PGliteConnection).releaseSession();
   }
 
   async destroy(): Promise<void> {

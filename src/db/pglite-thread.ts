@@ -8,7 +8,8 @@ import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 /** What the worker opens: a directory (or 'memory://'), or a dumped data directory to load. */
 export type WorkerSource = { dataDir: string } | { template: ArrayBuffer };
 
-export type WorkerRequest = { id: number; op: 'query'; sql: string; params: unknown[] } | { id: number; op: 'close' };
+/** A query, with `begin` run first when the query opens a transaction (see PGliteConnection). */
+export type WorkerRequest = { id: number; op: 'query'; sql: string; params: unknown[]; begin?: string } | { id: number; op: 'close' };
 
 export interface QueryAnswer<R = unknown> {
   rows: R[];
@@ -137,8 +138,11 @@ export class PGliteThread {
     return this.closing !== undefined || this.exited !== undefined;
   }
 
-  async query<R>(sql: string, params: unknown[] = []): Promise<QueryAnswer<R>> {
-    const reply = await this.send({ id: this.nextId++, op: 'query', sql, params });
+  /** The worker runs statements one at a time in the order they were sent. */
+  readonly ordered = true;
+
+  async query<R>(sql: string, params: unknown[] = [], options?: { begin?: string }): Promise<QueryAnswer<R>> {
+    const reply = await this.send({ id: this.nextId++, op: 'query', sql, params, ...(options?.begin ? { begin: options.begin } : {}) });
     // Thrown here, after the await, so the stack shows the caller's async frames.
     if (!reply.ok) throw new EmbeddedDatabaseError(reply.error);
     return reply.answer as QueryAnswer<R>;

@@ -39,6 +39,7 @@ async function open(): Promise<PGlite | undefined> {
 async function handle(pglite: PGlite, request: WorkerRequest): Promise<void> {
   try {
     if (request.op === 'query') {
+      if (request.begin) await pglite.query(request.begin);
       const result = await pglite.query(request.sql, request.params);
       post({ id: request.id, ok: true, answer: { rows: result.rows, affectedRows: result.affectedRows, command: result.command } });
     } else {

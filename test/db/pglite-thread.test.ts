@@ -110,6 +110,33 @@ describe('the embedded database on a worker thread', () => {
     expect(await db.selectFrom(t).select('n').where('id', '=', 1).executeTakeFirstOrThrow()).toEqual({ n: 20 });
   });
 
+  it('statements sent without waiting for answers never land inside a transaction: rolled-back transactions take none of them along', async () => {
+    const t = await freshTable();
+    await db.insertInto(t).values([{ id: 1, n: 0 }, { id: 2, n: 0 }]).execute();
+    const work: Promise<unknown>[] = [];
+    for (let i = 0; i < 20; i++) {
+      // A transaction that writes, pauses, writes again and then fails: all of it is undone.
+      work.push(
+        db
+          .transaction()
+          .execute(async (trx) => {
+            await trx.updateTable(t).set({ n: sql`n + 1000` }).where('id', '=', 1).execute();
+            await new Promise((r) => setTimeout(r, i % 3));
+            await trx.updateTable(t).set({ n: sql`n + 1000` }).where('id', '=', 2).execute();
+            throw new Error('undo');
+          })
+          .catch(() => undefined),
+      );
+      // Statements of their own between them, each sent as soon as its turn comes.
+      for (let j = 0; j < 5; j++) work.push(db.updateTable(t).set({ n: sql`n + 1` }).where('id', '=', 1 + (j % 2)).execute());
+    }
+    await Promise.all(work);
+    expect(await db.selectFrom(t).select(['id', 'n']).orderBy('id').execute()).toEqual([
+      { id: 1, n: 60 },
+      { id: 2, n: 40 },
+    ]);
+  });
+
   it('a unique violation arrives as a real Error carrying SQLSTATE 23505, the constraint and the detail', async () => {
     const t = await freshTable();
     await db.insertInto(t).values({ id: 1, n: 1 }).execute();
