@@ -33,7 +33,7 @@ import { reservationRoutes } from './reservations/reservation.routes.js';
 import { saleRoutes } from './sales/sale.routes.js';
 import { createSaleService } from './sales/sale.service.js';
 import { createReservationService } from './reservations/reservation.service.js';
-import { userExists } from './users/user.repository.js';
+import { batchedUserExists } from './users/user.repository.js';
 import { CANONICAL_UUID } from './ids.js';
 import { defaultWebRoot, registerWeb } from './web/web.plugin.js';
 
@@ -94,7 +94,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       lines,
       settingsSource: { load: () => loadLineSettings(db, line), save: (change) => updateLineSettings(db, line, change) },
       config,
-      userExists: (id) => userExists(db, id),
+      userExists: batchedUserExists(db),
       log: app.log,
     });
     versions = config.redisUrl
