@@ -65,9 +65,11 @@ export interface LineHooks {
   settings: LineSettingsSource;
   /**
    * Runs before each admission pass of the line: may run the draw, and returns how many the pass may
-   * admit at most (0: nobody now; Infinity: no limit but the active limit).
+   * admit at most (0: nobody now; Infinity: no limit but the active limit). The pass then admits only
+   * fans who had joined by `joinedBy` (a performance.now() moment), so whatever the cap counts must be
+   * read after it: a seat held before such a fan joined is then in the count.
    */
-  admissionCap?: (store: QueueStore, now: number) => Promise<number>;
+  admissionCap?: (store: QueueStore, now: number, joinedBy: number) => Promise<number>;
   /** The line's extra fields for token views; undefined while not known yet. */
   describe?: () => LineDescription | undefined;
   /** The least wait a WAITING token of this line can expect (a pre-queue waits for the open at least). */
@@ -244,8 +246,12 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
     return line.reseeding;
   }
 
-  /** One admission pass of one line; errors are logged once per outage, never thrown, so the loop outlives any failure. */
-  async function tickLine(line: LineRuntime): Promise<void> {
+  /**
+   * One admission pass of one line; errors are logged once per outage, never thrown, so the loop
+   * outlives any failure. `joined`: the line's joinedCount read at `after`, before the pass (tick reads
+   * every line's at once, so that all of them can share one count of the seats begun after it).
+   */
+  async function tickLine(line: LineRuntime, snapshot?: { joined: number; after: number }): Promise<void> {
     if (line.ticking) return;
     line.ticking = true;
     try {
@@ -254,7 +260,15 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
         line.lastSync = now();
         reseed(line).catch((err: unknown) => line.outage.failed(err));
       }
-      const admit = async () => line.store.admit(now(), line.hooks.admissionCap ? await line.hooks.admissionCap(line.store, now()) : Infinity);
+      const admit = async () => {
+        if (!line.hooks.admissionCap) return line.store.admit(now());
+        // A cap read from the seats is only as good as the moment it was read: a fan who joined after it
+        // might have joined after a seat was held that the count does not show. So the pass admits only
+        // those who had joined before the count began.
+        const joined = snapshot?.joined ?? (await line.store.joinedCount());
+        const cap = await line.hooks.admissionCap(line.store, now(), snapshot?.after ?? performance.now());
+        return line.store.admit(now(), cap, joined);
+      };
       try {
         await admit();
       } catch (err) {
@@ -274,7 +288,11 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
 
   /** Every line's pass at once: one sale's slow draw does not hold up another line's admissions. */
   async function tick(): Promise<void> {
-    await Promise.all([...runtimes.values()].map(tickLine));
+    const lines = [...runtimes.values()];
+    // A failed read leaves that line to read its own (and log the failure) in its pass.
+    const joined = await Promise.all(lines.map((l) => (l.hooks.admissionCap && !l.ticking ? l.store.joinedCount().catch(() => undefined) : undefined)));
+    const after = performance.now();
+    await Promise.all(lines.map((l, i) => tickLine(l, joined[i] === undefined ? undefined : { joined: joined[i], after })));
   }
 
   async function join(line: LineRuntime, userId: string) {

@@ -267,7 +267,7 @@ export class MemoryQueueStore implements QueueStore {
     this.events.emit('change');
   }
 
-  async admit(now: number, cap = Infinity): Promise<number> {
+  async admit(now: number, cap = Infinity, joinedUpTo = Infinity): Promise<number> {
     let changed = false;
     for (let tokenId = this.activeOrder.peek(); tokenId !== undefined; tokenId = this.activeOrder.peek()) {
       const entry = this.tokens.get(tokenId);
@@ -277,7 +277,7 @@ export class MemoryQueueStore implements QueueStore {
     }
     let admitted = 0;
     const open = !this.settings.paused && this.drawnOrNoPrequeue() && !this.lineEnded;
-    const last = this.preCount + this.lastSeq;
+    const last = this.preCount + Math.min(this.lastSeq, joinedUpTo);
     while (open && admitted < cap && this.active.size < this.settings.activeLimit && this.cursor < last) {
       const seq = ++this.cursor;
       changed = true;
@@ -299,6 +299,10 @@ export class MemoryQueueStore implements QueueStore {
       this.events.emit('change');
     }
     return admitted;
+  }
+
+  async joinedCount(): Promise<number> {
+    return this.lastSeq;
   }
 
   async closePrequeue(_now: number): Promise<string[]> {

@@ -243,12 +243,13 @@ export class RedisQueueStore implements QueueStore {
     await this.run(queueScripts.expire, now, tokenId);
   }
 
-  async admit(now: number, cap = Infinity): Promise<number> {
+  async admit(now: number, cap = Infinity, joinedUpTo = Infinity): Promise<number> {
     let admitted = 0;
+    const upTo = joinedUpTo === Infinity ? -1 : joinedUpTo;
     // Each call is atomic and checks the limit itself; looping only spreads a long walk over several calls.
     for (;;) {
       const left = cap === Infinity ? -1 : Math.max(0, cap - admitted);
-      const [count, more, epoch] = (await this.run(queueScripts.admit, now, this.walkBudget, left)) as [number, number, string];
+      const [count, more, epoch] = (await this.run(queueScripts.admit, now, this.walkBudget, left, upTo)) as [number, number, string];
       if (!epoch) throw new LineNotSeededError();
       this.noteEpoch(epoch);
       admitted += count;
@@ -313,6 +314,10 @@ export class RedisQueueStore implements QueueStore {
 
   async currentEpoch(): Promise<string | null> {
     return this.redis.get(this.keys.epoch);
+  }
+
+  async joinedCount(): Promise<number> {
+    return Number((await this.redis.get(this.keys.seq)) ?? 0);
   }
 
   onReset(listener: () => void): () => void {

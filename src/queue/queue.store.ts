@@ -115,11 +115,17 @@ export interface QueueStore {
   /**
    * Ends ACTIVE tokens past their time, then admits the earliest live WAITING tokens, in arrival
    * order, until `activeLimit` are ACTIVE (none while paused, before the draw, or once ended), and at
-   * most `cap` of them. Abandoned tokens are skipped and ended. Safe to run at the same time from any
-   * number of instances. Returns how many it admitted.
+   * most `cap` of them, and (with `joinedUpTo`) only among those of the first `joinedUpTo` joins after
+   * any pre-queue (see joinedCount). Abandoned tokens are skipped and ended. Safe to run at the same
+   * time from any number of instances. Returns how many it admitted.
    * Throws LineNotSeededError after the line was lost (then `seed` it).
    */
-  admit(now: number, cap?: number): Promise<number>;
+  admit(now: number, cap?: number, joinedUpTo?: number): Promise<number>;
+  /**
+   * How many have joined the line so far, after any pre-queue (its arrival counter). Read before a
+   * count that decides `cap`, it bounds admit() to fans who joined before the count began.
+   */
+  joinedCount(): Promise<number>;
   /**
    * Closes the pre-queue (later joins go to the back, in arrival order) and returns the entry ids of
    * its live entries: WAITING and not abandoned by `opensAt`. The same set on every call and instance.

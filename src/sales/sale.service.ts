@@ -92,27 +92,48 @@ export function createSaleService({ db, queue, config, now = Date.now, log }: Sa
     return row;
   }
 
+  /**
+   * When the count now in `counts` began, per sale: a count that began earlier but ends later (queries
+   * run side by side on a pool) must not replace it with older numbers.
+   */
+  const countStarted = new Map<string, number>();
+  function keepCount(saleId: string, c: SeatCounts, startedAt: number): void {
+    if ((countStarted.get(saleId) ?? -Infinity) > startedAt) return;
+    countStarted.set(saleId, startedAt);
+    counts.set(saleId, c);
+  }
+
   async function refreshCounts(row: SaleRow): Promise<SeatCounts> {
+    const startedAt = performance.now();
     const c = await countSeats(db, row.concert_id);
-    counts.set(row.id, c);
+    keepCount(row.id, c, startedAt);
     return c;
   }
 
   /**
    * Every open sale's seat counts, in one query shared by all the sales' admission passes of one tick
-   * (they run at the same moment): the database sees one query per tick, not one per sale.
+   * (they run at the same moment): the database sees one query per tick, not one per sale. Shared only
+   * with a pass whose `after` came before the query began (see LineHooks.admissionCap); the pass then
+   * uses the numbers this query read, whatever other counts did meanwhile.
    */
-  let sharedCounts: { at: number; done: Promise<void> } | undefined;
-  function refreshAllCounts(t: number): Promise<void> {
-    if (sharedCounts && t - sharedCounts.at < config.queue.tickMs / 2) return sharedCounts.done;
+  let sharedCounts: { at: number; startedAt: number; done: Promise<Map<string, SeatCounts>> } | undefined;
+  function refreshAllCounts(t: number, after: number): Promise<Map<string, SeatCounts>> {
+    if (sharedCounts && sharedCounts.startedAt > after && t - sharedCounts.at < config.queue.tickMs / 2) return sharedCounts.done;
     const rows = [...open.values()];
+    const startedAt = performance.now();
     const done = countSeatsOfConcerts(
       db,
       rows.map((r) => r.concert_id),
     ).then((byConcert) => {
-      for (const r of rows) counts.set(r.id, byConcert.get(r.concert_id) ?? { total: 0, sold: 0, held: 0, free: 0 });
+      const bySale = new Map<string, SeatCounts>();
+      for (const r of rows) {
+        const c = byConcert.get(r.concert_id) ?? { total: 0, sold: 0, held: 0, free: 0 };
+        bySale.set(r.id, c);
+        keepCount(r.id, c, startedAt);
+      }
+      return bySale;
     });
-    sharedCounts = { at: t, done };
+    sharedCounts = { at: t, startedAt, done };
     done.catch(() => (sharedCounts = undefined));
     return done;
   }
@@ -158,7 +179,7 @@ export function createSaleService({ db, queue, config, now = Date.now, log }: Sa
    * seat is held or sold, and never more in one pass than there are free seats. Admission resumes as
    * soon as a hold lapses, and the sold-out ends the line.
    */
-  async function admissionCap(saleId: string, store: QueueStore, t: number): Promise<number> {
+  async function admissionCap(saleId: string, store: QueueStore, t: number, joinedBy: number): Promise<number> {
     const row = open.get(saleId);
     if (!row) return 0;
     const phase = phaseOf(row, t);
@@ -167,8 +188,7 @@ export function createSaleService({ db, queue, config, now = Date.now, log }: Sa
       await endSoldOut(row);
       return 0;
     }
-    await refreshAllCounts(t);
-    const c = counts.get(saleId) ?? (await refreshCounts(row));
+    const c = (await refreshAllCounts(t, joinedBy)).get(saleId) ?? (await refreshCounts(row));
     if (c.total > 0 && c.sold >= c.total) {
       await endSoldOut(row);
       return 0;
@@ -186,7 +206,7 @@ export function createSaleService({ db, queue, config, now = Date.now, log }: Sa
           return lineSettings(await loadRow(saleId));
         },
       },
-      admissionCap: (store, t) => admissionCap(saleId, store, t),
+      admissionCap: (store, t, joinedBy) => admissionCap(saleId, store, t, joinedBy),
       describe: () => {
         const row = open.get(saleId);
         return row && { saleId, phase: phaseOf(row, now()), seatsLeft: counts.get(saleId)?.free ?? 0 };

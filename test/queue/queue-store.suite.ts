@@ -329,6 +329,21 @@ export function describeQueueLines(name: string, makeLines: LinesFactory): void 
       expect((await store.stats(T0)).active).toBe(2);
     });
 
+    it('counts the joins after the pre-queue, and admits only among the first joinedUpTo of them when told', async () => {
+      const lines = await open();
+      const opensAt = T0 + 1_000;
+      const store = await sale(lines, 'sale:joined', { activeLimit: 10, opensAt });
+      const early = await joinMany(store, 2, T0);
+      expect(await store.joinedCount()).toBe(0);
+      await store.applyDraw(await store.closePrequeue(opensAt));
+      const later = await joinMany(store, 3, opensAt + 1);
+      expect(await store.joinedCount()).toBe(3);
+      // The drawn pre-queue and the first later join: the two after it joined too late for this pass.
+      expect(await store.admit(opensAt + 2, Infinity, 1)).toBe(3);
+      expect(await statuses(store, [...early, ...later].map((s) => s.tokenId), opensAt + 3)).toEqual(['ACTIVE', 'ACTIVE', 'ACTIVE', 'WAITING', 'WAITING']);
+      expect(await store.admit(opensAt + 4)).toBe(2);
+    });
+
     it('ends a line for good: its WAITING and ACTIVE tokens read SOLD_OUT, a paid one stays EXPIRED, nobody joins', async () => {
       const lines = await open();
       const store = await sale(lines, 'sale:end', { activeLimit: 2 });

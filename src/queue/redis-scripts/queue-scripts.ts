@@ -182,7 +182,8 @@ return 1
 
 /**
  * ARGV[7] = budget: at most this many active expiries and this many line entries per call, so one call
- * never holds Redis long. ARGV[8] = cap: admit at most this many ('-1': no cap). Returns
+ * never holds Redis long. ARGV[8] = cap: admit at most this many ('-1': no cap). ARGV[9] = admit only
+ * among the first this many joins after any pre-queue ('-1': all). Returns
  * { admitted, more, epoch }; more = 1 when the budget ran out with work left; epoch '' when the line
  * is not seeded (nothing was done).
  */
@@ -190,6 +191,7 @@ const ADMIT = `
 if not seeded() then return { 0, 0, '' } end
 local budget = tonumber(ARGV[7])
 local cap = tonumber(ARGV[8])
+local joinedUpTo = tonumber(ARGV[9])
 local changed = false
 local more = 0
 
@@ -212,7 +214,9 @@ local m = meta()
 if settings[2] ~= '1' and not m.ended and (m.drawn or opensAt() == 0) then
   local active = redis.call('ZCARD', activeKey)
   local start = tonumber(redis.call('GET', cursorKey) or '0')
-  local last = m.preCount + tonumber(redis.call('GET', seqKey) or '0')
+  local joined = tonumber(redis.call('GET', seqKey) or '0')
+  if joinedUpTo >= 0 and joinedUpTo < joined then joined = joinedUpTo end
+  local last = m.preCount + joined
   local cursor = start
   local activeUntil = now + activeTtl
   local activeGc = int(activeTtl + retention + gcMargin)
