@@ -1,10 +1,12 @@
 // Idempotency-Key support: a retry with the same key gets the first successful answer and changes
-// nothing. The key row is written inside the operation's own transaction, first, so:
-//  - a failed operation rolls its key back (only successes are stored);
-//  - a duplicate arriving mid-flight waits on the key's unique index until the first commits, then
-//    reads its answer (or, if the first failed, runs itself).
+// nothing. An operation under a key is one statement that writes the key with its answer, last, and
+// only if the key is not stored yet (points' creditPointsOnce, payments' payForHold), so:
+//  - a failed operation stores nothing (only successes are stored);
+//  - a duplicate arriving mid-flight either finds the operation's rows taken and writes nothing, or
+//    breaks the key's primary key and is undone whole (isKeyTaken); either way it then replays the
+//    stored answer.
 import { createHash } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 
@@ -56,52 +58,6 @@ export function isKeyTaken(err: unknown): boolean {
 export async function findStoredAnswer<T>(db: Kysely<DB>, scope: IdempotencyScope): Promise<StoredAnswer<T> | undefined> {
   const row = await selectKey(db, scope);
   return row ? replay<T>(row, hashRequest(scope.request)) : undefined;
-}
-
-/**
- * Runs `operation` in one transaction. With a scope, its answer is stored under the key in the same
- * transaction, and a repeat of the key returns that answer instead of running again.
- */
-export async function runIdempotent<T>(
-  db: Kysely<DB>,
-  scope: IdempotencyScope | undefined,
-  status: number,
-  operation: (trx: Transaction<DB>) => Promise<T>,
-): Promise<StoredAnswer<T>> {
-  if (!scope) {
-    const body = await db.transaction().execute(operation);
-    return { status, body, replayed: false };
-  }
-  const requestHash = hashRequest(scope.request);
-  return db.transaction().execute(async (trx) => {
-    const claimed = await trx
-      .insertInto('idempotency_keys')
-      .values({
-        user_id: scope.userId,
-        endpoint: scope.endpoint,
-        key: scope.key,
-        request_hash: requestHash,
-        response_status: status,
-        response_body: 'null',
-      })
-      .onConflict((oc) => oc.doNothing())
-      .returning('key')
-      .executeTakeFirst();
-    if (!claimed) {
-      const row = await selectKey(trx, scope);
-      if (!row) throw new DomainError('REQUEST_IN_PROGRESS', 'a request with this Idempotency-Key is still running');
-      return replay<T>(row, requestHash);
-    }
-    const body = await operation(trx);
-    await trx
-      .updateTable('idempotency_keys')
-      .set({ response_body: JSON.stringify(body) })
-      .where('user_id', '=', scope.userId)
-      .where('endpoint', '=', scope.endpoint)
-      .where('key', '=', scope.key)
-      .execute();
-    return { status, body, replayed: false };
-  });
 }
 
 export async function deleteOldKeys(db: Kysely<DB>, now: Date): Promise<number> {

@@ -3,12 +3,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
-import { DomainError } from '../errors.js';
-import { findStoredAnswer, runIdempotent, type IdempotencyScope, type StoredAnswer } from '../idempotency/idempotency.js';
+import { DependencyUnavailableError, DomainError } from '../errors.js';
+import { findStoredAnswer, hashRequest, isKeyTaken, type IdempotencyScope, type StoredAnswer } from '../idempotency/idempotency.js';
 import type { QueueService } from '../queue/queue.service.js';
 import { GENERAL_LINE, saleLineId } from '../queue/queue.store.js';
-import { findReservation } from '../reservations/reservation.repository.js';
-import { findPayingToken, findReservationToPay, payForHold } from './payment.repository.js';
+import { findPayingToken, findPaymentObstacles, isBalanceShort, payForHold } from './payment.repository.js';
 
 export interface Payment {
   paymentId: string;
@@ -67,6 +66,10 @@ export function createPaymentService({ db, queue, afterSale, log }: PaymentServi
     return answer;
   }
 
+  function insufficient(price?: number): DomainError {
+    return new DomainError('INSUFFICIENT_BALANCE', price === undefined ? 'your balance does not cover this seat; top up your points first' : `the seat costs ${price} won; top up your points first`);
+  }
+
   return {
     /** A retry's first answer, looked up before the token's state (a paid token has ended). */
     async findRetry(request: PaymentRequest): Promise<StoredAnswer<Payment> | undefined> {
@@ -77,45 +80,49 @@ export function createPaymentService({ db, queue, afterSale, log }: PaymentServi
 
     async pay(request: PaymentRequest, token: PayingToken): Promise<StoredAnswer<Payment>> {
       const { userId, reservationId } = request;
-      const { tokenId } = token;
-      let concertId = '';
-      const answer = await runIdempotent(db, scopeOf(request), 201, async (trx) => {
-        const reservation = await findReservationToPay(trx, reservationId);
-        if (!reservation) throw new DomainError('RESERVATION_NOT_FOUND', `no reservation ${reservationId}`);
-        if (reservation.user_id !== userId) throw new DomainError('USER_MISMATCH', 'this reservation belongs to another user');
-        concertId = reservation.concert_id;
-        // A concert on sale is paid for only through its sale's line, as it is held.
-        if ((reservation.open_sale_id ?? null) !== (token.saleId ?? null)) {
-          throw new DomainError('SALE_MISMATCH', 'this seat is not sold through the line of this queue token');
+      const scope = scopeOf(request);
+      const arrivedAt = request.arrivedAt ?? new Date();
+      const saleId = token.saleId ?? null;
+      for (let attempt = 0; ; attempt++) {
+        let paid: Awaited<ReturnType<typeof payForHold>>;
+        try {
+          paid = await payForHold(db, {
+            paymentId: randomUUID(),
+            reservationId,
+            userId,
+            tokenId: token.tokenId,
+            saleId,
+            arrivedAt,
+            ...(scope ? { key: { endpoint: scope.endpoint, key: scope.key, requestHash: hashRequest(scope.request) } } : {}),
+          });
+        } catch (err) {
+          if (isBalanceShort(err)) throw insufficient();
+          if (!isKeyTaken(err)) throw err;
+          paid = undefined;
         }
-        if (reservation.status === 'CONFIRMED') throw new DomainError('ALREADY_PAID', 'this reservation is already paid');
-        const paymentId = randomUUID();
-        const sale = await payForHold(trx, {
-          paymentId,
-          reservationId,
-          seatId: reservation.seat_id,
-          userId,
-          amount: reservation.price,
-          tokenId,
-          saleId: token.saleId ?? null,
-          arrivedAt: request.arrivedAt ?? new Date(),
-        });
-        if (!sale.sold) {
-          // Lost a race with another payment of the same hold, or the hold lapsed: say which.
-          const now = await findReservation(trx, reservationId);
-          if (now?.status === 'CONFIRMED') throw new DomainError('ALREADY_PAID', 'this reservation is already paid');
+        if (paid) {
+          const { concertId, ...body } = paid;
+          await endToken(token.tokenId, token.saleId);
+          if (afterSale) await afterSale(concertId).catch((err: unknown) => log?.error({ err, concertId }, 'could not check whether the sale sold out'));
+          return { status: 201, body, replayed: false };
+        }
+        // Nothing written: say why, in the order a fan should hear it.
+        const stored = scope ? await findStoredAnswer<Payment>(db, scope) : undefined;
+        if (stored) return replayed(stored);
+        const obstacles = await findPaymentObstacles(db, reservationId, userId, arrivedAt);
+        if (!obstacles) throw new DomainError('RESERVATION_NOT_FOUND', `no reservation ${reservationId}`);
+        if (obstacles.user_id !== userId) throw new DomainError('USER_MISMATCH', 'this reservation belongs to another user');
+        // A concert on sale is paid for only through its sale's line, as it is held.
+        if (obstacles.open_sale_id !== saleId) throw new DomainError('SALE_MISMATCH', 'this seat is not sold through the line of this queue token');
+        if (obstacles.status === 'CONFIRMED') throw new DomainError('ALREADY_PAID', 'this reservation is already paid');
+        if (obstacles.status !== 'HELD' || !obstacles.hold_live) {
           throw new DomainError('RESERVATION_EXPIRED', 'the hold on this seat has lapsed; reserve it again');
         }
-        const { balance, paidAt } = sale;
-        if (balance === undefined || !paidAt) {
-          throw new DomainError('INSUFFICIENT_BALANCE', `the seat costs ${reservation.price} won; top up your points first`);
-        }
-        return { paymentId, reservationId, userId, amount: reservation.price, balance, paidAt: paidAt.toISOString() };
-      });
-      if (answer.replayed) return replayed(answer);
-      await endToken(tokenId, token.saleId);
-      if (afterSale) await afterSale(concertId).catch((err: unknown) => log?.error({ err, concertId }, 'could not check whether the sale sold out'));
-      return answer;
+        if ((obstacles.balance ?? 0) < obstacles.price) throw insufficient(obstacles.price);
+        // Nothing in the way now: something changed between the payment and this look (a top-up came
+        // in, a race ended). Pay again; a state that keeps moving is a moment to retry, not a refusal.
+        if (attempt >= 2) throw new DependencyUnavailableError('the seat or balance changed while paying; try again');
+      }
     },
   };
 }
