@@ -5,17 +5,28 @@ import { performance } from 'node:perf_hooks';
 
 export interface SseStream {
   /** Resolves when the stream has ended, for whatever reason. */
-  done: Promise<{ status: number; error?: Error }>;
+  /** The status, and for a refused stream its error code (the contract's error body). */
+  done: Promise<{ status: number; code?: string; error?: Error }>;
   close(): void;
 }
 
 export function openSse(url: string, headers: Record<string, string>, onEvent: (data: unknown, receivedAt: number) => void): SseStream {
   let req: http.ClientRequest | undefined;
-  const done = new Promise<{ status: number; error?: Error }>((resolve) => {
+  const done = new Promise<{ status: number; code?: string; error?: Error }>((resolve) => {
     req = http.get(url, { headers: { accept: 'text/event-stream', ...headers }, agent: false }, (res) => {
       if (res.statusCode !== 200) {
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => {
+          let code: string | undefined;
+          try {
+            code = (JSON.parse(body) as { error?: { code?: string } }).error?.code;
+          } catch {
+            // not the contract's error body: the status says enough
+          }
+          resolve({ status: res.statusCode ?? 0, ...(code ? { code } : {}) });
+        });
         return;
       }
       res.setEncoding('utf8');
