@@ -57,6 +57,16 @@ export function createSaleService({ db, queue, config, now = Date.now, log }: Sa
   /** Sales whose line this instance knows to be drawn / ended: no need to ask the store again. */
   const drawnLines = new Set<string>();
   const endedLines = new Set<string>();
+  /**
+   * How many times each sale's line was lost (store reset). A draw or an end learnt by a pass that
+   * began before a loss is about the lost line: it must not be remembered for the new one, or the
+   * new line would never be drawn (and never admit) or never be ended.
+   */
+  const losses = new Map<string, number>();
+  const lossesOf = (saleId: string) => losses.get(saleId) ?? 0;
+  function remember(known: Set<string>, saleId: string, lossesBefore: number): void {
+    if (lossesOf(saleId) === lossesBefore) known.add(saleId);
+  }
   /** Sales this instance saw sell out: their phase stays SOLD_OUT whatever an older read says. */
   const soldOut = new Set<string>();
   const drawEntries = new Map<string, string[]>();
@@ -147,8 +157,9 @@ export function createSaleService({ db, queue, config, now = Date.now, log }: Sa
       await markSoldOut(db, row.id);
     }
     if (endedLines.has(row.id)) return;
+    const before = lossesOf(row.id);
     await queue.endLine(saleLineId(row.id), 'SOLD_OUT');
-    endedLines.add(row.id);
+    remember(endedLines, row.id, before);
   }
 
   /**
@@ -158,8 +169,9 @@ export function createSaleService({ db, queue, config, now = Date.now, log }: Sa
    */
   async function ensureDrawn(row: SaleRow, store: QueueStore, t: number): Promise<boolean> {
     if (drawnLines.has(row.id)) return true;
+    const before = lossesOf(row.id);
     if ((await store.stats(t)).drawn) {
-      drawnLines.add(row.id);
+      remember(drawnLines, row.id, before);
       return true;
     }
     let entries = await findDrawEntries(db, row.id);
@@ -170,7 +182,7 @@ export function createSaleService({ db, queue, config, now = Date.now, log }: Sa
       if (!entries) return false;
     }
     await store.applyDraw(drawOrder(row.seed, entries));
-    drawnLines.add(row.id);
+    remember(drawnLines, row.id, before);
     return true;
   }
 
@@ -217,6 +229,7 @@ export function createSaleService({ db, queue, config, now = Date.now, log }: Sa
       },
       // A line Redis lost is drawn and ended again from PostgreSQL's record by the next passes.
       onReset: () => {
+        losses.set(saleId, lossesOf(saleId) + 1);
         drawnLines.delete(saleId);
         endedLines.delete(saleId);
       },
