@@ -85,6 +85,12 @@ const PG_UNAVAILABLE = /^(08...|57P0[1-3]|53300|57014)$/;
 const CLIENT_MESSAGES =
   /Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Connection is closed|enableOfflineQueue options is false|Reached the max retries per request limit|Command timed out|Stream isn't writeable|Cannot use a pool after calling end/;
 
+/** True when `error` is PostgreSQL's `sqlstate` on the named constraint (both clients carry the fields). */
+export function violates(error: unknown, sqlstate: string, constraint: string): boolean {
+  const fields = error as { code?: unknown; constraint?: unknown } | null;
+  return fields?.code === sqlstate && fields.constraint === constraint;
+}
+
 /** True when `error` says a dependency is down or too slow, not that the request was wrong. */
 export function isDependencyFailure(error: unknown): boolean {
   if (error instanceof DependencyUnavailableError) return true;

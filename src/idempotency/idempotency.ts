@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
-import { DomainError } from '../errors.js';
+import { DomainError, violates } from '../errors.js';
 
 export interface IdempotencyScope {
   userId: string;
@@ -27,7 +27,7 @@ export interface StoredAnswer<T> {
 /** Keys are kept at least this long (the contract says 24 h). */
 export const IDEMPOTENCY_RETENTION_MS = 25 * 60 * 60 * 1000;
 
-export function hashRequest(request: unknown): string {
+function hashRequest(request: unknown): string {
   return createHash('sha256').update(JSON.stringify(request)).digest('base64url');
 }
 
@@ -50,8 +50,18 @@ function selectKey(db: Kysely<DB>, scope: IdempotencyScope) {
 
 /** The error of writing a key that another request stored first (a primary key violation on it). */
 export function isKeyTaken(err: unknown): boolean {
-  const fields = err as { code?: unknown; constraint?: unknown } | null;
-  return fields?.code === '23505' && fields.constraint === 'idempotency_keys_pk';
+  return violates(err, '23505', 'idempotency_keys_pk');
+}
+
+/** What a statement that stores its own answer needs of a key (its user is the operation's). */
+export interface KeyToStore {
+  endpoint: string;
+  key: string;
+  requestHash: string;
+}
+
+export function keyToStore(scope: IdempotencyScope): KeyToStore {
+  return { endpoint: scope.endpoint, key: scope.key, requestHash: hashRequest(scope.request) };
 }
 
 /** The stored answer for a key, without taking part in any transaction (a read-only early look). */

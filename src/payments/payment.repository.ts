@@ -3,6 +3,8 @@
 // one winner.
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
+import { violates } from '../errors.js';
+import type { KeyToStore } from '../idempotency/idempotency.js';
 
 /**
  * Why a payment did not go through, read in one statement: the reservation, its concert's sale that
@@ -38,10 +40,11 @@ export interface HoldPayment {
   /** When the fan asked to pay: the hold is judged then (see below). */
   arrivedAt: Date;
   /** With an Idempotency-Key: the answer is stored under it by the same statement. */
-  key?: { endpoint: string; key: string; requestHash: string };
+  key?: KeyToStore;
 }
 
-export interface PaidHold {
+/** A payment as the API answers it (and as its Idempotency-Key stores it). */
+export interface Payment {
   paymentId: string;
   reservationId: string;
   userId: string;
@@ -52,8 +55,7 @@ export interface PaidHold {
 
 /** The balance check's violation: a concurrent spend left less than the price (see payForHold). */
 export function isBalanceShort(err: unknown): boolean {
-  const fields = err as { code?: unknown; constraint?: unknown } | null;
-  return fields?.code === '23514' && fields.constraint === 'users_balance_check';
+  return violates(err, '23514', 'users_balance_check');
 }
 
 /**
@@ -75,7 +77,7 @@ export function isBalanceShort(err: unknown): boolean {
  * commits first still wins: it changes the seat's reservation_id.) paid_at is cut to milliseconds, as
  * the answer shows it, so a replay's stored answer and the first one are the same.
  */
-export async function payForHold(db: Kysely<DB>, p: HoldPayment): Promise<(PaidHold & { concertId: string }) | undefined> {
+export async function payForHold(db: Kysely<DB>, p: HoldPayment): Promise<(Payment & { concertId: string }) | undefined> {
   const keyFree = p.key
     ? sql`and not exists (select 1 from idempotency_keys where user_id = ${p.userId} and endpoint = ${p.key.endpoint} and key = ${p.key.key})`
     : sql``;
@@ -85,7 +87,7 @@ export async function payForHold(db: Kysely<DB>, p: HoldPayment): Promise<(PaidH
         select ${p.userId}::uuid, ${p.key.endpoint}, ${p.key.key}, ${p.key.requestHash}, 201, to_jsonb(answer) from answer
       )`
     : sql``;
-  const result = await sql<PaidHold & { concertId: string }>`
+  const result = await sql<Payment & { concertId: string }>`
     with target as (
       select r.id, r.seat_id, r.price, r.concert_id from reservations r
       where r.id = ${p.reservationId} and r.user_id = ${p.userId} and r.status = 'HELD'

@@ -4,19 +4,12 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import { DependencyUnavailableError, DomainError } from '../errors.js';
-import { findStoredAnswer, hashRequest, isKeyTaken, type IdempotencyScope, type StoredAnswer } from '../idempotency/idempotency.js';
+import { findStoredAnswer, isKeyTaken, keyToStore, type IdempotencyScope, type StoredAnswer } from '../idempotency/idempotency.js';
 import type { QueueService } from '../queue/queue.service.js';
 import { GENERAL_LINE, saleLineId } from '../queue/queue.store.js';
-import { findPayingToken, findPaymentObstacles, isBalanceShort, payForHold } from './payment.repository.js';
+import { findPayingToken, findPaymentObstacles, isBalanceShort, payForHold, type Payment } from './payment.repository.js';
 
-export interface Payment {
-  paymentId: string;
-  reservationId: string;
-  userId: string;
-  amount: number;
-  balance: number;
-  paidAt: string;
-}
+export type { Payment };
 
 export interface PaymentRequest {
   userId: string;
@@ -93,7 +86,7 @@ export function createPaymentService({ db, queue, afterSale, log }: PaymentServi
             tokenId: token.tokenId,
             saleId,
             arrivedAt,
-            ...(scope ? { key: { endpoint: scope.endpoint, key: scope.key, requestHash: hashRequest(scope.request) } } : {}),
+            ...(scope ? { key: keyToStore(scope) } : {}),
           });
         } catch (err) {
           if (isBalanceShort(err)) throw insufficient();

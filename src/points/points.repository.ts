@@ -4,6 +4,7 @@
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import type { DB } from '../db/schema.js';
+import type { KeyToStore } from '../idempotency/idempotency.js';
 
 export async function findBalance(db: Kysely<DB>, userId: string): Promise<number | undefined> {
   const row = await db.selectFrom('users').select('balance').where('id', '=', userId).executeTakeFirst();
@@ -26,12 +27,6 @@ export async function creditPoints(db: Kysely<DB>, userId: string, amount: numbe
   return result.rows[0]?.balance;
 }
 
-export interface ChargeKey {
-  endpoint: string;
-  key: string;
-  requestHash: string;
-}
-
 /**
  * A top-up under an Idempotency-Key as one statement: unless the key is already stored, the balance,
  * its ledger row and the key with its answer ({ userId, balance }) are written together. Undefined when
@@ -41,7 +36,7 @@ export interface ChargeKey {
  * row, and its insert of the key then violates the key's primary key once the first has committed
  * (idempotency_keys_pk), which undoes the whole statement; the caller replays the stored answer.
  */
-export async function creditPointsOnce(db: Kysely<DB>, userId: string, amount: number, key: ChargeKey): Promise<number | undefined> {
+export async function creditPointsOnce(db: Kysely<DB>, userId: string, amount: number, key: KeyToStore): Promise<number | undefined> {
   const result = await sql<{ balance: number }>`
     with credited as (
       update users set balance = balance + ${amount}

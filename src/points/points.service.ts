@@ -3,7 +3,7 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import { DomainError } from '../errors.js';
-import { findStoredAnswer, hashRequest, isKeyTaken, type StoredAnswer } from '../idempotency/idempotency.js';
+import { findStoredAnswer, isKeyTaken, keyToStore, type StoredAnswer } from '../idempotency/idempotency.js';
 import { creditPoints, creditPointsOnce, findBalance } from './points.repository.js';
 
 export interface Balance {
@@ -35,7 +35,7 @@ export function createPointsService({ db }: { db: Kysely<DB> }) {
       const scope = { userId, endpoint: 'points.charge', key: idempotencyKey, request: { amount } };
       let balance: number | undefined;
       try {
-        balance = await creditPointsOnce(db, userId, amount, { endpoint: scope.endpoint, key: scope.key, requestHash: hashRequest(scope.request) });
+        balance = await creditPointsOnce(db, userId, amount, keyToStore(scope));
       } catch (err) {
         if (!isKeyTaken(err)) throw err;
       }

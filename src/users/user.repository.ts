@@ -21,19 +21,14 @@ export async function insertUsers(db: Kysely<DB>, count: number, namePrefix: str
   return result.rows.map((r) => r.id);
 }
 
-export async function userExists(db: Kysely<DB>, id: string): Promise<boolean> {
-  const row = await db.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst();
-  return row !== undefined;
-}
-
 const MAX_BATCH = 500;
 type Batch = Map<string, Array<{ resolve: (found: boolean) => void; reject: (err: unknown) => void }>>;
 
 /**
- * userExists for many callers at once: the lookups asked for in one turn of the event loop go to the
- * database as one statement. A burst of joins then costs a statement per batch rather than one per
- * fan, which on the embedded database (one session, its CPU shared with the server) is what keeps
- * everything else answering during the burst.
+ * Whether a user exists, for many callers at once: the lookups asked for in one turn of the event
+ * loop go to the database as one statement. A burst of joins then costs a statement per batch rather
+ * than one per fan, which on the embedded database (one session, its CPU shared with the server) is
+ * what keeps everything else answering during the burst.
  */
 export function batchedUserExists(db: Kysely<DB>): (id: string) => Promise<boolean> {
   let batch: Batch | undefined;
