@@ -20,6 +20,7 @@ import { adminClient, type AdminSale } from './lib/admin.js';
 import { parseFlags } from './lib/args.js';
 import { errorCode, keepAliveAgent, requestJson, runPool, type JsonResponse } from './lib/http.js';
 import {
+  arrivalOvertakes,
   auditAdmissionWithoutSeat,
   auditAfterSoldOut,
   auditDrawRecord,
@@ -763,46 +764,9 @@ async function auditDatabase(db: Database, sale: Sale): Promise<Audit[]> {
   return audits;
 }
 
-/**
- * Admission order, as far as clients can prove it. Fan A surely joined before fan B when A's join
- * answer arrived before B's join was sent (so A's arrival number is lower). If such an A is later
- * seen WAITING by a poll that was sent after B had already been told it was ACTIVE, the server
- * admitted B while A — earlier, live and still polling — waited: an overtake. Polling delay cannot
- * fake one: a WAITING answer to a request sent at time t means A was still waiting at some time ≥ t,
- * and B's ACTIVE answer received at t' means B was admitted at some time ≤ t' < t. Streaming fans
- * count as B only (an event's send time is unknown); fans who stopped polling simply contribute no
- * late WAITING observations.
- */
+/** Admission order on the general line: see arrivalOvertakes. */
 function auditAdmissionOrder(): Audit {
-  const byJoinAnswer = fans.slice().sort((a, b) => a.joinReceivedAt - b.joinReceivedAt);
-  const answers = byJoinAnswer.map((f) => f.joinReceivedAt);
-  const prefixMaxWaiting: number[] = [];
-  let max = -Infinity;
-  for (const f of byJoinAnswer) {
-    if (!f.streams) max = Math.max(max, f.lastWaitingSentAt);
-    prefixMaxWaiting.push(max);
-  }
-  let checked = 0;
-  let pairs = 0;
-  let overtakes = 0;
-  let worstMs = 0;
-  for (const b of fans) {
-    if (b.activeSeenAt === Infinity) continue;
-    // How many fans' join answers arrived before b's join was sent.
-    let lo = 0;
-    let hi = answers.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (answers[mid]! < b.joinSentAt) lo = mid + 1;
-      else hi = mid;
-    }
-    checked++;
-    pairs += lo;
-    if (lo > 0 && prefixMaxWaiting[lo - 1]! > b.activeSeenAt) {
-      overtakes++;
-      worstMs = Math.max(worstMs, prefixMaxWaiting[lo - 1]! - b.activeSeenAt);
-    }
-  }
+  const { checked, pairs, overtakes, worstMs } = arrivalOvertakes(fans);
   return {
     name: 'admission in arrival order among fans still in line',
     pass: overtakes === 0,

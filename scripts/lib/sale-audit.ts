@@ -121,6 +121,51 @@ export function auditDrawRecord(input: {
   };
 }
 
+/** When a polling fan was last seen WAITING; a streaming fan's events carry no usable send time. */
+const seenWaiting = (e: SaleEntryLog) => (e.streams ? -Infinity : e.lastWaitingSentAt);
+
+/**
+ * Admission in arrival order, as far as clients can prove it. Fan A surely joined before fan B when A's
+ * join answer arrived before B's join was sent (so A's arrival number is lower). If such an A is later
+ * seen WAITING by a poll that was sent after B had already been told it was ACTIVE, the server
+ * admitted B while A (earlier, live and still polling) waited: an overtake. Polling delay cannot fake
+ * one: a WAITING answer to a request sent at time t means A was still waiting at some time >= t, and
+ * B's ACTIVE answer received at t' means B was admitted at some time <= t' < t. Streaming fans count
+ * as B only; fans who stopped polling simply contribute no late WAITING observations.
+ */
+export function arrivalOvertakes(fans: readonly SaleEntryLog[]): { checked: number; pairs: number; overtakes: number; worstMs: number } {
+  const byJoinAnswer = fans.slice().sort((a, b) => a.joinReceivedAt - b.joinReceivedAt);
+  const answers = byJoinAnswer.map((f) => f.joinReceivedAt);
+  const prefixMaxWaiting: number[] = [];
+  let max = -Infinity;
+  for (const f of byJoinAnswer) {
+    max = Math.max(max, seenWaiting(f));
+    prefixMaxWaiting.push(max);
+  }
+  let checked = 0;
+  let pairs = 0;
+  let overtakes = 0;
+  let worstMs = 0;
+  for (const b of fans) {
+    if (b.activeSeenAt === Infinity) continue;
+    // How many fans' join answers arrived before b's join was sent.
+    let lo = 0;
+    let hi = answers.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (answers[mid]! < b.joinSentAt) lo = mid + 1;
+      else hi = mid;
+    }
+    checked++;
+    pairs += lo;
+    if (lo > 0 && prefixMaxWaiting[lo - 1]! > b.activeSeenAt) {
+      overtakes++;
+      worstMs = Math.max(worstMs, prefixMaxWaiting[lo - 1]! - b.activeSeenAt);
+    }
+  }
+  return { checked, pairs, overtakes, worstMs };
+}
+
 /**
  * Admission order among fans that are surely ordered, observed from outside (the technique of the
  * general line's arrival-order audit): if A is surely ahead of B, and A is seen WAITING by a request
@@ -135,8 +180,6 @@ export function auditDrawRecord(input: {
 export function auditSaleOrder(entries: SaleEntryLog[], rankOf: Map<string, number>): Audit[] {
   const pre = entries.filter((e) => rankOf.has(e.entryId)).sort((a, b) => rankOf.get(a.entryId)! - rankOf.get(b.entryId)!);
   const post = entries.filter((e) => !rankOf.has(e.entryId));
-  const seenWaiting = (e: SaleEntryLog) => (e.streams ? -Infinity : e.lastWaitingSentAt);
-
   // Pre-queue among itself, by draw place.
   let preChecked = 0;
   let prePairs = 0;
@@ -157,39 +200,16 @@ export function auditSaleOrder(entries: SaleEntryLog[], rankOf: Map<string, numb
   const maxPreWaiting = max;
 
   // Post-open arrivals: behind the whole pre-queue, and among themselves in arrival order.
-  const byJoinAnswer = post.slice().sort((a, b) => a.joinReceivedAt - b.joinReceivedAt);
-  const answers = byJoinAnswer.map((e) => e.joinReceivedAt);
-  const prefixMaxWaiting: number[] = [];
-  let m = -Infinity;
-  for (const e of byJoinAnswer) {
-    m = Math.max(m, seenWaiting(e));
-    prefixMaxWaiting.push(m);
-  }
-  let postChecked = 0;
-  let postPairs = 0;
   let overPre = 0;
-  let overtakes = 0;
-  let postWorst = 0;
+  let overPreWorst = 0;
   for (const b of post) {
-    if (b.activeSeenAt === Infinity) continue;
-    postChecked++;
-    if (maxPreWaiting > b.activeSeenAt) {
+    if (b.activeSeenAt !== Infinity && maxPreWaiting > b.activeSeenAt) {
       overPre++;
-      postWorst = Math.max(postWorst, maxPreWaiting - b.activeSeenAt);
-    }
-    let lo = 0;
-    let hi = answers.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (answers[mid]! < b.joinSentAt) lo = mid + 1;
-      else hi = mid;
-    }
-    postPairs += lo;
-    if (lo > 0 && prefixMaxWaiting[lo - 1]! > b.activeSeenAt) {
-      overtakes++;
-      postWorst = Math.max(postWorst, prefixMaxWaiting[lo - 1]! - b.activeSeenAt);
+      overPreWorst = Math.max(overPreWorst, maxPreWaiting - b.activeSeenAt);
     }
   }
+  const { checked: postChecked, pairs: postPairs, overtakes, worstMs } = arrivalOvertakes(post);
+  const postWorst = Math.max(overPreWorst, worstMs);
   return [
     {
       name: 'pre-queue fans admitted in the recomputed draw order',
