@@ -141,7 +141,10 @@ interface LineRuntime {
   admittedPerMinute: number;
   settings: QueueSettings;
   lastSync: number;
-  ticking: boolean;
+  /** The admission pass running now, if any. */
+  pass: Promise<void> | undefined;
+  /** Someone changed the line while a pass ran: run another when it ends. */
+  passAgain: boolean;
   ticks: number;
   reseeding: Promise<void> | undefined;
   outage: OutageLog;
@@ -171,7 +174,8 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
       admittedPerMinute: 0,
       settings: { activeLimit: config.queue.activeLimit, paused: false },
       lastSync: 0,
-      ticking: false,
+      pass: undefined,
+      passAgain: false,
       ticks: 0,
       reseeding: undefined,
       outage: new OutageLog(log, `queue admission (${id})`),
@@ -247,13 +251,37 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
   }
 
   /**
-   * One admission pass of one line; errors are logged once per outage, never thrown, so the loop
-   * outlives any failure. `joined`: the line's joinedCount read at `after`, before the pass (tick reads
-   * every line's at once, so that all of them can share one count of the seats begun after it).
+   * An admission pass of one line, one at a time per line. A caller that changed the line (lifted a
+   * pause, freed a slot) gets a pass that began after its change: if one is running, it may have read
+   * the line before, so another follows it. The background tick does not wait: it skips a busy line.
    */
-  async function tickLine(line: LineRuntime, snapshot?: { joined: number; after: number }): Promise<void> {
-    if (line.ticking) return;
-    line.ticking = true;
+  function tickLine(line: LineRuntime, snapshot?: { joined: number; after: number }, afterAChange = true): Promise<void> {
+    if (line.pass) {
+      if (!afterAChange) return Promise.resolve();
+      line.passAgain = true;
+      return line.pass;
+    }
+    line.pass = (async () => {
+      try {
+        let given = snapshot;
+        do {
+          line.passAgain = false;
+          await admissionPass(line, given);
+          given = undefined;
+        } while (line.passAgain);
+      } finally {
+        line.pass = undefined;
+      }
+    })();
+    return line.pass;
+  }
+
+  /**
+   * One admission pass; errors are logged once per outage, never thrown, so the loop outlives any
+   * failure. `joined`: the line's joinedCount read at `after`, before the pass (tick reads every line's
+   * at once, so that all of them can share one count of the seats begun after it).
+   */
+  async function admissionPass(line: LineRuntime, snapshot?: { joined: number; after: number }): Promise<void> {
     try {
       // In the background: admission must not wait for a busy database to copy settings it already has.
       if (now() - line.lastSync >= SETTINGS_SYNC_MS) {
@@ -281,8 +309,6 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
       line.outage.ok();
     } catch (err) {
       line.outage.failed(err);
-    } finally {
-      line.ticking = false;
     }
   }
 
@@ -290,9 +316,9 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
   async function tick(): Promise<void> {
     const lines = [...runtimes.values()];
     // A failed read leaves that line to read its own (and log the failure) in its pass.
-    const joined = await Promise.all(lines.map((l) => (l.hooks.admissionCap && !l.ticking ? l.store.joinedCount().catch(() => undefined) : undefined)));
+    const joined = await Promise.all(lines.map((l) => (l.hooks.admissionCap && !l.pass ? l.store.joinedCount().catch(() => undefined) : undefined)));
     const after = performance.now();
-    await Promise.all(lines.map((l, i) => tickLine(l, joined[i] === undefined ? undefined : { joined: joined[i], after })));
+    await Promise.all(lines.map((l, i) => tickLine(l, joined[i] === undefined ? undefined : { joined: joined[i], after }, false)));
   }
 
   async function join(line: LineRuntime, userId: string) {
