@@ -119,6 +119,8 @@ async function main(): Promise<void> {
     LOG_LEVEL: 'warn',
     NODE_ENV: 'production',
     QUEUE_ACTIVE_LIMIT: '100000',
+    RATE_LIMIT_PER_MINUTE: '0',
+    RATE_LIMIT_JOIN_PER_MINUTE: '0',
   });
   const { app, db } = await buildApp(config);
   try {

@@ -30,6 +30,34 @@ export interface Config {
     /** How often lapsed holds are swept back into the date's count. */
     sweepMs: number;
   };
+  /** Who may take a user's place: a user assertion (JWT) checked with a shared secret or a JWKS URL. */
+  userAuth: {
+    /** HS256 secret of the ticket seller's site. */
+    secret: string | undefined;
+    /** JWKS document of the seller's identity provider. */
+    jwksUrl: string | undefined;
+    /** Required `aud` of an assertion, when set. */
+    audience: string | undefined;
+  };
+  /** 'pow': token issue needs a solved ALTCHA challenge. */
+  botCheck: {
+    mode: 'off' | 'pow';
+    /** ALTCHA's maxnumber: the solver tries half of it on average. */
+    cost: number;
+    /** How long a challenge may be solved and used. */
+    expiresSeconds: number;
+  };
+  /** Take the client address from the first hop of X-Forwarded-For. */
+  trustProxy: boolean;
+  /** Requests per minute; 0 switches a limit off. */
+  rateLimits: {
+    /** Per client address, on token issue. */
+    joinPerMinute: number;
+    /** Per queue token, on seat holds. */
+    holdPerMinute: number;
+    /** Per client address, on everything but queue polls and streams. */
+    perMinute: number;
+  };
   seedDemo: boolean;
   logLevel: string;
   /** Pretty, per-request logs for people; production keeps request logs off the hot path. */
@@ -37,6 +65,12 @@ export interface Config {
 }
 
 export class ConfigError extends Error {}
+
+/** ALTCHA's maxnumber by default: about half a second of solving in a phone's browser. */
+export const DEFAULT_BOT_CHECK_COST = 50_000;
+
+/** Every rate limit off: for tests and tools that drive many fans from one address. */
+export const NO_RATE_LIMITS: Config['rateLimits'] = Object.freeze({ joinPerMinute: 0, holdPerMinute: 0, perMinute: 0 });
 
 type Env = Record<string, string | undefined>;
 
@@ -112,6 +146,21 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   // The embedded demo gets an operator key of its own so the admin API can be tried at once.
   let adminKey = readString(env, 'ADMIN_KEY');
   if (adminKey === undefined && embedded && seedDemo) adminKey = readOrCreateSecret(dataDir, 'admin-key');
+  // The key guards every operator action: a short one is guessed, so the service refuses to start.
+  if (adminKey !== undefined && adminKey.length < 16) {
+    throw new ConfigError(`ADMIN_KEY must be at least 16 characters (got ${adminKey.length}); choose a longer operator key`);
+  }
+
+  const userAuthSecret = readString(env, 'USER_AUTH_SECRET');
+  if (userAuthSecret !== undefined && userAuthSecret.length < 32) {
+    throw new ConfigError('USER_AUTH_SECRET must be at least 32 characters (an HS256 key of 256 bits)');
+  }
+  const jwksUrl = readUrl(env, 'USER_AUTH_JWKS_URL', ['https:', 'http:']);
+  if (userAuthSecret !== undefined && jwksUrl !== undefined) {
+    throw new ConfigError('set USER_AUTH_SECRET or USER_AUTH_JWKS_URL, not both');
+  }
+  const botCheck = readString(env, 'BOT_CHECK')?.toLowerCase() ?? 'off';
+  if (botCheck !== 'off' && botCheck !== 'pow') throw new ConfigError(`BOT_CHECK must be off or pow, got "${botCheck}"`);
 
   const nodeEnv = readString(env, 'NODE_ENV') ?? 'development';
   return Object.freeze({
@@ -134,6 +183,18 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       holdSeconds: readNumber(env, 'RESERVATION_HOLD_SECONDS', 300, 0.1, 86_400, false),
       sweepMs: readNumber(env, 'RESERVATION_SWEEP_MS', 1_000, 10, 60_000),
     }),
+    userAuth: Object.freeze({ secret: userAuthSecret, jwksUrl, audience: readString(env, 'USER_AUTH_AUDIENCE') }),
+    botCheck: Object.freeze({
+      mode: botCheck,
+      cost: readNumber(env, 'BOT_CHECK_COST', DEFAULT_BOT_CHECK_COST, 1_000, 100_000_000),
+      expiresSeconds: readNumber(env, 'BOT_CHECK_EXPIRES_SECONDS', 300, 10, 3_600),
+    }),
+    trustProxy: readBoolean(env, 'TRUST_PROXY', false),
+    rateLimits: Object.freeze({
+      joinPerMinute: readNumber(env, 'RATE_LIMIT_JOIN_PER_MINUTE', 30, 0, 1_000_000_000),
+      holdPerMinute: readNumber(env, 'RATE_LIMIT_HOLD_PER_MINUTE', 60, 0, 1_000_000_000),
+      perMinute: readNumber(env, 'RATE_LIMIT_PER_MINUTE', 600, 0, 1_000_000_000),
+    }),
     seedDemo,
     logLevel: readString(env, 'LOG_LEVEL') ?? 'info',
     production: nodeEnv === 'production',
@@ -141,11 +202,13 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
 }
 
 /** A complete config for tests and tools, with short timings and an in-memory database. */
-export function testConfig(overrides: Partial<Omit<Config, 'queue' | 'reservation'>> & {
+export function testConfig(overrides: Partial<Omit<Config, 'queue' | 'reservation' | 'rateLimits' | 'botCheck'>> & {
   queue?: Partial<Config['queue']>;
   reservation?: Partial<Config['reservation']>;
+  rateLimits?: Partial<Config['rateLimits']>;
+  botCheck?: Partial<Config['botCheck']>;
 } = {}): Readonly<Config> {
-  const { queue, reservation, ...rest } = overrides;
+  const { queue, reservation, rateLimits, botCheck, ...rest } = overrides;
   return Object.freeze({
     port: 0,
     host: '127.0.0.1',
@@ -154,12 +217,17 @@ export function testConfig(overrides: Partial<Omit<Config, 'queue' | 'reservatio
     dataDir: 'memory://',
     redisUrl: undefined,
     redisPrefix: 'boxoffice:',
-    adminKey: 'test-admin-key',
+    adminKey: 'test-admin-key-0123456789',
     tokenSecret: 'test-secret-0123456789abcdef',
+    userAuth: { secret: undefined, jwksUrl: undefined, audience: undefined },
+    trustProxy: false,
     seedDemo: false,
     logLevel: 'silent',
     production: false,
     ...rest,
+    botCheck: { mode: 'off' as const, cost: 1_000, expiresSeconds: 300, ...botCheck },
+    // Tests drive many fans from one address: limits are on only where a test asks for them.
+    rateLimits: { ...NO_RATE_LIMITS, ...rateLimits },
     queue: { activeLimit: 100, activeTtlSeconds: 600, waitingIdleSeconds: 60, tickMs: 50, ...queue },
     reservation: { holdSeconds: 300, sweepMs: 100, ...reservation },
   });

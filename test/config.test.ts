@@ -122,11 +122,11 @@ describe('loadConfig in general', () => {
   });
 
   it('trims the whitespace around a value', () => {
-    const config = loadConfig({ ...EMBEDDED, PORT: ' 8080 ', HOST: ' 0.0.0.0 ', TOKEN_SECRET: `  ${SECRET}\n`, ADMIN_KEY: ' key ' });
+    const config = loadConfig({ ...EMBEDDED, PORT: ' 8080 ', HOST: ' 0.0.0.0 ', TOKEN_SECRET: `  ${SECRET}\n`, ADMIN_KEY: ' operator-key-0123456789 ' });
     expect(config.port).toBe(8080);
     expect(config.host).toBe('0.0.0.0');
     expect(config.tokenSecret).toBe(SECRET);
-    expect(config.adminKey).toBe('key');
+    expect(config.adminKey).toBe('operator-key-0123456789');
   });
 });
 
@@ -340,7 +340,7 @@ describe('REDIS_PREFIX', () => {
 describe('DATA_DIR', () => {
   it.each(MODES)('defaults to ./data in %s', (_, base) => {
     // With the secret and the key given, embedded mode has nothing to write into ./data.
-    const env: Env = { ...base, TOKEN_SECRET: SECRET, ADMIN_KEY: 'operator-key' };
+    const env: Env = { ...base, TOKEN_SECRET: SECRET, ADMIN_KEY: 'operator-key-0123456789' };
     delete env['DATA_DIR'];
     expect(loadConfig(env).dataDir).toBe('./data');
   });
@@ -486,18 +486,18 @@ describe('ADMIN_KEY', () => {
   });
 
   it.each(MODES)('takes a given key in %s', (_, base) => {
-    expect(loadConfig({ ...base, ADMIN_KEY: 'operator-key' }).adminKey).toBe('operator-key');
+    expect(loadConfig({ ...base, ADMIN_KEY: 'operator-key-0123456789' }).adminKey).toBe('operator-key-0123456789');
   });
 
   it('takes a given key in embedded mode over the kept one, and writes no admin-key file', () => {
     const dir = tempDir();
-    expect(loadConfig({ DATA_DIR: dir, ADMIN_KEY: 'operator-key' }).adminKey).toBe('operator-key');
+    expect(loadConfig({ DATA_DIR: dir, ADMIN_KEY: 'operator-key-0123456789' }).adminKey).toBe('operator-key-0123456789');
     expect(existsSync(path.join(dir, 'admin-key'))).toBe(false);
   });
 
-  // No minimum length, unlike TOKEN_SECRET (see the gaps).
-  it('takes a one-character key', () => {
-    expect(loadConfig({ ...SERVER, ADMIN_KEY: 'x' }).adminKey).toBe('x');
+  it.each(MODES)('refuses a key shorter than 16 characters in %s, naming the variable', (_, base) => {
+    expect(() => loadConfig({ ...base, ADMIN_KEY: 'x'.repeat(15) })).toThrow(/^ADMIN_KEY must be at least 16 characters/);
+    expect(loadConfig({ ...base, ADMIN_KEY: 'x'.repeat(16) }).adminKey).toBe('x'.repeat(16));
   });
 
   it('replaces an empty admin-key file in DATA_DIR with a new key rather than taking an empty one', () => {

@@ -260,6 +260,11 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     ADMIN_KEY: adminKey,
     TOKEN_SECRET: randomBytes(24).toString('base64url'),
     DATA_DIR: options.dataDir ?? 'memory://',
+    // Every simulated fan comes from this one address. The limits stay registered (their cost is part of
+    // what is measured) but no count reaches them.
+    RATE_LIMIT_PER_MINUTE: '1000000000',
+    RATE_LIMIT_JOIN_PER_MINUTE: '1000000000',
+    RATE_LIMIT_HOLD_PER_MINUTE: '1000000000',
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...(redisPrefix ? { REDIS_URL: redisUrl, REDIS_PREFIX: redisPrefix } : {}),
     ...options.env,

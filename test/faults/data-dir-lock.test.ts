@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePorts, repoRoot, waitFor } from '../cluster/harness.js';
 import { CLIENT_TIMEOUT_MS, sleep } from './probe.js';
 
-const ADMIN_KEY = 'fault-admin-key';
+const ADMIN_KEY = 'fault-admin-key-0123456789';
 const serverEntry = path.join(repoRoot, 'dist', 'src', 'server.js');
 /** How soon the second server must give up. */
 const REFUSAL_MS = 10_000;
