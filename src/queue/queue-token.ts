@@ -1,5 +1,8 @@
 // Queue tokens: a small signed claim naming one user and one place in line. The claim is readable
 // but tamper-proof (HMAC-SHA256); the token's state lives in the queue store, never in the token.
+//
+// A token has exactly one spelling: 96 bytes (64 of claims, 32 of MAC) in base64url, which is 128
+// characters with no padding and no spare bits, so no other string decodes to the same token.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export interface TokenClaims {
@@ -7,38 +10,63 @@ export interface TokenClaims {
   tokenId: string;
   /** Arrival number in the line: lets a poll compute its position without looking the token up. */
   seq: number;
-  /** The line's incarnation it was issued in: a token the store does not know was lost with its line if this differs. */
+  /** The line's incarnation it was issued in (16 hex digits): a token the store does not know was lost with its line if this differs. */
   epoch: string;
   /** The sale whose line the token stands in; absent for the general line. */
   saleId?: string;
 }
 
-function mac(body: string, secret: string): Buffer {
-  return createHmac('sha256', secret).update(body).digest();
+/** userId 16 · tokenId 16 · seq 8 · epoch 8 · saleId 16 (zeros: the general line) */
+const CLAIMS_BYTES = 64;
+const MAC_BYTES = 32;
+export const TOKEN_LENGTH = ((CLAIMS_BYTES + MAC_BYTES) / 3) * 4;
+const TOKEN = new RegExp(`^[A-Za-z0-9_-]{${TOKEN_LENGTH}}$`);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const EPOCH = /^[0-9a-f]{16}$/;
+const NO_SALE = Buffer.alloc(16);
+
+function mac(claims: Buffer, secret: string): Buffer {
+  return createHmac('sha256', secret).update(claims).digest();
+}
+
+function uuidBytes(uuid: string, what: string): Buffer {
+  if (!UUID.test(uuid)) throw new Error(`a queue token's ${what} must be a lower-case uuid, got "${uuid}"`);
+  return Buffer.from(uuid.replaceAll('-', ''), 'hex');
+}
+
+function uuidText(bytes: Buffer): string {
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** Deterministic: the same claims always sign to the same string, so a rejoin returns the same token. */
 export function signToken(claims: TokenClaims, secret: string): string {
-  const parts = [claims.userId, claims.tokenId, claims.seq, claims.epoch, ...(claims.saleId ? [claims.saleId] : [])];
-  const body = Buffer.from(parts.join('.')).toString('base64url');
-  return `${body}.${mac(body, secret).toString('base64url')}`;
+  if (!Number.isSafeInteger(claims.seq) || claims.seq < 0) throw new Error(`a queue token's seq must be a safe integer ≥ 0, got ${claims.seq}`);
+  if (!EPOCH.test(claims.epoch)) throw new Error(`a queue token's epoch must be 16 hex digits, got "${claims.epoch}"`);
+  const body = Buffer.alloc(CLAIMS_BYTES);
+  uuidBytes(claims.userId, 'userId').copy(body, 0);
+  uuidBytes(claims.tokenId, 'tokenId').copy(body, 16);
+  body.writeBigUInt64BE(BigInt(claims.seq), 32);
+  Buffer.from(claims.epoch, 'hex').copy(body, 40);
+  (claims.saleId ? uuidBytes(claims.saleId, 'saleId') : NO_SALE).copy(body, 48);
+  return Buffer.concat([body, mac(body, secret)]).toString('base64url');
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The claims of a genuine token, or null for anything malformed or forged. */
 export function verifyToken(token: string, secret: string): TokenClaims | null {
-  if (token.length > 512) return null;
-  const dot = token.indexOf('.');
-  if (dot <= 0 || dot !== token.lastIndexOf('.')) return null;
-  const body = token.slice(0, dot);
-  const given = Buffer.from(token.slice(dot + 1), 'base64url');
-  const expected = mac(body, secret);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
-  const [userId, tokenId, seqText, epoch = '', saleId, ...rest] = Buffer.from(body, 'base64url').toString('utf8').split('.');
-  const seq = Number(seqText);
-  // seq is 0 for a place in a sale's pre-queue (the draw gives it its place later).
-  if (rest.length > 0 || !userId || !UUID.test(userId) || !tokenId || !Number.isSafeInteger(seq) || seq < 0) return null;
-  if (saleId !== undefined && !UUID.test(saleId)) return null;
-  return saleId ? { userId, tokenId, seq, epoch, saleId } : { userId, tokenId, seq, epoch };
+  if (token.length !== TOKEN_LENGTH || !TOKEN.test(token)) return null;
+  const bytes = Buffer.from(token, 'base64url');
+  const body = bytes.subarray(0, CLAIMS_BYTES);
+  if (!timingSafeEqual(bytes.subarray(CLAIMS_BYTES), mac(body, secret))) return null;
+  const seq = Number(body.readBigUInt64BE(32));
+  if (!Number.isSafeInteger(seq)) return null;
+  const claims: TokenClaims = {
+    userId: uuidText(body.subarray(0, 16)),
+    tokenId: uuidText(body.subarray(16, 32)),
+    seq,
+    epoch: body.subarray(40, 48).toString('hex'),
+  };
+  const sale = body.subarray(48, 64);
+  if (!sale.equals(NO_SALE)) claims.saleId = uuidText(sale);
+  return claims;
 }

@@ -52,12 +52,11 @@ describe('queue tokens', () => {
   it('refuses missing, malformed, forged and unknown tokens with 401 INVALID_TOKEN', async () => {
     const userId = await createUser(t.app);
     const { token } = await joinQueue(t.app, userId);
-    const [body, sig] = token.split('.');
-    const forgedSig = `${body}.${sig!.slice(0, -2)}${sig!.endsWith('AA') ? 'BB' : 'AA'}`;
+    const forgedSig = `${token.slice(0, -2)}${token.endsWith('AA') ? 'BB' : 'AA'}`;
     const { epoch } = verifyToken(token, t.config.tokenSecret)!;
     const otherSecret = signToken({ userId, tokenId: randomUUID(), seq: 1, epoch }, 'another-secret-of-enough-length');
     const unknown = signToken({ userId, tokenId: randomUUID(), seq: 1, epoch }, t.config.tokenSecret);
-    const stolenClaims = signToken({ userId: await createUser(t.app), tokenId: 'x', seq: 1, epoch }, 'guess');
+    const stolenClaims = signToken({ userId: await createUser(t.app), tokenId: randomUUID(), seq: 1, epoch }, 'guess');
     for (const headers of [
       {},
       { authorization: token },
@@ -75,6 +74,23 @@ describe('queue tokens', () => {
     }
     const viaQuery = await t.app.inject({ method: 'GET', url: '/api/v1/queue/tokens/me/events?token=%ZZ' });
     expect(viaQuery.statusCode).toBe(401);
+  });
+
+  it('accepts a token in exactly one spelling: 128 characters of strict base64url', async () => {
+    const userId = await createUser(t.app);
+    const { token } = await joinQueue(t.app, userId);
+    expect(token).toMatch(/^[A-Za-z0-9_-]{128}$/);
+    const ok = await t.app.inject({ method: 'GET', url: '/api/v1/queue/tokens/me', headers: bearer(token) });
+    expect(ok.statusCode).toBe(200);
+    // Each of these decodes to the same bytes in a lenient base64 decoder.
+    const standardAlphabet = token.replaceAll('-', '+').replaceAll('_', '/');
+    const respellings = [`${token}=`, `${token}==`, `${token.slice(0, 64)}\n${token.slice(64)}`, ` ${token}`.trim() + '.', `${token}AA`.slice(0, 130)];
+    if (standardAlphabet !== token) respellings.push(standardAlphabet);
+    for (const spelling of respellings) {
+      const res = await t.app.inject({ method: 'GET', url: '/api/v1/queue/tokens/me', headers: bearer(spelling) });
+      expect(res.statusCode, spelling).toBe(401);
+      expect(json(res).error.code).toBe('INVALID_TOKEN');
+    }
   });
 
   it('tells a genuine token of a lost line 401 LINE_RESET, not INVALID_TOKEN', async () => {
