@@ -111,9 +111,20 @@ describe('queue tokens', () => {
     const userId = await createUser(t.app);
     const { token, status } = await joinQueue(t.app, userId);
     expect(status).toBe('WAITING');
-    for (const url of ['/api/v1/concerts', `/api/v1/concerts/${randomUUID()}/dates`, `/api/v1/reservations/${randomUUID()}`]) {
-      const res = await t.app.inject({ method: 'GET', url, headers: bearer(token) });
-      expect(res.statusCode, url).toBe(403);
+    const concertId = randomUUID();
+    const refused = [
+      { method: 'GET', url: '/api/v1/concerts' },
+      { method: 'GET', url: `/api/v1/concerts/${concertId}/dates` },
+      { method: 'GET', url: `/api/v1/concerts/${concertId}/dates/2026-12-24/seats` },
+      { method: 'GET', url: `/api/v1/reservations/${randomUUID()}` },
+      { method: 'POST', url: '/api/v1/reservations', payload: { userId, concertId, date: '2026-12-24', seatNumber: 1 } },
+      { method: 'POST', url: '/api/v1/payments', payload: { userId, reservationId: randomUUID() }, headers: { 'idempotency-key': randomUUID() } },
+    ] as const;
+    for (const { method, url, ...rest } of refused) {
+      const payload = 'payload' in rest ? rest.payload : undefined;
+      const extra = 'headers' in rest ? rest.headers : {};
+      const res = await t.app.inject({ method, url, payload, headers: { ...bearer(token), ...extra } });
+      expect(res.statusCode, `${method} ${url}`).toBe(403);
       expect(json(res).error.code).toBe('TOKEN_NOT_ACTIVE');
     }
     const points = await t.app.inject({ method: 'GET', url: `/api/v1/users/${userId}/points`, headers: bearer(token) });

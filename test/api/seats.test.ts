@@ -1,6 +1,8 @@
 // Concerts, dates, seats and holds: listings, errors, one winner per seat, and lapsed holds coming back.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import { holdSeatRow } from '../../src/reservations/reservation.repository.js';
 import { activeUser, bearer, createConcert, createTestApp, expectLedgerMatchesBalances, hold, json, pay, waitFor, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
@@ -168,6 +170,44 @@ describe('holds', () => {
     expect(live).toEqual([{ user_id: fans[codes.indexOf(201)]!.userId, status: 'HELD' }]);
     const date = await t.db.selectFrom('concert_dates').select('available_seats').where('concert_id', '=', concert.concertId).executeTakeFirstOrThrow();
     expect(date.available_seats).toBe(2);
+  });
+
+  // The service keeps concurrent holds of one seat in one instance to a single database attempt, and
+  // remembers taken seats: these two races go around that, so only the hold statement decides.
+  it('when 50 holds of one seat reach the database at once, the statement lets exactly one win', async () => {
+    const concert = await createConcert(t.app, { seatCount: 3 });
+    const fans = await Promise.all(Array.from({ length: 50 }, () => activeUser(t.app)));
+    const date = concert.dates[0]!;
+    const rows = await Promise.all(
+      fans.map((fan) =>
+        holdSeatRow(t.db, { reservationId: randomUUID(), userId: fan.userId, concertId: concert.concertId, date, number: 2, holdSeconds: 60, saleId: null }),
+      ),
+    );
+    const winners = rows.filter((row) => row !== undefined);
+    expect(winners).toHaveLength(1);
+    const live = await t.db.selectFrom('reservations').select('user_id').where('concert_id', '=', concert.concertId).where('status', '=', 'HELD').execute();
+    expect(live).toEqual([{ user_id: winners[0]!.user_id }]);
+    const left = await t.db.selectFrom('concert_dates').select('available_seats').where('concert_id', '=', concert.concertId).executeTakeFirstOrThrow();
+    expect(left.available_seats).toBe(2);
+  });
+
+  it('when fans of two instances sharing one database hold the same seat at once, exactly one wins', async () => {
+    // A second app on the same database, with its own line and its own memory of taken seats.
+    const { app: otherApp } = await buildApp({ ...t.config, redisPrefix: `${t.config.redisPrefix}other:` }, { db: t.db });
+    const other = { app: otherApp };
+    try {
+      const concert = await createConcert(t.app, { seatCount: 3 });
+      const apps = [t.app, other.app];
+      const fans = await Promise.all(Array.from({ length: 40 }, async (_, i) => ({ app: apps[i % 2]!, fan: await activeUser(apps[i % 2]!) })));
+      const answers = await Promise.all(fans.map(({ app, fan }) => hold(app, fan, concert, 3)));
+      const codes = answers.map((r) => r.statusCode);
+      expect(codes.filter((c) => c === 201)).toHaveLength(1);
+      expect(codes.filter((c) => c === 409)).toHaveLength(39);
+      const live = await t.db.selectFrom('reservations').select('status').where('concert_id', '=', concert.concertId).execute();
+      expect(live).toEqual([{ status: 'HELD' }]);
+    } finally {
+      await other.app.close();
+    }
   });
 
   it('when many users race for a few seats, each seat has one holder and the count is exact', async () => {
