@@ -33,6 +33,12 @@ import { reservationRoutes } from './reservations/reservation.routes.js';
 import { saleRoutes } from './sales/sale.routes.js';
 import { createSaleService } from './sales/sale.service.js';
 import { createReservationService } from './reservations/reservation.service.js';
+import { createBotCheck, MemorySpentChallenges, RedisSpentChallenges } from './abuse/bot-check.js';
+import { registerRateLimits } from './abuse/rate-limits.js';
+import { createUserAssertions } from './identity/user-assertion.js';
+import { REDACTED_PATHS, registerSecurityHeaders, serializeRequest } from './http/security.js';
+import { connectFailFast } from './queue/queue.store.redis.js';
+import type { Redis } from 'ioredis';
 import { batchedUserExists } from './users/user.repository.js';
 import { CANONICAL_UUID } from './ids.js';
 import { defaultWebRoot, registerWeb } from './web/web.plugin.js';
@@ -41,6 +47,8 @@ export interface AppDeps {
   /** An open, migrated database to use instead of opening one from the config (tests share one). */
   db?: Database;
   lines?: QueueLines;
+  /** Where log lines go instead of standard output (tests read them). */
+  logStream?: { write(line: string): void };
 }
 
 export interface App {
@@ -53,7 +61,14 @@ const MiB = 1024 * 1024;
 
 export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Promise<App> {
   const app = Fastify({
-    logger: { level: config.logLevel },
+    logger: {
+      level: config.logLevel,
+      serializers: { req: serializeRequest },
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      ...(deps.logStream ? { stream: deps.logStream } : {}),
+    },
+    // request.ip: the first hop of X-Forwarded-For behind a proxy the operator vouches for.
+    trustProxy: config.trustProxy,
     // Request logs cost more than a poll itself at sale-time rates; production leaves them out.
     logController: new LogController({ disableRequestLogging: config.production }),
     bodyLimit: MiB,
@@ -72,6 +87,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   // The contract wants JSON only: without this, text/plain would be parsed and fail validation as 400, not 415.
   app.removeContentTypeParser('text/plain');
   registerErrorHandling(app);
+  await registerSecurityHeaders(app);
 
   const ownsDb = !deps.db;
   const pgConnections = new OutageLog(app.log, 'PostgreSQL connection');
@@ -80,6 +96,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   let lines: QueueLines | undefined = deps.lines;
   let versions: ListingVersions | undefined;
   let snapshots: SnapshotLoop | undefined;
+  let edgeRedis: Redis | undefined;
   const timers: NodeJS.Timeout[] = [];
   try {
     if (ownsDb) await migrateDatabase(config, db);
@@ -108,6 +125,18 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     const payments = createPaymentService({ db, queue, afterSale: (concertId) => sales.afterSale(concertId), log: app.log });
     const demoUsers = config.seedDemo ? await seedDemo(db, concerts, sales) : [];
 
+    // Abuse limits and the bot check's spent challenges, shared by every instance through Redis.
+    if (config.redisUrl) edgeRedis = await connectFailFast(config.redisUrl, (err) => redisConnection.failed(err));
+    const limits = await registerRateLimits(app, { limits: config.rateLimits, redis: edgeRedis, prefix: config.redisPrefix });
+    const botCheck =
+      config.botCheck.mode === 'pow'
+        ? createBotCheck(config.botCheck, config.tokenSecret, edgeRedis ? new RedisSpentChallenges(edgeRedis, config.redisPrefix) : new MemorySpentChallenges())
+        : undefined;
+    const assertions = createUserAssertions(config.userAuth);
+    if (!assertions && config.databaseUrl) {
+      app.log.warn('no user auth (USER_AUTH_SECRET or USER_AUTH_JWKS_URL): anyone who knows a user id may take that user\'s place in line');
+    }
+
     app.addSchema(ErrorResponse);
     await app.register(swagger, {
       openapi: {
@@ -121,19 +150,21 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
           securitySchemes: {
             queueToken: { type: 'http', scheme: 'bearer', description: 'the token from POST /api/v1/queue/tokens' },
             adminKey: { type: 'apiKey', in: 'header', name: 'X-Admin-Key' },
+            userAssertion: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: "the ticket seller's user assertion (USER_AUTH_SECRET or USER_AUTH_JWKS_URL)" },
           },
         },
       },
     });
-    await app.register(swaggerUi, { routePrefix: '/docs' });
+    // Swagger UI's page carries its own CSP, with hashes of its inline parts.
+    await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
     app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
     const heartbeatMs = Math.min(15_000, (config.queue.waitingIdleSeconds * 1000) / 3);
     await app.register(healthRoutes, { db, lines });
-    await app.register(queueRoutes, { queue, admitToSale: (saleId) => sales.admitToSale(saleId), heartbeatMs });
+    await app.register(queueRoutes, { queue, admitToSale: (saleId) => sales.admitToSale(saleId), heartbeatMs, assertions, botCheck, joinLimit: limits.join });
     await app.register(saleRoutes, { sales, adminKey: config.adminKey });
     await app.register(concertRoutes, { concerts, queue, sales });
-    await app.register(reservationRoutes, { reservations, queue, sales });
+    await app.register(reservationRoutes, { reservations, queue, sales, holdLimit: limits.hold });
     await app.register(pointsRoutes, { points, queue });
     await app.register(paymentRoutes, { payments, queue });
     await app.register(adminRoutes, { adminKey: config.adminKey, db, concerts, queue });
@@ -168,6 +199,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       await snapshots?.stop();
       if (ownsStore) await lines?.close();
       await versions?.close();
+      await edgeRedis?.quit().catch(() => undefined);
       if (ownsDb) await db.destroy();
     });
     return { app, db, demoUsers };
@@ -177,6 +209,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     await app.close().catch(() => undefined);
     if (ownsStore) await lines?.close().catch(() => undefined);
     await versions?.close().catch(() => undefined);
+    edgeRedis?.disconnect();
     if (ownsDb) await db.destroy().catch(() => undefined);
     throw err;
   }

@@ -1,8 +1,8 @@
 // A change counter per concert, bumped after every commit that changes which of its seats are free
 // (a hold, a sweep of lapsed holds). Listings read it before querying and keep their answer only
 // while it is unchanged, so a cached list is never older than the last change, on any instance.
-import { Redis } from 'ioredis';
-import { FAIL_FAST_REDIS } from '../queue/queue.store.redis.js';
+import type { Redis } from 'ioredis';
+import { connectFailFast } from '../queue/queue.store.redis.js';
 
 export interface ListingVersions {
   current(concertId: string): Promise<number>;
@@ -57,15 +57,7 @@ export class RedisListingVersions implements ListingVersions {
 
   /** Resolves once connected: without an offline queue, a command sent before that would fail. */
   static async connect(url: string, prefix: string, onError: (error: Error) => void): Promise<RedisListingVersions> {
-    const redis = new Redis(url, { ...FAIL_FAST_REDIS, lazyConnect: true });
-    redis.on('error', onError);
-    try {
-      await redis.connect();
-    } catch (error) {
-      redis.disconnect();
-      throw error;
-    }
-    return new RedisListingVersions(redis, prefix, onError);
+    return new RedisListingVersions(await connectFailFast(url, onError), prefix, onError);
   }
 
   private key(concertId: string): string {

@@ -19,11 +19,13 @@ function within<T>(ms: number, work: Promise<T>): Promise<T> {
 
 export async function healthRoutes(app: FastifyInstance, { db, lines }: { db: Kysely<DB>; lines: Pick<QueueLines, 'ping'> }): Promise<void> {
   const Ok = Type.Object({ status: Type.String() });
-  app.get('/healthz', { schema: { tags: ['service'], summary: 'The process is up', response: { 200: Ok } } }, async () => ({ status: 'ok' }));
+  // Probes come from the load balancer's address, often and on purpose: never rate limited.
+  const config = { addressLimit: false as const };
+  app.get('/healthz', { config, schema: { tags: ['service'], summary: 'The process is up', response: { 200: Ok } } }, async () => ({ status: 'ok' }));
 
   app.get(
     '/readyz',
-    { schema: { tags: ['service'], summary: 'The database (and Redis, when configured) answer', response: { 200: Ok, 503: Type.Ref('ErrorResponse') } } },
+    { config, schema: { tags: ['service'], summary: 'The database (and Redis, when configured) answer', response: { 200: Ok, 503: Type.Ref('ErrorResponse') } } },
     async (request, reply) => {
       try {
         await within(READINESS_TIMEOUT_MS, Promise.all([sql`select 1`.execute(db), lines.ping()]));

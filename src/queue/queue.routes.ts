@@ -1,8 +1,11 @@
 // Queue endpoints: join the line, poll your place, or stream it over Server-Sent Events.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
+import type { BotCheck } from '../abuse/bot-check.js';
+import { DomainError } from '../errors.js';
+import type { UserAssertions } from '../identity/user-assertion.js';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { claimsOf, tokenGuard } from '../http/auth.js';
+import { bearerToken, claimsOf, tokenGuard } from '../http/auth.js';
 import { DateTime, errorResponses, Strict, Uuid } from '../http/schemas.js';
 import { SalePhase } from '../sales/sale.schemas.js';
 import type { QueueService, TokenView } from './queue.service.js';
@@ -21,6 +24,14 @@ const SaleFields = {
     Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'the place the draw gave this entry; null before the draw or for joins after the open' }),
   ),
 };
+
+const Challenge = Type.Object({
+  algorithm: Type.String(),
+  challenge: Type.String(),
+  maxnumber: Type.Integer(),
+  salt: Type.String(),
+  signature: Type.String(),
+});
 
 const IssuedToken = Type.Object({
   token: Type.String({ description: 'send as `Authorization: Bearer <token>`' }),
@@ -44,18 +55,41 @@ const TokenStatus = Type.Object({
 
 export interface QueueRoutesOptions {
   queue: QueueService;
+  /** When set, token issue needs a user assertion for the body's userId. */
+  assertions: UserAssertions | undefined;
+  /** When set, token issue needs a solved challenge. */
+  botCheck: BotCheck | undefined;
+  /** Per client address, on token issue. */
+  joinLimit: onRequestAsyncHookHandler;
   /** Checks that a sale may be joined now (404/409 otherwise) before its line is joined. */
   admitToSale: (saleId: string) => Promise<void>;
   /** How often an open stream sends a heartbeat and counts as a poll. */
   heartbeatMs: number;
 }
 
-export async function queueRoutes(app: FastifyInstance, { queue, admitToSale, heartbeatMs }: QueueRoutesOptions): Promise<void> {
+export async function queueRoutes(app: FastifyInstance, { queue, admitToSale, heartbeatMs, assertions, botCheck, joinLimit }: QueueRoutesOptions): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const streams = new Set<() => void>();
   app.addHook('preClose', async () => {
     for (const end of streams) end();
   });
+
+  api.get(
+    '/api/v1/challenge',
+    {
+      schema: {
+        tags: ['queue'],
+        summary: 'A bot-check challenge to solve before joining (BOT_CHECK=pow)',
+        description: "ALTCHA's challenge format. Solve it (find `number` with SHA-256(salt + number) = challenge) and send base64 of `{ algorithm, challenge, number, salt, signature }` as `proof` when joining. 404 when the bot check is off.",
+        response: { 200: Challenge, ...errorResponses },
+      },
+    },
+    async (_request, reply) => {
+      if (!botCheck) throw new DomainError('NOT_FOUND', 'the bot check is off: join without a proof');
+      void reply.header('cache-control', 'no-store');
+      return botCheck.challenge();
+    },
+  );
 
   api.post(
     '/api/v1/queue/tokens',
@@ -63,13 +97,23 @@ export async function queueRoutes(app: FastifyInstance, { queue, admitToSale, he
       schema: {
         tags: ['queue'],
         summary: 'Join the line (or get your live token back)',
-        description: "Without saleId: the general line. With saleId: that sale's line (its pre-queue before opensAt).",
-        body: Strict({ userId: Uuid, saleId: Type.Optional(Uuid) }),
+        description:
+          "Without saleId: the general line. With saleId: that sale's line (its pre-queue before opensAt). With user auth configured, send the ticket seller's user assertion as `Authorization: Bearer <JWT>`; with the bot check on, a solved challenge as `proof`.",
+        security: [{ userAssertion: [] }, {}],
+        body: Strict({
+          userId: Uuid,
+          saleId: Type.Optional(Uuid),
+          proof: Type.Optional(Type.String({ maxLength: 4096, description: 'the solved ALTCHA payload, base64 (BOT_CHECK=pow)' })),
+        }),
         response: { 200: IssuedToken, 201: IssuedToken, ...errorResponses },
       },
+      onRequest: joinLimit,
     },
     async (request, reply) => {
-      const { userId, saleId } = request.body;
+      const { userId, saleId, proof } = request.body;
+      // Who first (a cheap signature check), then the proof, which is spent only for the right fan.
+      await assertions?.check(bearerToken(request), userId);
+      await botCheck?.redeem(proof);
       if (saleId) await admitToSale(saleId);
       const { created, ...issued } = await queue.issueToken(userId, saleId);
       return reply.code(created ? 201 : 200).send(issued);
@@ -86,6 +130,8 @@ export async function queueRoutes(app: FastifyInstance, { queue, admitToSale, he
         response: { 200: TokenStatus, ...errorResponses },
       },
       preHandler: tokenGuard(queue, 'status', { touch: true }),
+      // A poll is cheaper than counting it; pollAfterSeconds paces it instead.
+      config: { addressLimit: false },
     },
     async (request) => queue.view(request.queueState!),
   );
@@ -104,6 +150,7 @@ export async function queueRoutes(app: FastifyInstance, { queue, admitToSale, he
         response: { 200: Type.String({ description: 'text/event-stream' }), ...errorResponses },
       },
       preHandler: tokenGuard(queue, 'status', { touch: true, tokenFromQuery: true }),
+      config: { addressLimit: false },
     },
     async (request, reply) => {
       const claims = claimsOf(request);

@@ -83,6 +83,19 @@ export const FAIL_FAST_REDIS = {
   retryStrategy: (attempt: number) => Math.min(50 * attempt, 1_000),
 } as const;
 
+/** A fail-fast connection that resolves once connected: without an offline queue, a command sent before that would fail. */
+export async function connectFailFast(url: string, onError: (error: Error) => void): Promise<Redis> {
+  const redis = new Redis(url, { ...FAIL_FAST_REDIS, lazyConnect: true });
+  redis.on('error', onError);
+  try {
+    await redis.connect();
+  } catch (error) {
+    redis.disconnect();
+    throw error;
+  }
+  return redis;
+}
+
 export interface RedisQueueStoreOptions {
   url: string;
   /** Prefix of every key, e.g. `boxoffice:`; instances sharing a prefix share the lines. */

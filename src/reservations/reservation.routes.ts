@@ -1,5 +1,5 @@
 // Reservation endpoints: hold a seat, read a hold. ACTIVE tokens only.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { assertTokenUser, claimsOf, tokenGuard } from '../http/auth.js';
@@ -21,7 +21,18 @@ const ReservationResponse = Type.Object({
 
 export async function reservationRoutes(
   app: FastifyInstance,
-  { reservations, queue, sales }: { reservations: ReservationService; queue: QueueService; sales: Pick<SaleService, 'assertConcertAccess' | 'maxSeatsPerUser'> },
+  {
+    reservations,
+    queue,
+    sales,
+    holdLimit,
+  }: {
+    reservations: ReservationService;
+    queue: QueueService;
+    sales: Pick<SaleService, 'assertConcertAccess' | 'maxSeatsPerUser'>;
+    /** Per token, counted once the token is known to be genuine and ACTIVE. */
+    holdLimit: preHandlerAsyncHookHandler;
+  },
 ): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const active = tokenGuard(queue, 'active');
@@ -36,7 +47,7 @@ export async function reservationRoutes(
         body: Strict({ userId: Uuid, concertId: Uuid, date: DateOnly, seatNumber: Type.Integer({ minimum: 1, maximum: 1_000_000 }) }),
         response: { 201: ReservationResponse, ...errorResponses },
       },
-      preHandler: active,
+      preHandler: [active, holdLimit],
     },
     async (request, reply) => {
       const { userId, concertId, date, seatNumber } = request.body;

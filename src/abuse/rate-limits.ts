@@ -1,0 +1,74 @@
+// Rate limits with @fastify/rate-limit: per client address on token issue and on everything but
+// queue polls and streams, per queue token on seat holds. Counts live in Redis when it is configured,
+// so every instance shares them; in the process otherwise. Over a limit: 429 RATE_LIMITED with
+// Retry-After. While Redis is away the limits let requests through (those that need Redis are refused
+// with 503 anyway): an outage must not turn into refusals of everything.
+import { isIP } from 'node:net';
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import { DomainError } from '../errors.js';
+import { claimsOf } from '../http/auth.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** false: outside the per-address limit (queue polls and streams, health probes, metrics). */
+    addressLimit?: false;
+  }
+}
+
+const MINUTE_MS = 60_000;
+
+export interface RouteLimits {
+  /** Per client address, on token issue (an onRequest hook). */
+  join: onRequestAsyncHookHandler;
+  /** Per queue token, on seat holds (a preHandler after the token guard). */
+  hold: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+}
+
+/**
+ * The client's address as the limits count it: Fastify's `request.ip` (the socket's, or the first hop
+ * of X-Forwarded-For when TRUST_PROXY is set). A forwarded value that is not an address counts as the
+ * socket's, so junk in the header cannot mint fresh counters.
+ */
+export function clientAddress(request: FastifyRequest): string {
+  const ip = request.ip;
+  return isIP(ip) ? ip : (request.socket.remoteAddress ?? 'unknown');
+}
+
+export async function registerRateLimits(
+  app: FastifyInstance,
+  { limits, redis, prefix }: { limits: Config['rateLimits']; redis: Redis | undefined; prefix: string },
+): Promise<RouteLimits> {
+  await app.register(rateLimit, {
+    global: false,
+    timeWindow: MINUTE_MS,
+    skipOnError: true,
+    ...(redis ? { redis, nameSpace: `${prefix}rate:` } : {}),
+  });
+
+  /** undefined when `max` is 0 (the limit is off). */
+  const limiter = (name: string, max: number, key: (request: FastifyRequest) => string) => {
+    if (max <= 0) return undefined;
+    const check = app.createRateLimit({ max, timeWindow: MINUTE_MS, keyGenerator: (request) => `${name}:${key(request)}` });
+    return async (request: FastifyRequest, reply: FastifyReply) => {
+      const result = await check(request);
+      if (result.isAllowed || !result.isExceeded) return;
+      const seconds = Math.max(1, result.ttlInSeconds);
+      void reply.header('retry-after', String(seconds));
+      throw new DomainError('RATE_LIMITED', `too many requests; try again in ${seconds} s`);
+    };
+  };
+
+  const perAddress = limiter('address', limits.perMinute, clientAddress);
+  if (perAddress) {
+    app.addHook('onRequest', async (request, reply) => {
+      if (request.routeOptions.config.addressLimit !== false) await perAddress(request, reply);
+    });
+  }
+  const joins = limiter('join', limits.joinPerMinute, clientAddress);
+  const holds = limiter('hold', limits.holdPerMinute, (request) => claimsOf(request).tokenId);
+  const none = async () => undefined;
+  return { join: joins ?? none, hold: holds ?? none };
+}
