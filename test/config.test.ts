@@ -30,6 +30,16 @@ const VARIABLES = [
   'SEED_DEMO',
   'LOG_LEVEL',
   'NODE_ENV',
+  'USER_AUTH_SECRET',
+  'USER_AUTH_JWKS_URL',
+  'USER_AUTH_AUDIENCE',
+  'BOT_CHECK',
+  'BOT_CHECK_COST',
+  'BOT_CHECK_EXPIRES_SECONDS',
+  'TRUST_PROXY',
+  'RATE_LIMIT_JOIN_PER_MINUTE',
+  'RATE_LIMIT_HOLD_PER_MINUTE',
+  'RATE_LIMIT_PER_MINUTE',
 ] as const;
 
 const SECRET = 'a-shared-secret-of-32-characters';
@@ -572,5 +582,62 @@ describe('NODE_ENV', () => {
   // Matched exactly and never refused: a misspelt production quietly is development (see the gaps).
   it.each(['Production', 'prod'])('leaves production off with %s, without a refusal', (nodeEnv) => {
     expect(loadConfig({ ...SERVER, NODE_ENV: nodeEnv }).production).toBe(false);
+  });
+});
+
+describe('USER_AUTH_SECRET, USER_AUTH_JWKS_URL, USER_AUTH_AUDIENCE', () => {
+  it.each(MODES)('are unset by default in %s: any known user id may join', (_, base) => {
+    expect(loadConfig({ ...base }).userAuth).toEqual({ secret: undefined, jwksUrl: undefined, audience: undefined });
+  });
+
+  it('takes a secret of 32 characters or more, and refuses a shorter one naming the variable', () => {
+    expect(loadConfig({ ...SERVER, USER_AUTH_SECRET: 'x'.repeat(32) }).userAuth.secret).toBe('x'.repeat(32));
+    expect(() => loadConfig({ ...SERVER, USER_AUTH_SECRET: 'x'.repeat(31) })).toThrow(/^USER_AUTH_SECRET must be at least 32 characters/);
+  });
+
+  it('takes an http(s) JWKS URL and an audience, and refuses another scheme', () => {
+    const config = loadConfig({ ...SERVER, USER_AUTH_JWKS_URL: 'https://id.example.com/jwks.json', USER_AUTH_AUDIENCE: 'boxoffice' });
+    expect(config.userAuth).toEqual({ secret: undefined, jwksUrl: 'https://id.example.com/jwks.json', audience: 'boxoffice' });
+    expect(() => loadConfig({ ...SERVER, USER_AUTH_JWKS_URL: 'ftp://id.example.com/jwks.json' })).toThrow(/^USER_AUTH_JWKS_URL must start with/);
+  });
+
+  it('refuses both a secret and a JWKS URL', () => {
+    expect(() => loadConfig({ ...SERVER, USER_AUTH_SECRET: 'x'.repeat(32), USER_AUTH_JWKS_URL: 'https://id.example.com/jwks.json' })).toThrow(
+      /USER_AUTH_SECRET or USER_AUTH_JWKS_URL, not both/,
+    );
+  });
+});
+
+describe('BOT_CHECK, BOT_CHECK_COST, BOT_CHECK_EXPIRES_SECONDS', () => {
+  it('is off by default, with a cost of 50,000 and challenges for 5 minutes', () => {
+    expect(loadConfig({ ...EMBEDDED }).botCheck).toEqual({ mode: 'off', cost: 50_000, expiresSeconds: 300 });
+  });
+
+  it.each(['pow', 'POW', 'off'])('takes %s', (value) => {
+    expect(loadConfig({ ...EMBEDDED, BOT_CHECK: value }).botCheck.mode).toBe(value.toLowerCase());
+  });
+
+  it('refuses another mode and a cost out of range, naming the variable', () => {
+    expect(() => loadConfig({ ...EMBEDDED, BOT_CHECK: 'captcha' })).toThrow(/^BOT_CHECK must be off or pow/);
+    expect(() => loadConfig({ ...EMBEDDED, BOT_CHECK_COST: '10' })).toThrow(/^BOT_CHECK_COST must be an integer/);
+    expect(() => loadConfig({ ...EMBEDDED, BOT_CHECK_EXPIRES_SECONDS: '1' })).toThrow(/^BOT_CHECK_EXPIRES_SECONDS must be an integer/);
+    expect(loadConfig({ ...EMBEDDED, BOT_CHECK_COST: '20000' }).botCheck.cost).toBe(20_000);
+  });
+});
+
+describe('RATE_LIMIT_*_PER_MINUTE and TRUST_PROXY', () => {
+  it.each(MODES)('default to the contract in %s: 30 joins, 60 holds, 600 requests a minute, no proxy trusted', (_, base) => {
+    const config = loadConfig({ ...base });
+    expect(config.rateLimits).toEqual({ joinPerMinute: 30, holdPerMinute: 60, perMinute: 600 });
+    expect(config.trustProxy).toBe(false);
+  });
+
+  it('take 0 (off) and other counts, and refuse negative or fractional ones naming the variable', () => {
+    const config = loadConfig({ ...EMBEDDED, RATE_LIMIT_JOIN_PER_MINUTE: '0', RATE_LIMIT_HOLD_PER_MINUTE: '5', RATE_LIMIT_PER_MINUTE: '1000', TRUST_PROXY: 'true' });
+    expect(config.rateLimits).toEqual({ joinPerMinute: 0, holdPerMinute: 5, perMinute: 1000 });
+    expect(config.trustProxy).toBe(true);
+    expect(() => loadConfig({ ...EMBEDDED, RATE_LIMIT_PER_MINUTE: '-1' })).toThrow(/^RATE_LIMIT_PER_MINUTE must be an integer/);
+    expect(() => loadConfig({ ...EMBEDDED, RATE_LIMIT_HOLD_PER_MINUTE: '1.5' })).toThrow(/^RATE_LIMIT_HOLD_PER_MINUTE must be an integer/);
+    expect(() => loadConfig({ ...EMBEDDED, TRUST_PROXY: 'maybe' })).toThrow(/^TRUST_PROXY must be true or false/);
   });
 });
