@@ -155,8 +155,13 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
         },
       },
     });
-    // Swagger UI's page carries its own CSP, with hashes of its inline parts.
-    await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+    // Swagger UI's page carries its own CSP, with hashes of its inline scripts. Its React sets inline
+    // styles, so only its pages allow those; and plain-HTTP hosts must not be told to upgrade.
+    await app.register(swaggerUi, {
+      routePrefix: '/docs',
+      staticCSP: true,
+      transformStaticCSP: (header) => header.replace("style-src 'self' https:", "style-src 'self' 'unsafe-inline'").replace(/ ?upgrade-insecure-requests;?/, ''),
+    });
     app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
     const heartbeatMs = Math.min(15_000, (config.queue.waitingIdleSeconds * 1000) / 3);
