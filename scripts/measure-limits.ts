@@ -71,6 +71,9 @@ async function main(): Promise<void> {
       if (status !== 'ACTIVE') await new Promise((r) => setTimeout(r, 50));
     }
 
+    // Fresh users while they last, then the same ones again (a rejoin answers 200 with the same place).
+    let joins = 0;
+    const joiner = () => users[joins++ % users.length]!;
     const start = Date.now();
     const end = start + seconds * 1000;
     const minutes = Math.ceil(seconds / 60);
@@ -78,7 +81,7 @@ async function main(): Promise<void> {
     const clients: Record<string, { tally: Tally; send: () => Promise<number> }> = {
       'join (30 per address per minute)': {
         tally: tally(),
-        send: async () => (await call(base, 'POST', '/api/v1/queue/tokens', { body: { userId: users.pop() ?? randomUUID() }, headers: { 'x-forwarded-for': '203.0.113.10' } })).status,
+        send: async () => (await call(base, 'POST', '/api/v1/queue/tokens', { body: { userId: joiner() }, headers: { 'x-forwarded-for': '203.0.113.10' } })).status,
       },
       'hold (60 per token per minute)': {
         tally: tally(),
