@@ -34,6 +34,9 @@ export default defineConfig({
   base: '/',
   publicDir: false,
   esbuild: { jsx: 'automatic', jsxImportSource: 'preact' },
+  // The bot check's solver is a module worker served from /assets like any script: the page's CSP
+  // allows workers from 'self' only, so no blob: or inlined workers.
+  worker: { format: 'es' },
   // `npx vite --config web/vite.config.ts` serves the pages with hot reload against a server on :3000
   // (the operator page is /admin.html there).
   server: {

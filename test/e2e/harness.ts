@@ -1,12 +1,13 @@
 // Shared by the browser tests: starts the built server on a free port with its own in-memory
 // database, drives the admin and public API to make each test's data, launches Debian's
-// Chromium through playwright-core, and saves step screenshots under test-output/e2e.
+// Chromium through playwright-core, and saves step screenshots under test-output/e2e. Every page of a
+// browser launched here reports Content-Security-Policy violations, and a test that caused one fails.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -163,11 +164,49 @@ export async function launchBrowser(): Promise<Browser> {
   if (!existsSync(chromiumPath)) {
     throw new Error(`no Chromium at ${chromiumPath}: install it with apt-get install -y chromium (or set CHROMIUM_PATH)`);
   }
-  return chromium.launch({
+  const browser = await chromium.launch({
     executablePath: chromiumPath,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+  reportCspViolations(browser);
+  return browser;
+}
+
+/** What the pages' Content-Security-Policy refused since the last expectNoCspViolations(). */
+const cspViolations: string[] = [];
+
+// Runs in every page before its own scripts; the binding hands each violation to this process at once,
+// so one seen just before a test closes its page is not lost with the page.
+const cspListener = `document.addEventListener('securitypolicyviolation', (event) => {
+  window.__reportCspViolation(event.violatedDirective + ' refused ' + (event.blockedURI || 'inline code') +
+    ' at ' + (event.sourceFile || location.href) + ':' + event.lineNumber);
+});`;
+
+/**
+ * Every context of `browser` (newContext, and newPage through it) reports CSP violations twice over:
+ * the page's securitypolicyviolation events, and the console's "Refused to … Content Security Policy"
+ * lines, which also cover workers.
+ */
+function reportCspViolations(browser: Browser): void {
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (options) => {
+    const context = await newContext(options);
+    await context.exposeBinding('__reportCspViolation', (_source, text: string) => {
+      cspViolations.push(text);
+    });
+    await context.addInitScript({ content: cspListener });
+    context.on('console', (message) => {
+      if (message.text().includes('Content Security Policy')) cspViolations.push(`console: ${message.text()}`);
+    });
+    return context;
+  };
+}
+
+/** Fails when any page refused something under its Content-Security-Policy since the last call. */
+export function expectNoCspViolations(): void {
+  const seen = cspViolations.splice(0);
+  expect(seen, 'Content-Security-Policy violations').toEqual([]);
 }
 
 /** A fresh fan: own cookies and storage, English, a given screen size. */
@@ -210,13 +249,15 @@ export async function waitForAttribute(locator: Locator, name: string, value: st
 /**
  * Collects what a page reports as broken: console errors (a failed request shows there as "Failed to
  * load resource … status of N", with the request's URL) and uncaught exceptions. Read it at the end of
- * a journey; a step that expects a refusal names it and filters it out.
+ * a journey; a step that expects a refusal names it and filters it out. One refusal is the contract,
+ * not a fault: a server without the bot check answers the page's GET /api/v1/challenge with 404.
  */
 export function watchConsole(page: Page): { errors: () => string[] } {
   const seen: string[] = [];
   page.on('console', (message) => {
     if (message.type() !== 'error') return;
     const url = message.location().url;
+    if (/status of 404\b/.test(message.text()) && url.endsWith('/api/v1/challenge')) return;
     seen.push(url ? `${message.text()} (${url})` : message.text());
   });
   page.on('pageerror', (error) => seen.push(`uncaught: ${error.message}`));
@@ -259,6 +300,7 @@ export function useServerAndBrowser(env: Record<string, string> = {}): { server:
   beforeAll(async () => {
     [fixture.server, fixture.browser] = await Promise.all([startServer(env), launchBrowser()]);
   });
+  afterEach(expectNoCspViolations);
   afterAll(async () => {
     await fixture.browser?.close();
     await fixture.server?.stop();

@@ -6,6 +6,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** From a Retry-After header (429, 503): how long to wait before trying again. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -130,6 +132,23 @@ export interface SaleChange {
   closesAt?: string | null;
 }
 
+/** A bot-check puzzle in ALTCHA's v1 format (API.md, "Bot check"). */
+export interface PowChallenge {
+  algorithm: string;
+  challenge: string;
+  maxnumber?: number;
+  salt: string;
+  signature: string;
+}
+
+/** What a join may carry besides the user id, each only when the server asks for it. */
+export interface JoinCredentials {
+  /** The solved bot-check challenge (ALTCHA's payload, base64); good for one join. */
+  proof?: string;
+  /** The ticket seller's signed statement of who the fan is (a JWT), sent as the bearer. */
+  assertion?: string;
+}
+
 export interface NewConcert {
   title: string;
   venue: string;
@@ -140,6 +159,8 @@ interface CallOptions {
   method?: 'GET' | 'POST' | 'PATCH';
   body?: unknown;
   token?: string;
+  /** A user assertion; goes in the same Authorization header as a token, so at most one of the two. */
+  assertion?: string;
   adminKey?: string;
   idempotencyKey?: string;
 }
@@ -148,7 +169,8 @@ interface CallOptions {
 export async function call<T>(path: string, options: CallOptions = {}): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (options.body !== undefined) headers['content-type'] = 'application/json';
-  if (options.token) headers['authorization'] = `Bearer ${options.token}`;
+  const bearer = options.token ?? options.assertion;
+  if (bearer) headers['authorization'] = `Bearer ${bearer}`;
   if (options.adminKey) headers['x-admin-key'] = options.adminKey;
   if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;
   let response: Response;
@@ -166,9 +188,17 @@ export async function call<T>(path: string, options: CallOptions = {}): Promise<
   if (!response.ok) {
     const error = (payload as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
     const code = typeof error?.code === 'string' ? error.code : `HTTP_${response.status}`;
-    throw new ApiError(response.status, code, typeof error?.message === 'string' ? error.message : code);
+    const message = typeof error?.message === 'string' ? error.message : code;
+    throw new ApiError(response.status, code, message, retryAfterSeconds(response.headers.get('retry-after')));
   }
   return payload as T;
+}
+
+/** Retry-After is whole seconds or an HTTP date; either becomes seconds from now, at least 1. */
+function retryAfterSeconds(header: string | null): number | undefined {
+  if (!header) return undefined;
+  const seconds = /^\d+$/.test(header.trim()) ? Number(header) : (Date.parse(header) - Date.now()) / 1000;
+  return Number.isFinite(seconds) ? Math.max(1, Math.ceil(seconds)) : undefined;
 }
 
 const segment = encodeURIComponent;
@@ -176,8 +206,14 @@ const segment = encodeURIComponent;
 export const fanApi = {
   demoUsers: () => call<{ users: { userId: string; name: string }[] }>('/api/v1/demo/users'),
   /** Joins the general line, or the line of a sale when saleId is given. */
-  issueToken: (userId: string, saleId?: string) =>
-    call<IssuedToken>('/api/v1/queue/tokens', { method: 'POST', body: saleId ? { userId, saleId } : { userId } }),
+  issueToken: (userId: string, saleId: string | undefined, { proof, assertion }: JoinCredentials = {}) =>
+    call<IssuedToken>('/api/v1/queue/tokens', {
+      method: 'POST',
+      body: { userId, ...(saleId ? { saleId } : {}), ...(proof ? { proof } : {}) },
+      ...(assertion ? { assertion } : {}),
+    }),
+  /** A bot-check puzzle; 404 when the server runs without the bot check. */
+  challenge: () => call<PowChallenge>('/api/v1/challenge'),
   sales: () => call<{ sales: Sale[] }>('/api/v1/sales'),
   sale: (saleId: string) => call<Sale>(`/api/v1/sales/${segment(saleId)}`),
   draw: (saleId: string) => call<SaleDraw>(`/api/v1/sales/${segment(saleId)}/draw`),

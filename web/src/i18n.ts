@@ -22,6 +22,9 @@ const en = {
   joinLine: 'Join the line',
   joining: 'Joining…',
   badUserId: 'That does not look like a user ID. It has 36 characters, like 7b1e4c2a-0f3d-4c4e-9a57-2f6a1d9b8e10.',
+  checkingBrowser: 'Checking your browser…',
+  assertionMismatch:
+    'The ticket seller signed you in as a different fan than the one chosen here. Continue as that fan, or sign in again on the seller\'s site.',
 
   waitingTitle: 'You are in the waiting room',
   positionLabel: 'Your place in line',
@@ -214,6 +217,7 @@ const en = {
   badConcert: 'Fill in a title, a venue, when it starts, 1 to 200 seats and a price of at least 1 won.',
 
   errorGeneric: 'Something went wrong. Please try again.',
+  rateLimitedIn: (s: number) => `Too many tries. Please try again in ${s} s.`,
   errors: {
     NETWORK: 'We could not reach the server. Check your connection and try again.',
     VALIDATION_ERROR: 'Some of what was sent is not valid. Please check it and try again.',
@@ -252,6 +256,9 @@ const en = {
     SEAT_LIMIT_REACHED: 'You already have the most seats one fan may buy in this sale.',
     SALE_EXISTS: 'This concert already has a sale that is not closed.',
     SALE_STARTED: 'That time has already passed, so it can no longer be changed.',
+    INVALID_USER_ASSERTION:
+      'Your sign-in from the ticket seller has expired or could not be checked. Please sign in again on the seller\'s site and come back from there.',
+    BOT_CHECK_FAILED: 'Your browser did not pass our automatic check. Please try again; if it keeps failing, reload the page.',
   } as Record<string, string>,
 };
 
@@ -274,6 +281,9 @@ const ko: Dict = {
   joinLine: '대기열 들어가기',
   joining: '들어가는 중…',
   badUserId: '사용자 ID 형식이 아닙니다. 7b1e4c2a-0f3d-4c4e-9a57-2f6a1d9b8e10 처럼 36자입니다.',
+  checkingBrowser: '브라우저를 확인하는 중…',
+  assertionMismatch:
+    '예매처 사이트에 로그인한 사용자와 여기서 고른 사용자가 다릅니다. 로그인한 사용자로 계속하거나 예매처 사이트에서 다시 로그인해 주세요.',
 
   waitingTitle: '대기실에 있습니다',
   positionLabel: '내 대기 순번',
@@ -465,6 +475,7 @@ const ko: Dict = {
   badConcert: '공연명, 장소, 시작 시각, 1–200석의 좌석 수와 1원 이상의 가격을 입력하세요.',
 
   errorGeneric: '문제가 발생했습니다. 다시 시도해 주세요.',
+  rateLimitedIn: (s: number) => `시도가 너무 많습니다. ${s}초 후에 다시 시도해 주세요.`,
   errors: {
     NETWORK: '서버에 연결할 수 없습니다. 연결 상태를 확인하고 다시 시도해 주세요.',
     VALIDATION_ERROR: '보낸 내용 중 올바르지 않은 값이 있습니다. 확인 후 다시 시도해 주세요.',
@@ -503,6 +514,8 @@ const ko: Dict = {
     SEAT_LIMIT_REACHED: '이 예매에서 한 사람이 살 수 있는 최대 좌석 수에 이미 도달했습니다.',
     SALE_EXISTS: '이 공연에는 이미 종료되지 않은 예매가 있습니다.',
     SALE_STARTED: '이미 지난 시각이라 바꿀 수 없습니다.',
+    INVALID_USER_ASSERTION: '예매처 로그인 정보가 만료되었거나 확인할 수 없습니다. 예매처 사이트에서 다시 로그인한 뒤 그곳에서 다시 들어와 주세요.',
+    BOT_CHECK_FAILED: '브라우저 자동 확인을 통과하지 못했습니다. 다시 시도해 주세요. 계속 실패하면 페이지를 새로 고쳐 주세요.',
   },
 };
 
@@ -543,7 +556,8 @@ export function useI18n(): I18n {
 
 /** A sentence for an error: the contract's code picks it, the raw code is never shown. */
 export function errorText(t: Dict, error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
+  const { code, retryAfterSeconds } = (error ?? {}) as { code?: unknown; retryAfterSeconds?: unknown };
+  if (code === 'RATE_LIMITED' && typeof retryAfterSeconds === 'number') return t.rateLimitedIn(retryAfterSeconds);
   return (typeof code === 'string' && t.errors[code]) || t.errorGeneric;
 }
 

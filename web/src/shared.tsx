@@ -66,6 +66,16 @@ export function ErrorLine({ text }: { text: string | null | undefined }) {
   );
 }
 
+/** A passing state worth announcing (a polite live region), like "Checking your browser…". */
+export function StatusLine({ text }: { text: string | null | undefined }) {
+  if (!text) return null;
+  return (
+    <p class="muted" role="status">
+      {text}
+    </p>
+  );
+}
+
 /** The current time, re-rendered every `everyMs`. */
 export function useNow(everyMs = 1000): number {
   const [now, setNow] = useState(() => Date.now());

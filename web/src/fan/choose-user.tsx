@@ -4,7 +4,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { fanApi, type Sale } from '../api';
 import { useI18n } from '../i18n';
-import { ErrorLine, Title } from '../shared';
+import { ErrorLine, StatusLine, Title } from '../shared';
+import { assertedUserId } from './assertion';
 import { SaleFacts, SaleList, useSales } from './sales';
 import { isUserId } from './session';
 
@@ -23,6 +24,8 @@ function initials(name: string): string {
 
 interface Props {
   busy: boolean;
+  /** The join waits for the bot check to finish. */
+  checking: boolean;
   error: string | null;
   onJoin: (userId: string, name?: string) => void;
   /** The sale whose line the fan is about to join; null for the general line. */
@@ -31,11 +34,12 @@ interface Props {
   onClearSale: () => void;
 }
 
-export function ChooseUser({ busy, error, onJoin, sale, onPickSale, onClearSale }: Props) {
+export function ChooseUser({ busy, checking, error, onJoin, sale, onPickSale, onClearSale }: Props) {
   const { t } = useI18n();
   const sales = useSales();
   const [demoUsers, setDemoUsers] = useState<DemoUser[] | null>(null);
-  const [userId, setUserId] = useState('');
+  // Arriving from the seller's site, the fan is whoever the seller signed them in as.
+  const [userId, setUserId] = useState(() => assertedUserId() ?? '');
   const [formError, setFormError] = useState<string | null>(null);
 
   useEffect(() => {
@@ -80,6 +84,7 @@ export function ChooseUser({ busy, error, onJoin, sale, onPickSale, onClearSale 
         </>
       )}
       <ErrorLine text={error} />
+      <StatusLine text={checking ? t.checkingBrowser : null} />
       {!sale && sales && sales.length > 0 && (
         <>
           <SaleList sales={sales} busy={busy} onJoin={onPickSale} />

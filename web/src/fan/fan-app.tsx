@@ -1,16 +1,18 @@
 // The fan's journey as one small state machine: who (and which line: the general one or a sale's) →
 // waiting room (a sale's pre-queue first) → concert, date, seat → hold and pay → confirmation, or a
 // sale's final screen when it sells out or closes. Everything it needs to resume after a reload is
-// in the session.
+// in the session. Wherever a join is one click away, the bot check is solved ahead of the click.
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { ApiError, fanApi, type QueueState, type Sale } from '../api';
-import { errorText, formatCountdown, useI18n } from '../i18n';
-import { ErrorLine, Frame, useNow, Title } from '../shared';
+import { errorText, formatCountdown, useI18n, type Dict } from '../i18n';
+import { ErrorLine, Frame, StatusLine, useNow, Title } from '../shared';
+import { useProofReady } from './bot-check';
 import { Checkout } from './checkout';
 import { ChooseUser } from './choose-user';
 import { Confirmation } from './confirmation';
 import { ConcertList, DateList } from './concerts';
 import { DrawPanel } from './draw-panel';
+import { joinLine } from './join';
 import { SaleEnded } from './sale-ended';
 import { SeatMap } from './seat-map';
 import { loadSession, saveSession, type FanSession } from './session';
@@ -38,6 +40,11 @@ function saleEndedBy(error: unknown): 'SOLD_OUT' | 'CLOSED' | null {
   return error.code === 'SOLD_OUT' ? 'SOLD_OUT' : error.code === 'SALE_CLOSED' ? 'CLOSED' : null;
 }
 
+/** On a join, USER_MISMATCH means the seller's site vouched for someone else than the chosen fan. */
+function joinErrorText(t: Dict, error: unknown): string {
+  return error instanceof ApiError && error.code === 'USER_MISMATCH' ? t.assertionMismatch : errorText(t, error);
+}
+
 export function FanApp() {
   const { t } = useI18n();
   const [session, setSessionState] = useState<FanSession | null>(loadSession);
@@ -45,6 +52,8 @@ export function FanApp() {
   const [queue, setQueue] = useState<QueueState | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  /** A join is waiting for the bot check to finish (only when the fan was quicker than the worker). */
+  const [checking, setChecking] = useState(false);
   const [notice, setNotice] = useState<string | undefined>(undefined);
   /** The sale whose Join button the fan pressed, while they choose who they are. */
   const [target, setTarget] = useState<Sale | null>(null);
@@ -97,7 +106,7 @@ export function FanApp() {
     const current = loadSession();
     if (!current) return setPhase('who');
     setPhase('checking');
-    fanApi.issueToken(current.userId, current.sale?.saleId).then(
+    joinLine(current.userId, current.sale?.saleId, setChecking).then(
       (issued) => {
         setSession({ userId: current.userId, name: current.name, token: issued.token, startPosition: issued.position, sale: current.sale });
         setNotice(t.lineResetNotice);
@@ -106,7 +115,7 @@ export function FanApp() {
       (failure: unknown) => {
         const ended = saleEndedBy(failure);
         if (ended) return endSale(ended);
-        setError(errorText(t, failure));
+        setError(joinErrorText(t, failure));
         setPhase('expired');
       },
     );
@@ -184,7 +193,7 @@ export function FanApp() {
     setBusy(true);
     setError(null);
     try {
-      const issued = await fanApi.issueToken(userId, sale?.saleId);
+      const issued = await joinLine(userId, sale?.saleId, setChecking);
       setNotice(undefined);
       setTarget(null);
       setSession({ userId, name, token: issued.token, startPosition: issued.position, ...(sale ? { sale } : {}) });
@@ -196,12 +205,16 @@ export function FanApp() {
         setSession({ userId, name, sale, ended });
         setPhase(ended === 'SOLD_OUT' ? 'soldout' : 'closed');
       } else {
-        setError(errorText(t, failure));
+        setError(joinErrorText(t, failure));
       }
     } finally {
       setBusy(false);
+      setChecking(false);
     }
   };
+
+  // The screens with a Join button: choosing who (and which sale), the ended place, a sale's confirmation.
+  useProofReady(!session || phase === 'who' || phase === 'expired' || Boolean(session.payment && session.sale));
 
   const startOver = () => {
     setSession(null);
@@ -219,6 +232,7 @@ export function FanApp() {
       <Frame>
         <ChooseUser
           busy={busy}
+          checking={checking}
           error={error}
           onJoin={(userId, name) => join(userId, name, target ?? undefined)}
           sale={target}
@@ -246,6 +260,7 @@ export function FanApp() {
           onJoinSaleAgain={session.sale ? () => join(session.userId, session.name, session.sale) : undefined}
           busy={busy}
         />
+        <StatusLine text={checking ? t.checkingBrowser : null} />
       </Frame>
     );
   }
@@ -265,6 +280,7 @@ export function FanApp() {
           <Title id="expired-title">{t.expiredTitle}</Title>
           <p>{t.expiredText}</p>
           <ErrorLine text={error} />
+          <StatusLine text={checking ? t.checkingBrowser : null} />
           <div class="actions">
             <button type="button" class="primary" disabled={busy} onClick={() => join(session.userId, session.name, session.sale)}>
               {busy ? t.joining : t.rejoin}
