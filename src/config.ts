@@ -67,7 +67,7 @@ export interface Config {
 export class ConfigError extends Error {}
 
 /** ALTCHA's maxnumber by default: about half a second of solving in a phone's browser. */
-export const DEFAULT_BOT_CHECK_COST = 50_000;
+export const DEFAULT_BOT_CHECK_COST = 10_000;
 
 /** Every rate limit off: for tests and tools that drive many fans from one address. */
 export const NO_RATE_LIMITS: Config['rateLimits'] = Object.freeze({ joinPerMinute: 0, holdPerMinute: 0, perMinute: 0 });

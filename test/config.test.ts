@@ -609,8 +609,8 @@ describe('USER_AUTH_SECRET, USER_AUTH_JWKS_URL, USER_AUTH_AUDIENCE', () => {
 });
 
 describe('BOT_CHECK, BOT_CHECK_COST, BOT_CHECK_EXPIRES_SECONDS', () => {
-  it('is off by default, with a cost of 50,000 and challenges for 5 minutes', () => {
-    expect(loadConfig({ ...EMBEDDED }).botCheck).toEqual({ mode: 'off', cost: 50_000, expiresSeconds: 300 });
+  it('is off by default, with a cost of 10,000 and challenges for 5 minutes', () => {
+    expect(loadConfig({ ...EMBEDDED }).botCheck).toEqual({ mode: 'off', cost: 10_000, expiresSeconds: 300 });
   });
 
   it.each(['pow', 'POW', 'off'])('takes %s', (value) => {
