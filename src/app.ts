@@ -15,7 +15,7 @@ import { demoRoutes, seedDemo, type DemoUser } from './demo/demo-seed.js';
 import { healthRoutes } from './health/health.routes.js';
 import { OutageLog } from './health/outage-log.js';
 import { errorBody } from './errors.js';
-import { registerErrorHandling } from './http/error-handler.js';
+import { answerClientError, registerErrorHandling } from './http/error-handler.js';
 import { ErrorResponse } from './http/schemas.js';
 import { deleteOldKeys } from './idempotency/idempotency.js';
 import { paymentRoutes } from './payments/payment.routes.js';
@@ -72,6 +72,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     // Request logs cost more than a poll itself at sale-time rates; production leaves them out.
     logController: new LogController({ disableRequestLogging: config.production }),
     bodyLimit: MiB,
+    clientErrorHandler: answerClientError,
     // A URL that cannot be decoded fails before routing, outside the error handler: give it our shape too.
     frameworkErrors: (error, _request, reply: FastifyReply) => {
       void reply.code(400).send(errorBody('VALIDATION_ERROR', error.message));

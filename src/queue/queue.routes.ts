@@ -153,6 +153,8 @@ export async function queueRoutes(app: FastifyInstance, { queue, admitToSale, he
       config: { addressLimit: false },
     },
     async (request, reply) => {
+      // HEAD (which Fastify answers with this handler) gets the stream's headers and no stream.
+      if (request.method === 'HEAD') return reply.code(200).header('cache-control', 'no-cache, no-transform').type('text/event-stream; charset=utf-8').send();
       const claims = claimsOf(request);
       const raw = reply.raw;
       reply.hijack();

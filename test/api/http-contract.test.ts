@@ -1,5 +1,6 @@
 // The contract's rules for every request: the error shape, 400/404/413/415, docs and health.
 import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activeUser, bearer, createTestApp, json, type TestApp } from '../helpers/test-app.js';
 
@@ -88,6 +89,51 @@ describe('the HTTP contract', () => {
       expect(res.statusCode, `${a.method} ${a.url}`).toBeGreaterThanOrEqual(400);
       expect(res.statusCode, `${a.method} ${a.url}`).toBeLessThan(500);
       expect(json(res).error.code).toEqual(expect.any(String));
+    }
+  });
+
+  // Found by `npm run fuzz`: each of these answered a 500, hung, or left the contract's shape.
+  it('refuses text PostgreSQL cannot store (a NUL) with 400, writing nothing', async () => {
+    const admin = { 'x-admin-key': t.config.adminKey! };
+    const before = await t.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    for (const [url, payload] of [
+      ['/admin/v1/users', { name: 'nul\u0000name' }],
+      ['/admin/v1/users/batch', { count: 2, namePrefix: '\u0000' }],
+    ] as const) {
+      expectError(await t.app.inject({ method: 'POST', url, headers: admin, payload }), 400, 'VALIDATION_ERROR');
+    }
+    const after = await t.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    expect(Number(after.n)).toBe(Number(before.n));
+  });
+
+  it('answers HEAD on the event stream with its headers and no stream', async () => {
+    const fan = await activeUser(t.app);
+    const res = await t.app.inject({ method: 'HEAD', url: '/api/v1/queue/tokens/me/events', headers: bearer(fan.token) });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
+    expect(res.body).toBe('');
+  });
+
+  it("answers requests Node's parser refuses in the error shape, and closes the connection", async () => {
+    const base = new URL(await t.app.listen({ port: 0, host: '127.0.0.1' }));
+    const raw = (request: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(base.port), base.hostname, () => socket.end(request));
+        let text = '';
+        socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+    const cases = [
+      { request: 'FOO /healthz HTTP/1.1\r\nHost: x\r\n\r\n', status: 400, code: 'BAD_REQUEST' },
+      { request: `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, status: 431, code: 'HEADERS_TOO_LARGE' },
+    ];
+    for (const { request, status, code } of cases) {
+      const answer = await raw(request);
+      const [head, body] = answer.split('\r\n\r\n');
+      expect(head).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+      expect(head!.toLowerCase()).toContain('connection: close');
+      expect(JSON.parse(body!)).toEqual({ error: { code, message: expect.any(String) } });
     }
   });
 
