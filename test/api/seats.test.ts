@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
+import { deleteRedisKeys } from '../helpers/redis-keys.js';
 import { holdSeatRow } from '../../src/reservations/reservation.repository.js';
 import { activeUser, bearer, createConcert, createTestApp, expectLedgerMatchesBalances, hold, json, pay, waitFor, type TestApp } from '../helpers/test-app.js';
 
@@ -207,6 +208,7 @@ describe('holds', () => {
       expect(live).toEqual([{ status: 'HELD' }]);
     } finally {
       await other.app.close();
+      if (t.config.redisUrl) await deleteRedisKeys(t.config.redisUrl, `${t.config.redisPrefix}other:`);
     }
   });
 

@@ -9,6 +9,7 @@ import { expect, inject } from 'vitest';
 import { buildApp, type AppDeps } from '../../src/app.js';
 import { testConfig, type Config } from '../../src/config.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
+import { deleteRedisKeys } from './redis-keys.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789';
 
@@ -33,11 +34,21 @@ export async function createTestApp(overrides: Overrides = {}, deps: AppDeps = {
   if (config.databaseUrl || !template) {
     const { app, db } = await buildApp(config, deps);
     await app.ready();
-    return { app, db, config, close: () => app.close() };
+    const release = holdRedisPrefix(config);
+    return {
+      app,
+      db,
+      config,
+      close: async () => {
+        await app.close();
+        await release();
+      },
+    };
   }
   const db = await openDatabase(config, { pgliteTemplate: new Blob([await readFile(template)]) });
   const { app } = await buildApp(config, { ...deps, db });
   await app.ready();
+  const release = holdRedisPrefix(config);
   return {
     app,
     db,
@@ -45,7 +56,27 @@ export async function createTestApp(overrides: Overrides = {}, deps: AppDeps = {
     close: async () => {
       await app.close();
       await db.destroy();
+      await release();
     },
+  };
+}
+
+/** Test apps open on each Redis prefix: several instances of one deployment may share one. */
+const appsOnPrefix = new Map<string, number>();
+
+/** Counts an app on its Redis prefix; the returned release deletes the prefix's keys when the last app on it closes. */
+function holdRedisPrefix(config: Readonly<Config>): () => Promise<void> {
+  const { redisUrl, redisPrefix } = config;
+  if (!redisUrl) return async () => undefined;
+  appsOnPrefix.set(redisPrefix, (appsOnPrefix.get(redisPrefix) ?? 0) + 1);
+  let released = false;
+  return async () => {
+    if (released) return;
+    released = true;
+    const left = (appsOnPrefix.get(redisPrefix) ?? 1) - 1;
+    if (left > 0) return void appsOnPrefix.set(redisPrefix, left);
+    appsOnPrefix.delete(redisPrefix);
+    await deleteRedisKeys(redisUrl, redisPrefix);
   };
 }
 
