@@ -10,7 +10,7 @@ import { adminRoutes } from './admin/admin.routes.js';
 import { concertRoutes } from './concerts/concert.routes.js';
 import { createConcertService } from './concerts/concert.service.js';
 import { MemoryListingVersions, RedisListingVersions, type ListingVersions } from './concerts/listing-versions.js';
-import { migrateDatabase, openDatabase, type Database } from './db/database.js';
+import { migrateDatabase, openDatabase, poolUsage, type Database } from './db/database.js';
 import { demoRoutes, seedDemo, type DemoUser } from './demo/demo-seed.js';
 import { healthRoutes } from './health/health.routes.js';
 import { OutageLog } from './health/outage-log.js';
@@ -18,6 +18,8 @@ import { errorBody } from './errors.js';
 import { answerClientError, registerErrorHandling } from './http/error-handler.js';
 import { ErrorResponse } from './http/schemas.js';
 import { deleteOldKeys } from './idempotency/idempotency.js';
+import { createMetrics } from './metrics/metrics.js';
+import { metricsRoutes, registerRequestTiming } from './metrics/metrics.routes.js';
 import { paymentRoutes } from './payments/payment.routes.js';
 import { createPaymentService } from './payments/payment.service.js';
 import { pointsRoutes } from './points/points.routes.js';
@@ -89,6 +91,9 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   app.removeContentTypeParser('text/plain');
   registerErrorHandling(app);
   await registerSecurityHeaders(app);
+  // This app's own registry (never prom-client's global one): every instance exports its own numbers.
+  const metrics = createMetrics();
+  registerRequestTiming(app, metrics);
 
   const ownsDb = !deps.db;
   const pgConnections = new OutageLog(app.log, 'PostgreSQL connection');
@@ -105,7 +110,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     const line = `${config.redisPrefix}general`;
     await ensureLineSettings(db, line, { activeLimit: config.queue.activeLimit, paused: false });
     const redisConnection = new OutageLog(app.log, 'Redis connection');
-    lines ??= await createQueueLines(config, redisConnection, config.redisUrl ? [] : await loadSavedLines(db, config.redisPrefix, app.log));
+    lines ??= await createQueueLines(config, redisConnection, config.redisUrl ? [] : await loadSavedLines(db, config.redisPrefix, app.log), metrics);
     if (ownsStore && lines instanceof MemoryQueueLines) snapshots = startSnapshots({ db, lines, prefix: config.redisPrefix, log: app.log });
 
     const queue = createQueueService({
@@ -114,16 +119,18 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       config,
       userExists: batchedUserExists(db),
       log: app.log,
+      metrics,
     });
     versions = config.redisUrl
       ? await RedisListingVersions.connect(config.redisUrl, config.redisPrefix, (err) => redisConnection.failed(err))
       : new MemoryListingVersions();
     const concerts = createConcertService({ db, versions });
     queue.onReset(() => concerts.forgetCachedListings());
-    const reservations = createReservationService({ db, holdSeconds: config.reservation.holdSeconds, versions });
-    const points = createPointsService({ db });
-    const sales = createSaleService({ db, queue, config, log: app.log });
-    const payments = createPaymentService({ db, queue, afterSale: (concertId) => sales.afterSale(concertId), log: app.log });
+    const reservations = createReservationService({ db, holdSeconds: config.reservation.holdSeconds, versions, metrics });
+    const points = createPointsService({ db, metrics });
+    const sales = createSaleService({ db, queue, config, log: app.log, metrics });
+    const payments = createPaymentService({ db, queue, afterSale: (concertId) => sales.afterSale(concertId), log: app.log, metrics });
+    metrics.readFrom({ lines: () => queue.lineFigures(), seats: () => sales.seatFigures(), pool: () => poolUsage(db) });
     const demoUsers = config.seedDemo ? await seedDemo(db, concerts, sales) : [];
 
     // Abuse limits and the bot check's spent challenges, shared by every instance through Redis.
@@ -167,7 +174,8 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
 
     const heartbeatMs = Math.min(15_000, (config.queue.waitingIdleSeconds * 1000) / 3);
     await app.register(healthRoutes, { db, lines });
-    await app.register(queueRoutes, { queue, admitToSale: (saleId) => sales.admitToSale(saleId), heartbeatMs, assertions, botCheck, joinLimit: limits.join });
+    await app.register(metricsRoutes, { metrics, metricsKey: config.metricsKey });
+    await app.register(queueRoutes, { queue, admitToSale: (saleId) => sales.admitToSale(saleId), heartbeatMs, assertions, botCheck, joinLimit: limits.join, metrics });
     await app.register(saleRoutes, { sales, adminKey: config.adminKey });
     await app.register(concertRoutes, { concerts, queue, sales });
     await app.register(reservationRoutes, { reservations, queue, sales, holdLimit: limits.hold });

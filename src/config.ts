@@ -17,6 +17,8 @@ export interface Config {
   /** Prefix of every Redis key, so several deployments (or test runs) can share one Redis. */
   redisPrefix: string;
   adminKey: string | undefined;
+  /** When set, GET /metrics needs `Authorization: Bearer <metricsKey>`; unset, it is open. */
+  metricsKey: string | undefined;
   tokenSecret: string;
   queue: {
     activeLimit: number;
@@ -172,6 +174,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     redisUrl: readUrl(env, 'REDIS_URL', ['redis:', 'rediss:']),
     redisPrefix: readString(env, 'REDIS_PREFIX') ?? 'boxoffice:',
     adminKey,
+    metricsKey: readString(env, 'METRICS_KEY'),
     tokenSecret,
     queue: Object.freeze({
       activeLimit: readNumber(env, 'QUEUE_ACTIVE_LIMIT', 100, 0, 1_000_000),
@@ -218,6 +221,7 @@ export function testConfig(overrides: Partial<Omit<Config, 'queue' | 'reservatio
     redisUrl: undefined,
     redisPrefix: 'boxoffice:',
     adminKey: 'test-admin-key-0123456789',
+    metricsKey: undefined,
     tokenSecret: 'test-secret-0123456789abcdef',
     userAuth: { secret: undefined, jwksUrl: undefined, audience: undefined },
     trustProxy: false,

@@ -40,6 +40,7 @@ const VARIABLES = [
   'RATE_LIMIT_JOIN_PER_MINUTE',
   'RATE_LIMIT_HOLD_PER_MINUTE',
   'RATE_LIMIT_PER_MINUTE',
+  'METRICS_KEY',
 ] as const;
 
 const SECRET = 'a-shared-secret-of-32-characters';
@@ -639,5 +640,19 @@ describe('RATE_LIMIT_*_PER_MINUTE and TRUST_PROXY', () => {
     expect(() => loadConfig({ ...EMBEDDED, RATE_LIMIT_PER_MINUTE: '-1' })).toThrow(/^RATE_LIMIT_PER_MINUTE must be an integer/);
     expect(() => loadConfig({ ...EMBEDDED, RATE_LIMIT_HOLD_PER_MINUTE: '1.5' })).toThrow(/^RATE_LIMIT_HOLD_PER_MINUTE must be an integer/);
     expect(() => loadConfig({ ...EMBEDDED, TRUST_PROXY: 'maybe' })).toThrow(/^TRUST_PROXY must be true or false/);
+  });
+});
+
+describe('METRICS_KEY', () => {
+  it.each(MODES)('is unset by default in %s: /metrics is open', (_, base) => {
+    expect(loadConfig({ ...base }).metricsKey).toBeUndefined();
+  });
+
+  it.each(MODES)('takes a key, trimmed, in %s', (_, base) => {
+    expect(loadConfig({ ...base, METRICS_KEY: '  scrape-key-0123  ' }).metricsKey).toBe('scrape-key-0123');
+  });
+
+  it('treats a blank value as unset', () => {
+    expect(loadConfig({ ...EMBEDDED, METRICS_KEY: '   ' }).metricsKey).toBeUndefined();
   });
 });

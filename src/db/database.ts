@@ -14,6 +14,19 @@ import type { DB } from './schema.js';
 
 export type Database = Kysely<DB>;
 
+/** Connections of the pool in use, and callers waiting for one (the embedded database: its one session). */
+export interface PoolUsage {
+  inUse: number;
+  waiting: number;
+}
+
+const usageOf = new WeakMap<Database, () => PoolUsage>();
+
+/** How busy a database opened by openDatabase is now; undefined for one opened elsewhere. */
+export function poolUsage(db: Database): PoolUsage | undefined {
+  return usageOf.get(db)?.();
+}
+
 /** Migrations are imported, not read from a folder, so they travel inside the build. */
 const migrations: Record<string, Migration> = {
   '0001-initial': initial,
@@ -41,12 +54,17 @@ export async function openDatabase(
 ): Promise<Database> {
   if (config.databaseUrl) {
     const pool = createPgPool(config.databaseUrl, config.databasePoolMax ?? 10, options.onError ?? (() => undefined), options.timeouts);
-    return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    usageOf.set(db, () => ({ inUse: pool.totalCount - pool.idleCount, waiting: pool.waitingCount }));
+    return db;
   }
   const session = await PGliteThread.open(
     options.pgliteTemplate ? { template: options.pgliteTemplate } : { dataDir: config.dataDir },
   );
-  return new Kysely<DB>({ dialect: new PGliteDialect(session) });
+  const dialect = new PGliteDialect(session);
+  const db = new Kysely<DB>({ dialect });
+  usageOf.set(db, () => ({ inUse: dialect.usage.inUse, waiting: dialect.usage.waiting }));
+  return db;
 }
 
 /**

@@ -43,14 +43,36 @@ export function inThisThread(pglite: PGlite): EmbeddedSession {
   };
 }
 
+/** How busy the one session is: the embedded database's counterpart of a pool's in-use and waiting counts. */
+export interface SessionUsage {
+  /** 1 while a statement or transaction holds the session, else 0. */
+  inUse: number;
+  /** Turns asked for and not given yet. */
+  waiting: number;
+}
+
 /** A FIFO mutex: acquire() resolves in call order, each after the previous holder released. */
 class SessionLock {
   private tail: Promise<void> = Promise.resolve();
+  readonly usage: SessionUsage = { inUse: 0, waiting: 0 };
 
   acquire(): Promise<() => void> {
     let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    const acquired = this.tail.then(() => release);
+    const released = new Promise<void>((resolve) => {
+      let done = false;
+      release = () => {
+        if (done) return;
+        done = true;
+        this.usage.inUse--;
+        resolve();
+      };
+    });
+    this.usage.waiting++;
+    const acquired = this.tail.then(() => {
+      this.usage.waiting--;
+      this.usage.inUse++;
+      return release;
+    });
     this.tail = this.tail.then(() => released);
     return acquired;
   }
@@ -133,9 +155,10 @@ class PGliteConnection implements DatabaseConnection {
 }
 
 class PGliteDriver implements Driver {
-  private readonly lock = new SessionLock();
-
-  constructor(private readonly session: EmbeddedSession) {}
+  constructor(
+    private readonly session: EmbeddedSession,
+    private readonly lock: SessionLock,
+  ) {}
 
   async init(): Promise<void> {
     // Both kinds of session are open by the time they reach the dialect (PGlite.create, PGliteThread.open).
@@ -174,13 +197,20 @@ class PGliteDriver implements Driver {
 }
 
 export class PGliteDialect implements Dialect {
+  private readonly lock = new SessionLock();
+
   constructor(private readonly session: EmbeddedSession) {}
+
+  /** The session's use now (read by the metrics; the object is live, not a copy). */
+  get usage(): Readonly<SessionUsage> {
+    return this.lock.usage;
+  }
 
   createAdapter() {
     return new PostgresAdapter();
   }
   createDriver(): Driver {
-    return new PGliteDriver(this.session);
+    return new PGliteDriver(this.session, this.lock);
   }
   createIntrospector(db: Kysely<unknown>) {
     return new PostgresIntrospector(db);

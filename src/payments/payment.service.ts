@@ -5,6 +5,7 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import { DependencyUnavailableError, DomainError } from '../errors.js';
 import { findStoredAnswer, isKeyTaken, keyToStore, type IdempotencyScope, type StoredAnswer } from '../idempotency/idempotency.js';
+import type { PaymentMetrics } from '../metrics/metrics.js';
 import type { QueueService } from '../queue/queue.service.js';
 import { GENERAL_LINE, saleLineId } from '../queue/queue.store.js';
 import { findPayingToken, findPaymentObstacles, isBalanceShort, payForHold, type Payment } from './payment.repository.js';
@@ -25,6 +26,8 @@ export interface PaymentServiceDeps {
   /** Told after a seat of this concert was sold (the last one ends its sale at once). */
   afterSale?: (concertId: string) => Promise<void>;
   log?: { error: (obj: unknown, msg: string) => void };
+  /** Told of every payment made and every one answered from its Idempotency-Key. */
+  metrics?: PaymentMetrics;
 }
 
 /** The token that pays: its id, and the sale whose line it stands in (undefined: the general line). */
@@ -43,7 +46,7 @@ function scopeOf(request: PaymentRequest): IdempotencyScope | undefined {
   };
 }
 
-export function createPaymentService({ db, queue, afterSale, log }: PaymentServiceDeps) {
+export function createPaymentService({ db, queue, afterSale, log, metrics }: PaymentServiceDeps) {
   /** After commit: the payment stands even if ending the token fails (it then lapses by its TTL). */
   async function endToken(tokenId: string, saleId?: string | null): Promise<void> {
     await queue.endToken(tokenId, saleId ? saleLineId(saleId) : GENERAL_LINE).catch((err: unknown) => log?.error({ err, tokenId }, 'could not end a paid token'));
@@ -54,6 +57,7 @@ export function createPaymentService({ db, queue, afterSale, log }: PaymentServi
    * its commit and ending the token, the retry finishes the job (ending is idempotent).
    */
   async function replayed(answer: StoredAnswer<Payment>): Promise<StoredAnswer<Payment>> {
+    metrics?.replayed('payments');
     const paying = await findPayingToken(db, answer.body.paymentId);
     if (paying?.tokenId) await endToken(paying.tokenId, paying.saleId);
     return answer;
@@ -95,6 +99,7 @@ export function createPaymentService({ db, queue, afterSale, log }: PaymentServi
         }
         if (paid) {
           const { concertId, ...body } = paid;
+          metrics?.paid(body.amount);
           await endToken(token.tokenId, token.saleId);
           if (afterSale) await afterSale(concertId).catch((err: unknown) => log?.error({ err, concertId }, 'could not check whether the sale sold out'));
           return { status: 201, body, replayed: false };

@@ -3,6 +3,7 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import { DomainError } from '../errors.js';
+import type { PointsMetrics } from '../metrics/metrics.js';
 import { findStoredAnswer, isKeyTaken, keyToStore, type StoredAnswer } from '../idempotency/idempotency.js';
 import { creditPoints, creditPointsOnce, findBalance } from './points.repository.js';
 
@@ -13,7 +14,13 @@ export interface Balance {
 
 export const MAX_CHARGE = 10_000_000;
 
-export function createPointsService({ db }: { db: Kysely<DB> }) {
+export interface PointsServiceDeps {
+  db: Kysely<DB>;
+  /** Told of every top-up made and every one answered from its Idempotency-Key. */
+  metrics?: PointsMetrics;
+}
+
+export function createPointsService({ db, metrics }: PointsServiceDeps) {
   return {
     async getBalance(userId: string): Promise<Balance> {
       const balance = await findBalance(db, userId);
@@ -28,6 +35,7 @@ export function createPointsService({ db }: { db: Kysely<DB> }) {
       if (!idempotencyKey) {
         const balance = await creditPoints(db, userId, amount);
         if (balance === undefined) throw new DomainError('INVALID_USER', `no user ${userId}`);
+        metrics?.charged(amount);
         return { status: 200, body: { userId, balance }, replayed: false };
       }
       // One statement rather than a transaction of four: a burst of top-ups as fans wait is the
@@ -39,11 +47,17 @@ export function createPointsService({ db }: { db: Kysely<DB> }) {
       } catch (err) {
         if (!isKeyTaken(err)) throw err;
       }
-      if (balance !== undefined) return { status: 200, body: { userId, balance }, replayed: false };
+      if (balance !== undefined) {
+        metrics?.charged(amount);
+        return { status: 200, body: { userId, balance }, replayed: false };
+      }
       // Nothing written: the key was stored already (by an earlier request or one running alongside),
       // or there is no such user.
       const stored = await findStoredAnswer<Balance>(db, scope);
-      if (stored) return stored;
+      if (stored) {
+        metrics?.replayed('points.charge');
+        return stored;
+      }
       throw new DomainError('INVALID_USER', `no user ${userId}`);
     },
   };

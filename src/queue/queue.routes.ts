@@ -3,6 +3,7 @@ import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import type { BotCheck } from '../abuse/bot-check.js';
 import { DomainError } from '../errors.js';
 import type { UserAssertions } from '../identity/user-assertion.js';
+import type { StreamMetrics } from '../metrics/metrics.js';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { bearerToken, claimsOf, tokenGuard } from '../http/auth.js';
@@ -61,13 +62,18 @@ export interface QueueRoutesOptions {
   botCheck: BotCheck | undefined;
   /** Per client address, on token issue. */
   joinLimit: onRequestAsyncHookHandler;
+  /** Told when a stream opens and ends. */
+  metrics?: StreamMetrics;
   /** Checks that a sale may be joined now (404/409 otherwise) before its line is joined. */
   admitToSale: (saleId: string) => Promise<void>;
   /** How often an open stream sends a heartbeat and counts as a poll. */
   heartbeatMs: number;
 }
 
-export async function queueRoutes(app: FastifyInstance, { queue, admitToSale, heartbeatMs, assertions, botCheck, joinLimit }: QueueRoutesOptions): Promise<void> {
+export async function queueRoutes(
+  app: FastifyInstance,
+  { queue, admitToSale, heartbeatMs, assertions, botCheck, joinLimit, metrics }: QueueRoutesOptions,
+): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const streams = new Set<() => void>();
   app.addHook('preClose', async () => {
@@ -206,9 +212,11 @@ export async function queueRoutes(app: FastifyInstance, { queue, admitToSale, he
         clearInterval(heartbeat);
         unsubscribe();
         streams.delete(end);
+        metrics?.streamClosed();
         raw.end();
       }
       streams.add(end);
+      metrics?.streamOpened();
       raw.on('close', end);
       send(queue.view(request.queueState!));
     },

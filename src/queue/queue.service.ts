@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import { DependencyUnavailableError, DomainError } from '../errors.js';
 import { OutageLog, type OutageLogger } from '../health/outage-log.js';
+import type { LineFigures, QueueMetrics } from '../metrics/metrics.js';
 import type { SalePhase } from '../sales/sale.schemas.js';
 import { signToken, verifyToken, type TokenClaims } from './queue-token.js';
 import {
@@ -13,6 +14,7 @@ import {
   LineEndedError,
   LineNotSeededError,
   saleLineId,
+  type AdmitResult,
   type LineEnd,
   type LineSettings,
   type QueueLines,
@@ -86,6 +88,8 @@ export interface QueueServiceDeps {
   userExists: (userId: string) => Promise<boolean>;
   now?: () => number;
   log?: OutageLogger;
+  /** Told what each admission pass of this instance did. */
+  metrics?: QueueMetrics;
 }
 
 /** Remembers users known to exist: users are never deleted, so a yes never goes stale. */
@@ -140,6 +144,9 @@ interface LineRuntime {
   hooks: LineHooks;
   admittedPerMinute: number;
   settings: QueueSettings;
+  /** Waiting (pre-queue included) and ACTIVE as last read, for the metrics. */
+  waiting: number;
+  active: number;
   lastSync: number;
   /** The admission pass running now, if any. */
   pass: Promise<void> | undefined;
@@ -155,7 +162,7 @@ export function lineOfClaims(claims: Pick<TokenClaims, 'saleId'>): string {
   return claims.saleId ? saleLineId(claims.saleId) : GENERAL_LINE;
 }
 
-export function createQueueService({ lines, settingsSource, config, userExists, now = Date.now, log }: QueueServiceDeps) {
+export function createQueueService({ lines, settingsSource, config, userExists, now = Date.now, log, metrics }: QueueServiceDeps) {
   // Bounded (about 100 bytes an id): enough for a sale of a couple of million fans.
   const knownUsers = new KnownUsers(2_000_000);
   // A token that verified once is genuine for good (the secret does not change while running): a poll
@@ -173,6 +180,8 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
       hooks,
       admittedPerMinute: 0,
       settings: { activeLimit: config.queue.activeLimit, paused: false },
+      waiting: 0,
+      active: 0,
       lastSync: 0,
       pass: undefined,
       passAgain: false,
@@ -233,6 +242,8 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
     const stats = await line.store.stats(now());
     line.admittedPerMinute = stats.admittedPerMinute;
     line.settings = { activeLimit: stats.activeLimit, paused: stats.paused };
+    line.waiting = stats.waiting + stats.prequeued;
+    line.active = stats.active;
     return stats;
   }
 
@@ -288,7 +299,7 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
         line.lastSync = now();
         reseed(line).catch((err: unknown) => line.outage.failed(err));
       }
-      const admit = async () => {
+      const admit = async (): Promise<AdmitResult> => {
         if (!line.hooks.admissionCap) return line.store.admit(now());
         // A cap read from the seats is only as good as the moment it was read: a fan who joined after it
         // might have joined after a seat was held that the count does not show. So the pass admits only
@@ -297,12 +308,17 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
         const cap = await line.hooks.admissionCap(line.store, now(), snapshot?.after ?? performance.now());
         return line.store.admit(now(), cap, joined);
       };
+      let result: AdmitResult;
       try {
-        await admit();
+        result = await admit();
       } catch (err) {
         if (!(err instanceof LineNotSeededError)) throw err;
         await reseed(line);
-        await admit();
+        result = await admit();
+      }
+      if (metrics) {
+        metrics.admitted(line.id, result.admitted, result.joinedAt, now());
+        metrics.abandoned(line.id, result.abandoned);
       }
       // The rate feeds wait estimates; once a second is fresh enough.
       if (line.ticks++ % Math.max(1, Math.round(1000 / config.queue.tickMs)) === 0) await refreshStats(line);
@@ -453,6 +469,11 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
     },
 
     hasLine: (lineId: string) => runtimes.has(lineId),
+
+    /** Every line this instance serves, with its numbers as last read (about once a second): no I/O. */
+    *lineFigures(): Iterable<LineFigures> {
+      for (const line of runtimes.values()) yield { lineId: line.id, waiting: line.waiting, active: line.active };
+    },
 
     onChange: (listener: () => void, lineId: string = GENERAL_LINE) => storeOf(lineId).onChange(listener),
 

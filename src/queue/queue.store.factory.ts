@@ -1,6 +1,7 @@
 // Picks the queue store: Redis when REDIS_URL is set (any number of instances), in-process otherwise.
 import type { Config } from '../config.js';
 import type { OutageLog } from '../health/outage-log.js';
+import type { RedisMetrics } from '../metrics/metrics.js';
 import type { QueueLines, QueueTimings } from './queue.store.js';
 import { MemoryQueueLines, MemoryQueueStore, type QueueSnapshot } from './queue.store.memory.js';
 
@@ -26,6 +27,8 @@ export async function createQueueLines(
   connection: Pick<OutageLog, 'failed' | 'ok'>,
   /** The in-process lines as they were saved before a restart (ignored with Redis). */
   saved: SavedLine[] = [],
+  /** Told how long each Redis script took (ignored in process). */
+  metrics?: RedisMetrics,
 ): Promise<QueueLines> {
   const initial = { activeLimit: config.queue.activeLimit, paused: false };
   if (config.redisUrl) {
@@ -37,6 +40,7 @@ export async function createQueueLines(
       initial,
       onError: (error) => connection.failed(error),
       onReady: () => connection.ok(),
+      metrics,
     });
   }
   const now = Date.now();

@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import {
   LineEndedError,
   newEpoch,
+  type AdmitResult,
   type JoinResult,
   type LineEnd,
   type LineSettings,
@@ -27,6 +28,8 @@ interface Entry {
   pre: boolean;
   drawRank: number | null;
   status: TokenState['status'];
+  /** When it joined (epoch ms); 0 for a token restored from a snapshot that did not record it. */
+  joinedAt: number;
   lastSeenAt: number;
   /** lastSeenAt as the last snapshot holds it: a poll re-saves the token only once this is well behind. */
   savedSeenAt: number;
@@ -39,8 +42,11 @@ const MINUTE_MS = 60_000;
 const STATUSES = ['WAITING', 'ACTIVE', 'EXPIRED', 'SOLD_OUT'] as const;
 type StatusCode = 0 | 1 | 2 | 3;
 
-/** tokenId, userId, entryId, seq, pre, drawRank, status (index in STATUSES), lastSeenAt, activeUntil, endedAt */
-export type SavedToken = [string, string, string, number, boolean, number | null, StatusCode, number, number, number];
+/**
+ * tokenId, userId, entryId, seq, pre, drawRank, status (index in STATUSES), lastSeenAt, activeUntil,
+ * endedAt, joinedAt (absent in snapshots written before it was recorded).
+ */
+export type SavedToken = [string, string, string, number, boolean, number | null, StatusCode, number, number, number, number?];
 
 /** What a line is besides its tokens: small, written whole with every snapshot. */
 export interface LineState {
@@ -130,11 +136,11 @@ export class MemoryQueueStore implements QueueStore {
     store.lineEnded = snapshot.ended;
     const active: Entry[] = [];
     const ended: Entry[] = [];
-    for (const [tokenId, userId, entryId, seq, pre, drawRank, code, lastSeenAt, activeUntil, endedAt] of snapshot.tokens) {
+    for (const [tokenId, userId, entryId, seq, pre, drawRank, code, lastSeenAt, activeUntil, endedAt, joinedAt = 0] of snapshot.tokens) {
       const status = STATUSES[code];
       const waiting = status === 'WAITING';
       const seenAt = waiting ? lastSeenAt + downtime : lastSeenAt;
-      const entry: Entry = { tokenId, userId, entryId, seq, pre, drawRank, status, lastSeenAt: seenAt, savedSeenAt: seenAt, activeUntil, endedAt };
+      const entry: Entry = { tokenId, userId, entryId, seq, pre, drawRank, status, joinedAt, lastSeenAt: seenAt, savedSeenAt: seenAt, activeUntil, endedAt };
       store.tokens.set(tokenId, entry);
       if (pre) store.prequeue.set(entryId, tokenId);
       if (status === 'EXPIRED' || status === 'SOLD_OUT') {
@@ -180,7 +186,7 @@ export class MemoryQueueStore implements QueueStore {
 
   private saved(e: Entry): SavedToken {
     e.savedSeenAt = e.lastSeenAt;
-    return [e.tokenId, e.userId, e.entryId, e.seq, e.pre, e.drawRank, STATUSES.indexOf(e.status) as StatusCode, e.lastSeenAt, e.activeUntil, e.endedAt];
+    return [e.tokenId, e.userId, e.entryId, e.seq, e.pre, e.drawRank, STATUSES.indexOf(e.status) as StatusCode, e.lastSeenAt, e.activeUntil, e.endedAt, e.joinedAt];
   }
 
   /** The whole line. */
@@ -226,6 +232,7 @@ export class MemoryQueueStore implements QueueStore {
       pre: false,
       drawRank: null,
       status: 'WAITING',
+      joinedAt: now,
       lastSeenAt: now,
       savedSeenAt: now,
       activeUntil: 0,
@@ -267,7 +274,7 @@ export class MemoryQueueStore implements QueueStore {
     this.events.emit('change');
   }
 
-  async admit(now: number, cap = Infinity, joinedUpTo = Infinity): Promise<number> {
+  async admit(now: number, cap = Infinity, joinedUpTo = Infinity): Promise<AdmitResult> {
     let changed = false;
     for (let tokenId = this.activeOrder.peek(); tokenId !== undefined; tokenId = this.activeOrder.peek()) {
       const entry = this.tokens.get(tokenId);
@@ -276,6 +283,8 @@ export class MemoryQueueStore implements QueueStore {
       if (entry && this.endIfOver(entry, now)) changed = true;
     }
     let admitted = 0;
+    let abandoned = 0;
+    const joinedAt: number[] = [];
     const open = !this.settings.paused && this.drawnOrNoPrequeue() && !this.lineEnded;
     const last = this.preCount + Math.min(this.lastSeq, joinedUpTo);
     while (open && admitted < cap && this.active.size < this.settings.activeLimit && this.cursor < last) {
@@ -284,13 +293,19 @@ export class MemoryQueueStore implements QueueStore {
       const tokenId = this.line.get(seq);
       this.line.delete(seq);
       const entry = tokenId === undefined ? undefined : this.tokens.get(tokenId);
-      if (!entry || entry.status !== 'WAITING' || this.endIfOver(entry, now)) continue;
+      if (!entry || entry.status !== 'WAITING') continue;
+      // The line runs here (not ended), so a WAITING token that ends now was silent too long.
+      if (this.endIfOver(entry, now)) {
+        abandoned++;
+        continue;
+      }
       entry.status = 'ACTIVE';
       this.touched(entry);
       entry.activeUntil = now + this.timings.activeTtlMs;
       this.active.add(entry.tokenId);
       this.activeOrder.push(entry.tokenId);
       this.admissions.push(now);
+      if (entry.joinedAt > 0) joinedAt.push(entry.joinedAt);
       admitted++;
     }
     this.forgetOldEndings(now);
@@ -298,7 +313,7 @@ export class MemoryQueueStore implements QueueStore {
       this.changes++;
       this.events.emit('change');
     }
-    return admitted;
+    return { admitted, joinedAt, abandoned };
   }
 
   async joinedCount(): Promise<number> {

@@ -11,8 +11,8 @@
 //   B line             hash    seq -> tokenId of WAITING tokens the cursor has not passed. Admission walks
 //                              it from cursor + 1 (HGET, O(1) per entry); HLEN is the `waiting` count.
 //   B token:<tokenId>  hash    userId, seq, status (WAITING|ACTIVE|EXPIRED|SOLD_OUT), lastSeenAt,
-//                              activeUntil, endedAt (epoch ms, from the callers' `now`), entryId, pre
-//                              ('1' if it joined the pre-queue), drawRank.
+//                              activeUntil, endedAt, joinedAt (epoch ms, from the callers' `now`),
+//                              entryId, pre ('1' if it joined the pre-queue), drawRank.
 //   B user:<userId>    string  tokenId of the user's live token: what makes join idempotent.
 //   B active           zset    tokenId scored by activeUntil; lapsed ones are found by ZRANGEBYSCORE.
 //   B ended            zset    tokenId scored by endedAt; admission forgets tokens past the retention.
@@ -51,6 +51,7 @@ import {
   LineEndedError,
   LineNotSeededError,
   newEpoch,
+  type AdmitResult,
   type JoinResult,
   type LineEnd,
   type LineSettings,
@@ -62,6 +63,7 @@ import {
   type TokenState,
 } from './queue.store.js';
 import { queueScripts, type LuaScript } from './redis-scripts/queue-scripts.js';
+import type { RedisMetrics } from '../metrics/metrics.js';
 
 /** How long past the last time the logic may need a key its garbage-collection TTL runs. */
 const GC_MARGIN_MS = 60 * 60 * 1000;
@@ -109,6 +111,8 @@ export interface RedisQueueStoreOptions {
   onReady?: () => void;
   /** Line entries one admission script may walk; tests make it small to exercise the loop. */
   walkBudget?: number;
+  /** Told how long each script's round trip took. */
+  metrics?: RedisMetrics;
 }
 
 /** The hash tag of a line: the general line keeps `{queue}`, a sale's line is `{sale:<id>}`. */
@@ -182,7 +186,13 @@ export class RedisQueueLines implements QueueLines {
   line(lineId: string): RedisQueueStore {
     let store = this.lines.get(lineId);
     if (!store) {
-      store = new RedisQueueStore(this.redis, queueKeys(this.options.prefix, lineId), this.options.timings, this.options.walkBudget ?? DEFAULT_WALK_BUDGET);
+      store = new RedisQueueStore(
+        this.redis,
+        queueKeys(this.options.prefix, lineId),
+        this.options.timings,
+        this.options.walkBudget ?? DEFAULT_WALK_BUDGET,
+        this.options.metrics,
+      );
       this.lines.set(lineId, store);
     }
     return store;
@@ -215,6 +225,7 @@ export class RedisQueueStore implements QueueStore {
     private readonly keys: ReturnType<typeof queueKeys>,
     private readonly timings: QueueTimings,
     private readonly walkBudget: number,
+    private readonly metrics?: RedisMetrics,
   ) {
     const k = keys;
     this.fixedKeys = [k.seq, k.cursor, k.line, k.active, k.ended, k.admitted, k.settings, k.epoch, k.meta, k.pre];
@@ -256,17 +267,25 @@ export class RedisQueueStore implements QueueStore {
     await this.run(queueScripts.expire, now, tokenId);
   }
 
-  async admit(now: number, cap = Infinity, joinedUpTo = Infinity): Promise<number> {
-    let admitted = 0;
+  async admit(now: number, cap = Infinity, joinedUpTo = Infinity): Promise<AdmitResult> {
+    const result: AdmitResult = { admitted: 0, joinedAt: [], abandoned: 0 };
     const upTo = joinedUpTo === Infinity ? -1 : joinedUpTo;
     // Each call is atomic and checks the limit itself; looping only spreads a long walk over several calls.
     for (;;) {
-      const left = cap === Infinity ? -1 : Math.max(0, cap - admitted);
-      const [count, more, epoch] = (await this.run(queueScripts.admit, now, this.walkBudget, left, upTo)) as [number, number, string];
+      const left = cap === Infinity ? -1 : Math.max(0, cap - result.admitted);
+      const [count, more, epoch, abandoned, joinedAt] = (await this.run(queueScripts.admit, now, this.walkBudget, left, upTo)) as [
+        number,
+        number,
+        string,
+        number,
+        string[],
+      ];
       if (!epoch) throw new LineNotSeededError();
       this.noteEpoch(epoch);
-      admitted += count;
-      if (more !== 1) return admitted;
+      result.admitted += count;
+      result.abandoned += abandoned;
+      for (const t of joinedAt) result.joinedAt.push(Number(t));
+      if (more !== 1) return result;
     }
   }
 
@@ -358,16 +377,22 @@ export class RedisQueueStore implements QueueStore {
     if (known !== undefined && known !== epoch) this.events.emit('reset');
   }
 
-  /** EVALSHA, falling back to EVAL when Redis lost its script cache (restart, SCRIPT FLUSH, failover). */
+  /**
+   * EVALSHA, falling back to EVAL when Redis lost its script cache (restart, SCRIPT FLUSH, failover).
+   * Every script call goes through here, so this is where their round trips are timed.
+   */
   private async run(script: LuaScript, now: number, ...args: (string | number)[]): Promise<unknown> {
     const t = this.timings;
     const argv = [this.keys.base, now, t.activeTtlMs, t.waitingIdleMs, t.expiredRetentionMs, GC_MARGIN_MS, ...args];
     const numKeys = this.fixedKeys.length;
+    const started = performance.now();
     try {
       return await this.redis.evalsha(script.sha, numKeys, ...this.fixedKeys, ...argv);
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
       return await this.redis.eval(script.source, numKeys, ...this.fixedKeys, ...argv);
+    } finally {
+      this.metrics?.redisCommand(script.name, (performance.now() - started) / 1000);
     }
   }
 

@@ -98,6 +98,19 @@ export interface JoinResult {
   epoch: string;
 }
 
+/** What one admission did, for the service's own measures. */
+export interface AdmitResult {
+  /** How many tokens it admitted. */
+  admitted: number;
+  /**
+   * When each admitted token joined (epoch ms, the joiner's `now`), so the wait it actually had can be
+   * measured. Tokens issued before join times were recorded are left out.
+   */
+  joinedAt: number[];
+  /** WAITING tokens it found abandoned (silent for the idle time) on its walk, and ended. */
+  abandoned: number;
+}
+
 export interface QueueStore {
   /**
    * The user's live token, seen again; or, when they have none (never joined, or it ended), a new
@@ -117,10 +130,11 @@ export interface QueueStore {
    * order, until `activeLimit` are ACTIVE (none while paused, before the draw, or once ended), and at
    * most `cap` of them, and (with `joinedUpTo`) only among those of the first `joinedUpTo` joins after
    * any pre-queue (see joinedCount). Abandoned tokens are skipped and ended. Safe to run at the same
-   * time from any number of instances. Returns how many it admitted.
+   * time from any number of instances. Returns how many it admitted, when each of them joined, and
+   * how many abandoned tokens it skipped.
    * Throws LineNotSeededError after the line was lost (then `seed` it).
    */
-  admit(now: number, cap?: number, joinedUpTo?: number): Promise<number>;
+  admit(now: number, cap?: number, joinedUpTo?: number): Promise<AdmitResult>;
   /**
    * How many have joined the line so far, after any pre-queue (its arrival counter). Read before a
    * count that decides `cap`, it bounds admit() to fans who joined before the count began.

@@ -7,6 +7,7 @@ import type { DB } from '../db/schema.js';
 import type { ListingVersions } from '../concerts/listing-versions.js';
 import { SeatClaims } from './seat-claims.js';
 import { DomainError } from '../errors.js';
+import type { HoldMetrics } from '../metrics/metrics.js';
 import {
   countFanSeats,
   findReservation,
@@ -54,9 +55,11 @@ export interface ReservationServiceDeps {
   /** Told after every commit that changes which seats of a concert are free. */
   versions: Pick<ListingVersions, 'bump'>;
   now?: () => number;
+  /** Told of every hold won, and every one refused because the seat was held or sold. */
+  metrics?: HoldMetrics;
 }
 
-export function createReservationService({ db, holdSeconds, versions, now = Date.now }: ReservationServiceDeps) {
+export function createReservationService({ db, holdSeconds, versions, now = Date.now, metrics }: ReservationServiceDeps) {
   const claims = new SeatClaims();
 
   function unavailable(seat: SeatRef): DomainError {
@@ -112,10 +115,18 @@ export function createReservationService({ db, holdSeconds, versions, now = Date
      */
     async holdSeat(userId: string, seat: SeatRef, line: HoldLine = { saleId: null }): Promise<Reservation> {
       const key = SeatClaims.key(seat);
-      for (;;) {
-        if (claims.isTaken(key, now())) throw unavailable(seat);
-        const outcome = await claims.once(key, () => attemptHold(userId, seat, key, line));
-        if (outcome.ran) return outcome.value;
+      try {
+        for (;;) {
+          if (claims.isTaken(key, now())) throw unavailable(seat);
+          const outcome = await claims.once(key, () => attemptHold(userId, seat, key, line));
+          if (outcome.ran) {
+            metrics?.holdDecided('won');
+            return outcome.value;
+          }
+        }
+      } catch (err) {
+        if (err instanceof DomainError && err.code === 'SEAT_UNAVAILABLE') metrics?.holdDecided('refused');
+        throw err;
       }
     },
 

@@ -7,6 +7,7 @@ import type { Config } from '../config.js';
 import type { DB } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { OutageLog, type OutageLogger } from '../health/outage-log.js';
+import type { SaleMetrics, SeatFigures } from '../metrics/metrics.js';
 import type { LineHooks, QueueService } from '../queue/queue.service.js';
 import { saleLineId, type LineSettings, type QueueStore } from '../queue/queue.store.js';
 import { commitmentOf, drawOrder, newSeed } from './sale-draw.js';
@@ -32,6 +33,8 @@ export interface SaleServiceDeps {
   config: Pick<Config, 'queue'>;
   now?: () => number;
   log?: OutageLogger;
+  /** Told when this instance records a sale as sold out. */
+  metrics?: SaleMetrics;
 }
 
 /** How often each instance re-reads the open sales (new ones, schedule changes made elsewhere). */
@@ -48,7 +51,7 @@ export function phaseOf(row: Pick<SaleRow, 'queue_opens_at' | 'opens_at' | 'clos
   return 'OPEN';
 }
 
-export function createSaleService({ db, queue, config, now = Date.now, log }: SaleServiceDeps) {
+export function createSaleService({ db, queue, config, now = Date.now, log, metrics }: SaleServiceDeps) {
   /** Sales not closed, by id; refreshed every second and after every change made here. */
   let open = new Map<string, SaleRow>();
   /** concertId -> saleId of the concert's sale that is not closed. */
@@ -154,7 +157,8 @@ export function createSaleService({ db, queue, config, now = Date.now, log }: Sa
     soldOut.add(row.id);
     if (!row.sold_out_at) {
       row.sold_out_at = new Date(now());
-      await markSoldOut(db, row.id);
+      // The conditional update has one winner across instances: the sell-out is counted once.
+      if (await markSoldOut(db, row.id)) metrics?.soldOut(saleLineId(row.id));
     }
     if (endedLines.has(row.id)) return;
     const before = lossesOf(row.id);
@@ -308,6 +312,14 @@ export function createSaleService({ db, queue, config, now = Date.now, log }: Sa
           'SALE_MISMATCH',
           saleId ? `concert ${concertId} is on sale: join the line of sale ${saleId}` : `this token's sale does not sell concert ${concertId}`,
         );
+      }
+    },
+
+    /** Every open sale's seats as last counted (each admission pass counts them): no I/O. */
+    *seatFigures(): Iterable<SeatFigures> {
+      for (const saleId of open.keys()) {
+        const c = counts.get(saleId);
+        if (c) yield { lineId: saleLineId(saleId), free: c.free, held: c.held, sold: c.sold };
       }
     },
 

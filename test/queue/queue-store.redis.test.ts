@@ -73,7 +73,7 @@ if (!redisUrl) {
       const a = await open(prefix, { activeLimit: 2 });
       const b = await open(prefix, { activeLimit: 2 });
       const [first, second, third] = await joinMany(a, 3);
-      expect(await b.admit(T0 + 10)).toBe(2);
+      expect((await b.admit(T0 + 10)).admitted).toBe(2);
       const states = await Promise.all([first, second, third].map((s) => a.get(s!.tokenId, T0 + 20, false)));
       expect(states.map((s) => [s!.status, s!.position])).toEqual([
         ['ACTIVE', 0],
@@ -91,7 +91,7 @@ if (!redisUrl) {
       const stores = await Promise.all([1, 2, 3].map(() => open(prefix, { activeLimit: 5 })));
       const states = await joinMany(stores[0]!, 40);
       const admitted = await Promise.all(Array.from({ length: 30 }, (_, i) => stores[i % 3]!.admit(T0)));
-      expect(admitted.reduce((x, y) => x + y, 0)).toBe(5);
+      expect(admitted.reduce((x, y) => x + y.admitted, 0)).toBe(5);
       const read = await Promise.all(states.map((s) => stores[2]!.get(s.tokenId, T0, false)));
       expect(read.map((s) => s!.status === 'ACTIVE')).toEqual(states.map((_, i) => i < 5));
     });
@@ -141,7 +141,7 @@ if (!redisUrl) {
       await restarted.seed({ activeLimit: 4, paused: false, version: 1 });
       expect(await restarted.stats(T0)).toMatchObject({ activeLimit: 9, paused: true });
       await joinMany(a, 1);
-      expect(await restarted.admit(T0)).toBe(0);
+      expect((await restarted.admit(T0)).admitted).toBe(0);
     });
 
     it('after Redis comes back empty: refuses to join or admit until re-seeded, then starts a new epoch that every instance notices', async () => {
@@ -165,7 +165,7 @@ if (!redisUrl) {
       expect(newEpoch).not.toBe(oldEpoch);
       const [after, second] = await joinMany(a, 2, T0 + 2);
       expect(after!.position).toBe(1);
-      expect(await b.admit(T0 + 3)).toBe(1);
+      expect((await b.admit(T0 + 3)).admitted).toBe(1);
       expect(resets).toBe(1);
       expect((await b.get(after!.tokenId, T0 + 3, false))!.status).toBe('ACTIVE');
       expect((await b.get(second!.tokenId, T0 + 3, false))!.status).toBe('WAITING');
@@ -181,7 +181,7 @@ if (!redisUrl) {
       } finally {
         await redis.quit();
       }
-      expect(await store.admit(T0)).toBe(1);
+      expect((await store.admit(T0)).admitted).toBe(1);
       expect((await store.get(first!.tokenId, T0, true))!.status).toBe('ACTIVE');
     });
 
@@ -191,7 +191,7 @@ if (!redisUrl) {
       const abandoned = await joinMany(store, 95);
       const [live] = await joinMany(store, 1, T0 + timings.waitingIdleMs);
       expect(live!.position).toBe(96);
-      expect(await store.admit(T0 + timings.waitingIdleMs)).toBe(1);
+      expect((await store.admit(T0 + timings.waitingIdleMs)).admitted).toBe(1);
       expect((await store.get(live!.tokenId, T0 + timings.waitingIdleMs, false))!.status).toBe('ACTIVE');
       expect((await store.get(abandoned[0]!.tokenId, T0 + timings.waitingIdleMs, false))!.status).toBe('EXPIRED');
       expect((await store.stats(T0 + timings.waitingIdleMs)).waiting).toBe(0);
@@ -221,7 +221,7 @@ if (!redisUrl) {
       expect(commands.map((c) => c.command)).toEqual(['evalsha']);
 
       await store.seed({ activeLimit: 3, paused: false, version: 1 });
-      expect(await store.admit(T0 + 2_000)).toBe(3);
+      expect((await store.admit(T0 + 2_000)).admitted).toBe(3);
       expect((await store.get(last.tokenId, T0 + 2_000, true))!.position).toBe(99_997);
       expect((await store.stats(T0 + 2_000)).waiting).toBe(99_997);
     });

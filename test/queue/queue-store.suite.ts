@@ -43,12 +43,12 @@ export function describeQueueStore(name: string, makeStore: StoreFactory): void 
     it('admits in arrival order up to the active limit and moves the rest forward', async () => {
       const store = await open({ activeLimit: 2 });
       const [a, b, c, d] = await joinMany(store, 4);
-      expect(await store.admit(T0 + 10)).toBe(2);
+      expect((await store.admit(T0 + 10)).admitted).toBe(2);
       const states = await Promise.all([a, b, c, d].map((s) => store.get(s!.tokenId, T0 + 20, false)));
       expect(states.map((s) => s!.status)).toEqual(['ACTIVE', 'ACTIVE', 'WAITING', 'WAITING']);
       expect(states.map((s) => s!.position)).toEqual([0, 0, 1, 2]);
       expect(states[0]!.expiresAt).toBe(T0 + 10 + timings.activeTtlMs);
-      expect(await store.admit(T0 + 30)).toBe(0);
+      expect((await store.admit(T0 + 30)).admitted).toBe(0);
     });
 
     it('frees a slot when a token ends, and the next in line takes it', async () => {
@@ -57,7 +57,7 @@ export function describeQueueStore(name: string, makeStore: StoreFactory): void 
       await store.admit(T0);
       await store.expire(a!.tokenId, T0 + 100);
       expect((await store.get(a!.tokenId, T0 + 100, false))!.status).toBe('EXPIRED');
-      expect(await store.admit(T0 + 200)).toBe(1);
+      expect((await store.admit(T0 + 200)).admitted).toBe(1);
       expect((await store.get(b!.tokenId, T0 + 200, false))!.status).toBe('ACTIVE');
       // Ending twice is harmless.
       await store.expire(a!.tokenId, T0 + 300);
@@ -84,9 +84,26 @@ export function describeQueueStore(name: string, makeStore: StoreFactory): void 
       // `polling` keeps its place by being seen; `silent` is never seen again.
       await store.get(polling!.tokenId, T0 + 4_000, true);
       await store.expire(first!.tokenId, T0 + 6_000);
-      expect(await store.admit(T0 + 6_000)).toBe(1);
+      expect((await store.admit(T0 + 6_000)).admitted).toBe(1);
       expect((await store.get(silent!.tokenId, T0 + 6_000, false))!.status).toBe('EXPIRED');
       expect((await store.get(polling!.tokenId, T0 + 6_000, false))!.status).toBe('ACTIVE');
+    });
+
+    it('tells what an admission did: when each admitted token joined, and how many abandoned ones it skipped', async () => {
+      const store = await open({ activeLimit: 2 });
+      const [first] = await joinMany(store, 1, T0);
+      const [silent] = await joinMany(store, 1, T0 + 1_000);
+      const [polling] = await joinMany(store, 1, T0 + 2_000);
+      expect(await store.admit(T0 + 3_000)).toEqual({ admitted: 2, joinedAt: [T0, T0 + 1_000], abandoned: 0 });
+      await store.expire(first!.tokenId, T0 + 3_500);
+      await store.get(polling!.tokenId, T0 + 4_000, true);
+      expect(await store.admit(T0 + 4_500)).toEqual({ admitted: 1, joinedAt: [T0 + 2_000], abandoned: 0 });
+      // A join that then goes silent is found abandoned when admission reaches it.
+      const [late] = await joinMany(store, 1, T0 + 5_000);
+      await store.expire(silent!.tokenId, T0 + 10_500);
+      await store.expire(polling!.tokenId, T0 + 10_500);
+      expect(await store.admit(T0 + 10_500)).toEqual({ admitted: 0, joinedAt: [], abandoned: 1 });
+      expect((await store.get(late!.tokenId, T0 + 10_500, false))!.status).toBe('EXPIRED');
     });
 
     it('never lets a token that went silent take a slot, even if the line reaches it late', async () => {
@@ -94,7 +111,7 @@ export function describeQueueStore(name: string, makeStore: StoreFactory): void 
       const [a, b] = await joinMany(store, 2);
       await store.admit(T0);
       await store.expire(a!.tokenId, T0 + 5_000);
-      expect(await store.admit(T0 + 5_000)).toBe(0);
+      expect((await store.admit(T0 + 5_000)).admitted).toBe(0);
       expect((await store.get(b!.tokenId, T0 + 5_001, true))!.status).toBe('EXPIRED');
       expect((await store.stats(T0 + 5_001)).active).toBe(0);
     });
@@ -106,7 +123,7 @@ export function describeQueueStore(name: string, makeStore: StoreFactory): void 
       await store.get(b!.tokenId, T0 + 4_000, true);
       await store.get(b!.tokenId, T0 + 8_000, true);
       expect((await store.get(a!.tokenId, T0 + 9_999, false))!.status).toBe('ACTIVE');
-      expect(await store.admit(T0 + 10_000)).toBe(1);
+      expect((await store.admit(T0 + 10_000)).admitted).toBe(1);
       expect((await store.get(a!.tokenId, T0 + 10_000, false))!.status).toBe('EXPIRED');
       expect((await store.get(b!.tokenId, T0 + 10_000, false))!.status).toBe('ACTIVE');
     });
@@ -116,10 +133,10 @@ export function describeQueueStore(name: string, makeStore: StoreFactory): void 
       const states = await joinMany(store, 2);
       await store.seed({ activeLimit: 5, paused: true, version: 1 });
       expect(await store.stats(T0)).toMatchObject({ activeLimit: 5, paused: true });
-      expect(await store.admit(T0)).toBe(0);
+      expect((await store.admit(T0)).admitted).toBe(0);
       expect((await store.get(states[0]!.tokenId, T0, false))!.position).toBe(1);
       await store.seed({ activeLimit: 5, paused: false, version: 2 });
-      expect(await store.admit(T0 + 1)).toBe(2);
+      expect((await store.admit(T0 + 1)).admitted).toBe(2);
     });
 
     it('lowering the limit ends nobody, it only holds admission back', async () => {
@@ -128,13 +145,13 @@ export function describeQueueStore(name: string, makeStore: StoreFactory): void 
       await store.admit(T0);
       await store.seed({ activeLimit: 1, paused: false, version: 1 });
       expect(await store.stats(T0 + 1)).toMatchObject({ activeLimit: 1, paused: false });
-      expect(await store.admit(T0 + 1)).toBe(0);
+      expect((await store.admit(T0 + 1)).admitted).toBe(0);
       expect((await store.stats(T0 + 1)).active).toBe(3);
       await store.expire(states[0]!.tokenId, T0 + 2);
       await store.expire(states[1]!.tokenId, T0 + 2);
-      expect(await store.admit(T0 + 3)).toBe(0);
+      expect((await store.admit(T0 + 3)).admitted).toBe(0);
       await store.expire(states[2]!.tokenId, T0 + 4);
-      expect(await store.admit(T0 + 5)).toBe(1);
+      expect((await store.admit(T0 + 5)).admitted).toBe(1);
       await store.seed({ activeLimit: 0, paused: false, version: 2 });
       expect((await store.stats(T0 + 5)).activeLimit).toBe(0);
       // An older copy of the settings never replaces a newer one.
@@ -186,7 +203,7 @@ export function describeQueueStore(name: string, makeStore: StoreFactory): void 
       const store = await open({ activeLimit: 7 });
       const states = await joinMany(store, 30);
       const admitted = await Promise.all(Array.from({ length: 20 }, () => store.admit(T0)));
-      expect(admitted.reduce((a, b) => a + b, 0)).toBe(7);
+      expect(admitted.reduce((a, b) => a + b.admitted, 0)).toBe(7);
       expect((await store.stats(T0)).active).toBe(7);
       const active = await Promise.all(states.map((s) => store.get(s.tokenId, T0, false)));
       // Exactly the first seven in arrival order.
@@ -258,8 +275,8 @@ export function describeQueueLines(name: string, makeLines: LinesFactory): void 
       expect(inA.state.tokenId).not.toBe(inB.state.tokenId);
       await joinMany(a, 3);
       await joinMany(b, 3);
-      expect(await a.admit(T0)).toBe(1);
-      expect(await b.admit(T0)).toBe(3);
+      expect((await a.admit(T0)).admitted).toBe(1);
+      expect((await b.admit(T0)).admitted).toBe(3);
       expect(await a.stats(T0)).toMatchObject({ active: 1, waiting: 3, activeLimit: 1 });
       expect(await b.stats(T0)).toMatchObject({ active: 3, waiting: 1, activeLimit: 3 });
       expect((await lines.line('general').stats(T0)).waiting).toBe(0);
@@ -272,11 +289,11 @@ export function describeQueueLines(name: string, makeLines: LinesFactory): void 
       const pre = await joinMany(store, 3, T0);
       // Before the draw a pre-queue place is at most the pre-queue's size.
       for (const p of pre) expect((await store.get(p.tokenId, T0 + 10, false))!).toMatchObject({ status: 'WAITING', position: 3, drawRank: null });
-      expect(await store.admit(T0 + 500)).toBe(0);
+      expect((await store.admit(T0 + 500)).admitted).toBe(0);
       const [late] = await joinMany(store, 1, opensAt);
       expect(late!.position).toBe(4);
       // The open has come but nobody is admitted before the draw.
-      expect(await store.admit(opensAt + 1)).toBe(0);
+      expect((await store.admit(opensAt + 1)).admitted).toBe(0);
       expect((await store.stats(opensAt + 1)).drawn).toBe(false);
 
       const entries = await store.closePrequeue(opensAt + 1);
@@ -294,7 +311,7 @@ export function describeQueueLines(name: string, makeLines: LinesFactory): void 
         [2, 2],
         [3, 3],
       ]);
-      expect(await store.admit(opensAt + 3)).toBe(2);
+      expect((await store.admit(opensAt + 3)).admitted).toBe(2);
       expect(await statuses(store, [...order, late!, lagging!].map((s) => s.tokenId), opensAt + 3)).toEqual(['ACTIVE', 'ACTIVE', 'WAITING', 'WAITING', 'WAITING']);
       expect((await store.get(late!.tokenId, opensAt + 3, false))!.position).toBe(2);
     });
@@ -324,8 +341,8 @@ export function describeQueueLines(name: string, makeLines: LinesFactory): void 
       const lines = await open();
       const store = await sale(lines, 'sale:cap', { activeLimit: 10 });
       await joinMany(store, 5);
-      expect(await store.admit(T0, 0)).toBe(0);
-      expect(await store.admit(T0, 2)).toBe(2);
+      expect((await store.admit(T0, 0)).admitted).toBe(0);
+      expect((await store.admit(T0, 2)).admitted).toBe(2);
       expect((await store.stats(T0)).active).toBe(2);
     });
 
@@ -339,9 +356,9 @@ export function describeQueueLines(name: string, makeLines: LinesFactory): void 
       const later = await joinMany(store, 3, opensAt + 1);
       expect(await store.joinedCount()).toBe(3);
       // The drawn pre-queue and the first later join: the two after it joined too late for this pass.
-      expect(await store.admit(opensAt + 2, Infinity, 1)).toBe(3);
+      expect((await store.admit(opensAt + 2, Infinity, 1)).admitted).toBe(3);
       expect(await statuses(store, [...early, ...later].map((s) => s.tokenId), opensAt + 3)).toEqual(['ACTIVE', 'ACTIVE', 'ACTIVE', 'WAITING', 'WAITING']);
-      expect(await store.admit(opensAt + 4)).toBe(2);
+      expect((await store.admit(opensAt + 4)).admitted).toBe(2);
     });
 
     it('ends a line for good: its WAITING and ACTIVE tokens read SOLD_OUT, a paid one stays EXPIRED, nobody joins', async () => {
@@ -354,7 +371,7 @@ export function describeQueueLines(name: string, makeLines: LinesFactory): void 
       expect(await statuses(store, [paid!, active!, waiting!].map((s) => s.tokenId), T0 + 3)).toEqual(['EXPIRED', 'SOLD_OUT', 'SOLD_OUT']);
       await expect(store.join(randomUUID(), randomUUID(), T0 + 4)).rejects.toBeInstanceOf(LineEndedError);
       expect(await store.stats(T0 + 4)).toMatchObject({ ended: true, waiting: 0, active: 0 });
-      expect(await store.admit(T0 + 5)).toBe(0);
+      expect((await store.admit(T0 + 5)).admitted).toBe(0);
     });
   });
 }

@@ -163,7 +163,7 @@ else
   redis.call('HSET', lineKey, int(seq), newId)
 end
 redis.call('HSET', key, 'userId', userId, 'seq', int(seq), 'status', 'WAITING', 'lastSeenAt', int(now),
-           'activeUntil', 0, 'endedAt', 0, 'entryId', entryId, 'pre', pre, 'drawRank', '')
+           'activeUntil', 0, 'endedAt', 0, 'entryId', entryId, 'pre', pre, 'drawRank', '', 'joinedAt', int(now))
 local ttl = int(idleMs + retention + gcMargin)
 redis.call('PEXPIRE', key, ttl)
 redis.call('SET', userKey(userId), newId, 'PX', ttl)
@@ -184,11 +184,13 @@ return 1
  * ARGV[7] = budget: at most this many active expiries and this many line entries per call, so one call
  * never holds Redis long. ARGV[8] = cap: admit at most this many ('-1': no cap). ARGV[9] = admit only
  * among the first this many joins after any pre-queue ('-1': all). Returns
- * { admitted, more, epoch }; more = 1 when the budget ran out with work left; epoch '' when the line
- * is not seeded (nothing was done).
+ * { admitted, more, epoch, abandoned, { joinedAt... } }; more = 1 when the budget ran out with work
+ * left; epoch '' when the line is not seeded (nothing was done); abandoned: WAITING tokens the walk
+ * found silent too long and ended; joinedAt: when each admitted token joined (tokens issued before
+ * that was recorded are left out), so the service can measure the wait they had.
  */
 const ADMIT = `
-if not seeded() then return { 0, 0, '' } end
+if not seeded() then return { 0, 0, '', 0, {} } end
 local budget = tonumber(ARGV[7])
 local cap = tonumber(ARGV[8])
 local joinedUpTo = tonumber(ARGV[9])
@@ -208,6 +210,8 @@ for _, id in ipairs(forgotten) do redis.call('DEL', tokenKey(id)) end
 if #forgotten > 0 then redis.call('ZREM', endedKey, unpack(forgotten)) end
 
 local admitted = 0
+local abandoned = 0
+local joinedAts = {}
 local settings = redis.call('HMGET', settingsKey, 'activeLimit', 'paused')
 local limit = tonumber(settings[1]) or 0
 local m = meta()
@@ -234,6 +238,7 @@ if settings[2] ~= '1' and not m.ended and (m.drawn or opensAt() == 0) then
       if t and t.status == 'WAITING' then
         if lapsed(t) then
           finish(t, 'EXPIRED')
+          abandoned = abandoned + 1
         else
           local key = tokenKey(id)
           redis.call('HSET', key, 'status', 'ACTIVE', 'activeUntil', int(activeUntil))
@@ -241,6 +246,8 @@ if settings[2] ~= '1' and not m.ended and (m.drawn or opensAt() == 0) then
           redis.call('PEXPIRE', userKey(t.userId), activeGc)
           redis.call('ZADD', activeKey, int(activeUntil), id)
           redis.call('ZADD', admittedKey, int(now), field)
+          local joinedAt = redis.call('HGET', key, 'joinedAt')
+          if joinedAt then joinedAts[#joinedAts + 1] = joinedAt end
           active = active + 1
           admitted = admitted + 1
         end
@@ -255,7 +262,7 @@ end
 
 redis.call('ZREMRANGEBYSCORE', admittedKey, '-inf', int(now - 60000))
 if changed then redis.call('PUBLISH', channel, 'admit') end
-return { admitted, more, redis.call('GET', epochKey) }
+return { admitted, more, redis.call('GET', epochKey), abandoned, joinedAts }
 `;
 
 /** Returns { waiting, active, admittedPerMinute, activeLimit, paused, prequeued, drawn, ended (1/0) } read at one instant. */
