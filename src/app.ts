@@ -35,6 +35,7 @@ import { reservationRoutes } from './reservations/reservation.routes.js';
 import { saleRoutes } from './sales/sale.routes.js';
 import { createSaleService } from './sales/sale.service.js';
 import { createReservationService } from './reservations/reservation.service.js';
+import { databaseFailure, redisFailure } from './startup-errors.js';
 import { createBotCheck, MemorySpentChallenges, RedisSpentChallenges } from './abuse/bot-check.js';
 import { registerRateLimits } from './abuse/rate-limits.js';
 import { createUserAssertions } from './identity/user-assertion.js';
@@ -97,7 +98,11 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
 
   const ownsDb = !deps.db;
   const pgConnections = new OutageLog(app.log, 'PostgreSQL connection');
-  const db = deps.db ?? (await openDatabase(config, { onError: (err) => pgConnections.failed(err) }));
+  const db =
+    deps.db ??
+    (await openDatabase(config, { onError: (err) => pgConnections.failed(err) }).catch((err: unknown) => {
+      throw databaseFailure(config, err);
+    }));
   const ownsStore = !deps.lines;
   let lines: QueueLines | undefined = deps.lines;
   let versions: ListingVersions | undefined;
@@ -105,12 +110,21 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   let edgeRedis: Redis | undefined;
   const timers: NodeJS.Timeout[] = [];
   try {
-    if (ownsDb) await migrateDatabase(config, db);
+    if (ownsDb) {
+      await migrateDatabase(config, db).catch((err: unknown) => {
+        throw databaseFailure(config, err);
+      });
+    }
     // The line's settings live in PostgreSQL; each deployment (REDIS_PREFIX) has a line of its own.
     const line = `${config.redisPrefix}general`;
     await ensureLineSettings(db, line, { activeLimit: config.queue.activeLimit, paused: false });
     const redisConnection = new OutageLog(app.log, 'Redis connection');
-    lines ??= await createQueueLines(config, redisConnection, config.redisUrl ? [] : await loadSavedLines(db, config.redisPrefix, app.log), metrics);
+    const unreachable = (err: unknown) => {
+      throw redisFailure(config, err);
+    };
+    lines ??= await createQueueLines(config, redisConnection, config.redisUrl ? [] : await loadSavedLines(db, config.redisPrefix, app.log), metrics).catch(
+      unreachable,
+    );
     if (ownsStore && lines instanceof MemoryQueueLines) snapshots = startSnapshots({ db, lines, prefix: config.redisPrefix, log: app.log });
 
     const queue = createQueueService({
@@ -122,7 +136,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       metrics,
     });
     versions = config.redisUrl
-      ? await RedisListingVersions.connect(config.redisUrl, config.redisPrefix, (err) => redisConnection.failed(err))
+      ? await RedisListingVersions.connect(config.redisUrl, config.redisPrefix, (err) => redisConnection.failed(err)).catch(unreachable)
       : new MemoryListingVersions();
     const concerts = createConcertService({ db, versions });
     queue.onReset(() => concerts.forgetCachedListings());
@@ -134,7 +148,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     const demoUsers = config.seedDemo ? await seedDemo(db, concerts, sales) : [];
 
     // Abuse limits and the bot check's spent challenges, shared by every instance through Redis.
-    if (config.redisUrl) edgeRedis = await connectFailFast(config.redisUrl, (err) => redisConnection.failed(err));
+    if (config.redisUrl) edgeRedis = await connectFailFast(config.redisUrl, (err) => redisConnection.failed(err)).catch(unreachable);
     const limits = await registerRateLimits(app, { limits: config.rateLimits, redis: edgeRedis, prefix: config.redisPrefix });
     const botCheck =
       config.botCheck.mode === 'pow'

@@ -66,7 +66,12 @@ export interface Config {
   production: boolean;
 }
 
-export class ConfigError extends Error {}
+export class ConfigError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ConfigError';
+  }
+}
 
 /** ALTCHA's maxnumber by default: about half a second of solving in a phone's browser. */
 export const DEFAULT_BOT_CHECK_COST = 10_000;
@@ -99,6 +104,14 @@ function readBoolean(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(`${name} must be true or false, got "${raw}"`);
 }
 
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+function readLogLevel(env: Env): string {
+  const level = readString(env, 'LOG_LEVEL') ?? 'info';
+  if (!LOG_LEVELS.includes(level)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
+  return level;
+}
+
 function readUrl(env: Env, name: string, protocols: string[]): string | undefined {
   const raw = readString(env, name);
   if (raw === undefined) return undefined;
@@ -127,8 +140,12 @@ function readOrCreateSecret(dataDir: string, fileName: string): string {
   }
   // An empty file (a crash while writing it, a hand edit) must not become an empty secret or key.
   if (kept) return kept;
-  mkdirSync(dataDir, { recursive: true });
-  writeFileSync(file, generated + '\n', { mode: 0o600 });
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, generated + '\n', { mode: 0o600 });
+  } catch (err) {
+    throw new ConfigError(`DATA_DIR "${dataDir}" is not a writable directory (${(err as Error).message}); point DATA_DIR at one`, { cause: err });
+  }
   return generated;
 }
 
@@ -199,7 +216,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       perMinute: readNumber(env, 'RATE_LIMIT_PER_MINUTE', 600, 0, 1_000_000_000),
     }),
     seedDemo,
-    logLevel: readString(env, 'LOG_LEVEL') ?? 'info',
+    logLevel: readLogLevel(env),
     production: nodeEnv === 'production',
   });
 }

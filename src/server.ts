@@ -1,6 +1,7 @@
 // Starts boxoffice: reads the config, builds the app, listens, and closes gracefully on SIGTERM/SIGINT.
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { listenFailure } from './startup-errors.js';
 
 async function main(): Promise<void> {
   let config;
@@ -33,7 +34,13 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 
-  const address = await app.listen({ port: config.port, host: config.host });
+  let address: string;
+  try {
+    address = await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    throw listenFailure(config, err) ?? err;
+  }
   const lines = [
     `boxoffice listening on ${address}`,
     `  API docs:  ${address}/docs`,
