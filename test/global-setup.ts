@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely } from 'kysely';
+import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { migrateToLatest } from '../src/db/database.js';
 import { inThisThread, PGliteDialect } from '../src/db/pglite-dialect.js';
@@ -16,8 +17,26 @@ declare module 'vitest' {
   }
 }
 
+/** The README's command names a database that may not exist yet: make it, as a newcomer would expect. */
+async function ensureDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.slice(1));
+  if (!name) return;
+  const maintenance = new URL(url);
+  maintenance.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: maintenance.toString() });
+  await client.connect();
+  try {
+    const found = await client.query('select 1 from pg_database where datname = $1', [name]);
+    if (found.rowCount === 0) await client.query(`create database "${name.replaceAll('"', '""')}"`);
+  } finally {
+    await client.end();
+  }
+}
+
 export default async function setup(project: TestProject) {
   if (process.env.DATABASE_URL) {
+    await ensureDatabase(process.env.DATABASE_URL);
     project.provide('pgliteTemplate', '');
     return;
   }
