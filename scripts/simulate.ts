@@ -35,7 +35,7 @@ import {
 } from './lib/sale-audit.js';
 import { cleanUp, ensureBuilt, installExitHandlers, onCleanUp, repoRoot, startService } from './lib/service.js';
 import { openSse, type SseStream } from './lib/sse.js';
-import { formatInt, formatMs, LatencyLog, markdownTable, progressLine, textTable } from './lib/stats.js';
+import { formatInt, formatMs, LatencyLog, markdownTable, progressWriter, textTable } from './lib/stats.js';
 
 const USAGE = `usage: npm run simulate -- [flags]
   --users N            virtual fans (default 10000)
@@ -915,8 +915,9 @@ async function main(): Promise<number> {
   const { concertId } = await admin.createConcert(seatsPerDate(opts.seats), PRICE);
   const sale: Sale = { concertId, totalSeats: opts.seats, maxSeatsPerUser: opts.maxSeatsPerUser };
   let t = performance.now();
-  const userIds = await admin.createUsers(opts.users, (n) => process.stderr.write(progressLine(n / opts.users, `creating fans ${formatInt(n)}/${formatInt(opts.users)}`)));
-  process.stderr.write(progressLine(1, `created ${formatInt(opts.users)} fans in ${((performance.now() - t) / 1000).toFixed(1)} s`) + '\n');
+  const creating = progressWriter();
+  const userIds = await admin.createUsers(opts.users, (n) => creating(n / opts.users, `creating fans ${formatInt(n)}/${formatInt(opts.users)}`));
+  creating(1, `created ${formatInt(opts.users)} fans in ${((performance.now() - t) / 1000).toFixed(1)} s`, true);
 
   // The sale: its pre-queue opens now, the sale --prequeue-seconds later. Every read of the sale object
   // is kept: those answered before opensAt must not show the seed.
@@ -977,14 +978,13 @@ async function main(): Promise<number> {
   }, sampleEveryMs);
   // One more read of the sale shortly before it opens: the seed must still be secret.
   const preOpenRead = sale.saleId ? setTimeout(() => void readPublicSale('GET /api/v1/sales/{id} 1 s before opensAt'), Math.max(0, sale.opensAt! - 1_000 - performance.now())) : undefined;
+  const progress = progressWriter();
   const bar = setInterval(() => {
     const q = samples[samples.length - 1];
     const where = q?.phase ? `${q.phase} · free ${q.free} held ${q.held} · ` : '';
-    process.stderr.write(
-      progressLine(
-        Math.max(done / opts.users, sold / opts.seats),
-        `${where}fans done ${formatInt(done)}/${formatInt(opts.users)} · joined ${formatInt(joined)} · admitted ${formatInt(admitted)} · active ${q?.active ?? '?'}/${opts.activeLimit} · sold ${sold}/${opts.seats} · ${elapsed().toFixed(0)} s`,
-      ),
+    progress(
+      Math.max(done / opts.users, sold / opts.seats),
+      `${where}fans done ${formatInt(done)}/${formatInt(opts.users)} · joined ${formatInt(joined)} · admitted ${formatInt(admitted)} · active ${q?.active ?? '?'}/${opts.activeLimit} · sold ${sold}/${opts.seats} · ${elapsed().toFixed(0)} s`,
     );
   }, 250);
   const deadline = setTimeout(() => {
@@ -1014,7 +1014,7 @@ async function main(): Promise<number> {
   await sampling;
   clearInterval(bar);
   clearTimeout(deadline);
-  process.stderr.write(progressLine(1, `fans done ${formatInt(done)} · sold ${sold}/${opts.seats} · ${endedAt.toFixed(1)} s`) + '\n');
+  progress(1, `fans done ${formatInt(done)} · sold ${sold}/${opts.seats} · ${endedAt.toFixed(1)} s`, true);
 
   // A sale's after-the-end reads: every token polled once, the draw, the sale object.
   const finalPolls: FinalPoll[] = [];

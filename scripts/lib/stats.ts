@@ -63,8 +63,29 @@ export function markdownTable(header: string[], rows: string[][]): string {
   ].join('\n');
 }
 
-/** A single-line progress bar on stderr, redrawn in place with \r. */
+/** A single-line progress bar, redrawn in place with \r. */
 export function progressLine(fraction: number, text: string, width = 28): string {
   const filled = Math.round(Math.min(1, Math.max(0, fraction)) * width);
   return `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}\x1b[K`;
+}
+
+/** How often progress is printed where it cannot be redrawn (a CI log, a file). */
+const PLAIN_PROGRESS_EVERY_MS = 5_000;
+
+/**
+ * Progress on stderr: a bar redrawn in place on a terminal; elsewhere a plain line every few seconds,
+ * so a CI log is not flooded with redraws. `done` ends the bar (and always prints).
+ */
+export function progressWriter(stream: NodeJS.WriteStream = process.stderr): (fraction: number, text: string, done?: boolean) => void {
+  let lastPlain = -Infinity;
+  return (fraction, text, done = false) => {
+    if (stream.isTTY) {
+      stream.write(progressLine(fraction, text) + (done ? '\n' : ''));
+      return;
+    }
+    const now = Date.now();
+    if (!done && now - lastPlain < PLAIN_PROGRESS_EVERY_MS) return;
+    lastPlain = now;
+    stream.write(`[${Math.round(Math.min(1, Math.max(0, fraction)) * 100)}%] ${text}\n`);
+  };
 }
