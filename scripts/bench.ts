@@ -9,7 +9,6 @@ import { performance } from 'node:perf_hooks';
 import { adminClient, type IssuedToken } from './lib/admin.js';
 import { parseFlags } from './lib/args.js';
 import { runScenario, type ScenarioResult } from './lib/cannon.js';
-import { errorCode, keepAliveAgent, requestJson } from './lib/http.js';
 import { formatProfile, summariseProfile } from './lib/profile.js';
 import { cleanUp, ensureBuilt, installExitHandlers, repoRoot, startBareServer, startService } from './lib/service.js';
 import { formatInt, formatMs, markdownTable, percentile, textTable } from './lib/stats.js';

@@ -1,12 +1,10 @@
 // Journey 1: a fan goes from the first page to the confirmation, through a seat map where other
 // fans' holds already show as taken.
 import { describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
 import {
   demoUsers,
   docShot,
   newFan,
-  openSeatMap,
   seat,
   shot,
   useServerAndBrowser,

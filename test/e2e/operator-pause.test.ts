@@ -1,7 +1,6 @@
 // Journey 5: the operator signs in on /admin, pauses admission and a new fan waits in line,
 // not admitted, until the operator resumes.
 import { describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
 import {
   adminKey,
   joinWithUserId,

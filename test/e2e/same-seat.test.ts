@@ -1,7 +1,7 @@
 // Journey 3: two fans pick the same seat at the same moment. Exactly one holds it; the other is
 // told in words, stays on the map and sees the seat greyed out.
 import { describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import {
   joinWithUserId,
   newFan,

@@ -1,7 +1,6 @@
 // Beyond the five journeys: when the event stream cannot be used the waiting room polls instead
 // and still moves on; when a token ends the fan is told in words and can rejoin with one button.
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
 import { joinWithUserId, newFan, openSeatMap, seat, shot, useServerAndBrowser, waitForText } from './harness.js';
 
 describe('waiting room fallback and token expiry', () => {

@@ -1,7 +1,6 @@
 // Journey 4: a fan whose points fall short of the price tops up on the hold page and pays, on a
 // phone-width screen.
 import { describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
 import {
   joinWithUserId,
   newFan,

@@ -1,7 +1,6 @@
 // Journey 2: with one active slot, the second fan waits at position 1, watching the waiting room
 // update live, and moves on to the concerts by itself when the first fan pays.
 import { describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
 import {
   demoUsers,
   docShot,

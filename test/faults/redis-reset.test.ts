@@ -13,7 +13,6 @@ import {
   contractBreaches,
   describeSamples,
   emptyAcknowledged,
-  formatCounts,
   formatInvariants,
   isOk,
   measureFirstOk,
