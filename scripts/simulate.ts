@@ -914,7 +914,7 @@ async function main(): Promise<number> {
 
   const { concertId } = await admin.createConcert(seatsPerDate(opts.seats), PRICE);
   const sale: Sale = { concertId, totalSeats: opts.seats, maxSeatsPerUser: opts.maxSeatsPerUser };
-  let t = performance.now();
+  const t = performance.now();
   const creating = progressWriter();
   const userIds = await admin.createUsers(opts.users, (n) => creating(n / opts.users, `creating fans ${formatInt(n)}/${formatInt(opts.users)}`));
   creating(1, `created ${formatInt(opts.users)} fans in ${((performance.now() - t) / 1000).toFixed(1)} s`, true);

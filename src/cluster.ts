@@ -2,7 +2,7 @@
 // workers' lives (fork, restart on crash, forward shutdown); each worker is the ordinary server.
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { ConfigError, loadConfig } from './config.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
 
 /** A worker that dies sooner than this after its start is probably failing at start-up: wait before the next. */
 const CRASH_LOOP_MS = 5_000;
@@ -27,7 +27,7 @@ function runPrimary(): void {
   // Checked before loadConfig, which in embedded mode would create a secret under DATA_DIR on the way.
   if (!process.env['REDIS_URL']?.trim()) refuse('REDIS_URL is required: the in-process queue is correct for a single process only');
   if (!process.env['DATABASE_URL']?.trim()) refuse('DATABASE_URL is required: the embedded database cannot be shared between processes');
-  let config;
+  let config: Readonly<Config>;
   try {
     // Fails once, here, with the variable's name, rather than in every worker.
     config = loadConfig();

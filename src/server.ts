@@ -1,10 +1,10 @@
 // Starts boxoffice: reads the config, builds the app, listens, and closes gracefully on SIGTERM/SIGINT.
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
 import { listenFailure } from './startup-errors.js';
 
 async function main(): Promise<void> {
-  let config;
+  let config: Readonly<Config>;
   try {
     config = loadConfig();
   } catch (err) {

@@ -480,7 +480,9 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
     /** Calls `listener` when any line was lost and started again (caches of it are stale). */
     onReset(listener: () => void): () => void {
       const offs = [...runtimes.values()].map((r) => r.store.onReset(listener));
-      return () => offs.forEach((off) => off());
+      return () => {
+        for (const off of offs) off();
+      };
     },
 
     async start(): Promise<void> {

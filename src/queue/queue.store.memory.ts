@@ -293,7 +293,7 @@ export class MemoryQueueStore implements QueueStore {
       const tokenId = this.line.get(seq);
       this.line.delete(seq);
       const entry = tokenId === undefined ? undefined : this.tokens.get(tokenId);
-      if (!entry || entry.status !== 'WAITING') continue;
+      if (entry?.status !== 'WAITING') continue;
       // The line runs here (not ended), so a WAITING token that ends now was silent too long.
       if (this.endIfOver(entry, now)) {
         abandoned++;

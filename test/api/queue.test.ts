@@ -242,7 +242,7 @@ describe('the queue event stream', () => {
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {
           buffer += chunk;
-          let cut;
+          let cut: number;
           while ((cut = buffer.indexOf('\n\n')) >= 0) {
             const frame = buffer.slice(0, cut);
             buffer = buffer.slice(cut + 2);

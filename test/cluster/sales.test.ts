@@ -80,7 +80,11 @@ async function query<T extends Record<string, unknown>>(cluster: Cluster, text: 
 function limitCalls(cluster: Cluster, max: number): Cluster['call'] {
   let running = 0;
   const waiters: (() => void)[] = [];
-  const acquire = () => (running < max ? (running++, Promise.resolve()) : new Promise<void>((resolve) => waiters.push(resolve)));
+  const acquire = () => {
+    if (running >= max) return new Promise<void>((resolve) => waiters.push(resolve));
+    running++;
+    return Promise.resolve();
+  };
   // A freed slot goes straight to the next waiter, so `running` never exceeds `max`.
   const release = () => {
     const next = waiters.shift();

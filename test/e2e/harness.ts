@@ -88,7 +88,12 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   let exited = false;
-  const exit = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      exited = true;
+      resolve();
+    }),
+  );
 
   const request = async <T>(method: string, urlPath: string, options: { body?: unknown; token?: string; admin?: boolean } = {}): Promise<T> => {
     const headers: Record<string, string> = {};

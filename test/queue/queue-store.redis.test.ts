@@ -211,7 +211,7 @@ if (!redisUrl) {
       const noop = () => {};
       const handlers = { start: onStart, end: noop, asyncStart: noop, asyncEnd: noop, error: noop };
       channel.subscribe(handlers);
-      let polled;
+      let polled: Awaited<ReturnType<typeof store.get>>;
       try {
         polled = await store.get(last.tokenId, T0 + 1_000, true);
       } finally {

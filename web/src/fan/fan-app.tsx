@@ -338,7 +338,7 @@ export function FanApp() {
     saleId && queue?.entryId && typeof queue.drawRank === 'number' ? (
       <DrawPanel saleId={saleId} entryId={queue.entryId} drawRank={queue.drawRank} commitmentSeenBefore={session.sale?.draw.commitment} card />
     ) : null;
-  let step;
+  let step: preact.JSX.Element;
   if (!session.concert) {
     step = <ConcertList {...common} onPick={(concert) => patch({ concert, date: undefined })} />;
   } else if (!session.date) {
@@ -350,7 +350,7 @@ export function FanApp() {
         onBack={() => patch({ concert: undefined })}
       />
     );
-  } else if (!session.reservation || session.reservation.status !== 'HELD') {
+  } else if (session.reservation?.status !== 'HELD') {
     step = (
       <SeatMap
         {...common}
