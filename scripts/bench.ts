@@ -222,12 +222,23 @@ async function main(): Promise<void> {
 
     // 1. The ceiling: same client, same rotating header, a server that does nothing.
     log('measuring: bare node:http');
-    const bare = await runScenario({ ...common, urls: [baseline.url], name: 'bare node:http (ceiling)', path: '/api/v1/queue/tokens/me', vary: bearer(smallTokens) });
+    const bare = await runScenario({
+      ...common,
+      urls: [baseline.url],
+      name: 'bare node:http (ceiling)',
+      path: '/api/v1/queue/tokens/me',
+      vary: bearer(smallTokens),
+    });
     results.push(bare);
 
     // 2a. Queue poll with a small line.
     log(`measuring: poll, ${formatInt(settings.waitingSmall)} WAITING`);
-    pollSmall = await runScenario({ ...common, name: `queue poll (${formatInt(settings.waitingSmall)} waiting)`, path: '/api/v1/queue/tokens/me', vary: bearer(smallTokens) });
+    pollSmall = await runScenario({
+      ...common,
+      name: `queue poll (${formatInt(settings.waitingSmall)} waiting)`,
+      path: '/api/v1/queue/tokens/me',
+      vary: bearer(smallTokens),
+    });
     results.push(pollSmall);
 
     if (settings.waitingLarge > settings.waitingSmall) {
@@ -263,7 +274,12 @@ async function main(): Promise<void> {
       if (q.waiting < settings.waitingLarge) throw new Error(`expected ${settings.waitingLarge} WAITING, the queue says ${q.waiting}`);
 
       log(`measuring: poll, ${formatInt(q.waiting)} WAITING`);
-      pollLarge = await runScenario({ ...common, name: `queue poll (${formatInt(q.waiting)} waiting)`, path: '/api/v1/queue/tokens/me', vary: bearer(largeTokens) });
+      pollLarge = await runScenario({
+        ...common,
+        name: `queue poll (${formatInt(q.waiting)} waiting)`,
+        path: '/api/v1/queue/tokens/me',
+        vary: bearer(largeTokens),
+      });
       results.push(pollLarge);
     }
 
@@ -273,7 +289,12 @@ async function main(): Promise<void> {
       results.push(await runScenario({ ...common, name: 'dates list (ACTIVE)', path: `/api/v1/concerts/${concertId}/dates`, vary: bearer(raceTokens) }));
       log('measuring: seat list');
       results.push(
-        await runScenario({ ...common, name: 'seat list, 200 seats (ACTIVE)', path: `/api/v1/concerts/${concertId}/dates/${browseDate}/seats`, vary: bearer(raceTokens) }),
+        await runScenario({
+          ...common,
+          name: 'seat list, 200 seats (ACTIVE)',
+          path: `/api/v1/concerts/${concertId}/dates/${browseDate}/seats`,
+          vary: bearer(raceTokens),
+        }),
       );
 
       // 5. The seat race, after a warm-up race of its own on another date (as every scenario has one).
@@ -403,7 +424,9 @@ async function main(): Promise<void> {
     JSON.stringify({ startedAt: stamp, command, machine, mode, settings, seeding, results, targets, failures, notes }, null, 2) + '\n',
   );
   if (flags.bool('publish')) writeFileSync(path.join(repoRoot, 'docs', 'bench.svg'), chart);
-  console.log(`\nwrote bench-results/${stamp}.{json,md,svg}${flags.bool('publish') ? ' and docs/bench.svg' : ''} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  console.log(
+    `\nwrote bench-results/${stamp}.{json,md,svg}${flags.bool('publish') ? ' and docs/bench.svg' : ''} in ${((performance.now() - started) / 1000).toFixed(0)} s`,
+  );
 
   if (failures.length > 0) {
     console.error(`\nFAILED:\n  ${failures.join('\n  ')}`);

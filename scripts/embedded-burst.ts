@@ -159,9 +159,13 @@ async function main(): Promise<void> {
     const polls = summarise(report.polls);
     const charges = summarise(report.charges);
     console.log(`embedded database on disk (${dataDir}), ${settings.charges} top-ups over ${settings.users} users, ${settings.sockets} sockets`);
-    console.log(`  burst:   ${formatMs(report.burstMs)} for ${charges.count} charges (${Math.round((charges.count / report.burstMs) * 1000)}/s), statuses ${charges.statuses}`);
+    console.log(
+      `  burst:   ${formatMs(report.burstMs)} for ${charges.count} charges (${Math.round((charges.count / report.burstMs) * 1000)}/s), statuses ${charges.statuses}`,
+    );
     console.log(`  charge:  p50 ${formatMs(charges.p50)}  p99 ${formatMs(charges.p99)}  max ${formatMs(charges.max)}`);
-    console.log(`  poll:    p50 ${formatMs(polls.p50)}  p99 ${formatMs(polls.p99)}  max ${formatMs(polls.max)}  (${polls.count} polls every ${settings.pollMs} ms, statuses ${polls.statuses})`);
+    console.log(
+      `  poll:    p50 ${formatMs(polls.p50)}  p99 ${formatMs(polls.p99)}  max ${formatMs(polls.max)}  (${polls.count} polls every ${settings.pollMs} ms, statuses ${polls.statuses})`,
+    );
     console.log(`  event-loop lag: max ${formatMs(lag.max / 1e6)}  p99 ${formatMs(lag.percentile(99) / 1e6)}`);
     const acknowledged = report.charges.filter((c) => c.status === 200).length * AMOUNT;
     if (total !== acknowledged) console.log(`  BALANCES WRONG: ${total} stored, ${acknowledged} acknowledged`);

@@ -53,7 +53,11 @@ const USAGE = `usage: npm run fuzz -- [flags]
   --postgres        a throwaway database on the local PostgreSQL instead of embedded PGlite
   --redis           a throwaway key prefix on the local Redis instead of the in-process queue`;
 
-const flags = parseFlags(process.argv.slice(2), { booleans: ['smoke', 'no-rate-phase', 'postgres', 'redis'], numbers: ['requests', 'seed', 'concurrency', 'batch'] }, USAGE);
+const flags = parseFlags(
+  process.argv.slice(2),
+  { booleans: ['smoke', 'no-rate-phase', 'postgres', 'redis'], numbers: ['requests', 'seed', 'concurrency', 'batch'] },
+  USAGE,
+);
 const settings = {
   requests: flags.num('requests', flags.bool('smoke') ? 3_000 : 100_000),
   seed: flags.has('seed') ? flags.num('seed', 0) >>> 0 : randomBytes(4).readUInt32BE(0),
@@ -97,7 +101,12 @@ function check(name: string): Check {
 
 function showWire(wire: WireRequest): string {
   const headers = wire.headers.map(([n, v]) => `    ${n}: ${v.length > 200 ? `${v.slice(0, 200)}… (${v.length} chars)` : v}`).join('\n');
-  const body = wire.body === undefined ? '(none)' : wire.body.length > 400 ? `${wire.body.subarray(0, 400).toString('utf8')}… (${wire.body.length} bytes)` : wire.body.toString('utf8');
+  const body =
+    wire.body === undefined
+      ? '(none)'
+      : wire.body.length > 400
+        ? `${wire.body.subarray(0, 400).toString('utf8')}… (${wire.body.length} bytes)`
+        : wire.body.toString('utf8');
   const path = wire.path.length > 300 ? `${wire.path.slice(0, 300)}… (${wire.path.length} chars)` : wire.path;
   return `  ${wire.method} ${path}${wire.chunked ? ' (chunked)' : ''}\n${headers}\n    body: ${body}`;
 }
@@ -105,13 +114,18 @@ function showWire(wire: WireRequest): string {
 function showResponse(r: WireResponse): string {
   if (r.status === 0) return `  → no answer: ${r.error?.kind} ${r.error?.message}`;
   const keep = ['content-type', 'retry-after', 'content-length'];
-  const hs = keep.filter((h) => r.headers[h] !== undefined).map((h) => `${h}: ${String(r.headers[h])}`).join('; ');
+  const hs = keep
+    .filter((h) => r.headers[h] !== undefined)
+    .map((h) => `${h}: ${String(r.headers[h])}`)
+    .join('; ');
   return `  → ${r.status} [${hs}] ${r.text.length > 500 ? `${r.text.slice(0, 500)}…` : r.text}`;
 }
 
 function fail(c: Check, why: string, sent?: Pick<Sent, 'draft' | 'wire' | 'response'>): void {
   c.failed++;
-  const kind = sent ? `${why.replace(/ \([a-z-]+\)$/, '')} — ${sent.wire.method} ${sent.draft.family} → ${sent.response.status || sent.response.error?.kind}` : why.slice(0, 160);
+  const kind = sent
+    ? `${why.replace(/ \([a-z-]+\)$/, '')} — ${sent.wire.method} ${sent.draft.family} → ${sent.response.status || sent.response.error?.kind}`
+    : why.slice(0, 160);
   const seen = c.kinds.get(kind) ?? 0;
   c.kinds.set(kind, seen + 1);
   // One example of each kind first; the examples list stays short.
@@ -158,7 +172,9 @@ function checkAnswer(sent: Sent, phase: string): void {
   if (r.status >= 400) {
     const shape = check('error shape, contract code, code→status');
     shape.checked++;
-    const problem = errorShapeProblem(wire.method, r) ?? (wire.method.toUpperCase() === 'HEAD' && !contractStatuses.has(r.status) ? `status ${r.status} is no contract code's` : undefined);
+    const problem =
+      errorShapeProblem(wire.method, r) ??
+      (wire.method.toUpperCase() === 'HEAD' && !contractStatuses.has(r.status) ? `status ${r.status} is no contract code's` : undefined);
     if (problem) fail(shape, `${problem} (${phase})`, sent);
     if (r.status === 429 || codeOf(r) === 'RATE_LIMITED') {
       const c = check('429 carries Retry-After (seconds)');
@@ -224,7 +240,13 @@ interface World {
  * that nothing a mutated request does to a connection can touch them, and tried again when no answer
  * came back.
  */
-async function call(world: Pick<World, 'origin' | 'harness'>, method: string, path: string, body?: unknown, headers: Array<[string, string]> = []): Promise<{ status: number; json: any; text: string; response: WireResponse }> {
+async function call(
+  world: Pick<World, 'origin' | 'harness'>,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Array<[string, string]> = [],
+): Promise<{ status: number; json: any; text: string; response: WireResponse }> {
   const hs: Array<[string, string]> = [...headers];
   if (body !== undefined) hs.push(['content-type', 'application/json']);
   const wire = { method, path, headers: hs, body: body === undefined ? undefined : Buffer.from(JSON.stringify(body)) };
@@ -247,8 +269,15 @@ async function expectOk(what: string, p: Promise<{ status: number; text: string;
   return r.json;
 }
 
-async function assertion(world: Pick<World, 'assertionKey'>, sub: string, options: { audience?: string | null; expires?: string | number; key?: Uint8Array; alg?: string } = {}): Promise<string> {
-  let jwt = new SignJWT({}).setProtectedHeader({ alg: options.alg ?? 'HS256' }).setSubject(sub).setIssuedAt();
+async function assertion(
+  world: Pick<World, 'assertionKey'>,
+  sub: string,
+  options: { audience?: string | null; expires?: string | number; key?: Uint8Array; alg?: string } = {},
+): Promise<string> {
+  let jwt = new SignJWT({})
+    .setProtectedHeader({ alg: options.alg ?? 'HS256' })
+    .setSubject(sub)
+    .setIssuedAt();
   if (options.audience !== null) jwt = jwt.setAudience(options.audience ?? AUDIENCE);
   jwt = jwt.setExpirationTime(options.expires ?? '5m');
   return jwt.sign(options.key ?? world.assertionKey);
@@ -264,7 +293,13 @@ async function freshProof(world: World): Promise<string | undefined> {
     else c.failed++;
     return undefined;
   }
-  const { algorithm, challenge, salt, signature, maxnumber } = r.json as { algorithm: string; challenge: string; salt: string; signature: string; maxnumber?: number };
+  const { algorithm, challenge, salt, signature, maxnumber } = r.json as {
+    algorithm: string;
+    challenge: string;
+    salt: string;
+    signature: string;
+    maxnumber?: number;
+  };
   const number = solveChallenge(challenge, salt, algorithm, maxnumber ?? 1_000_000);
   if (number === undefined) throw new Error(`could not solve the server's challenge ${r.text.slice(0, 200)}`);
   return Buffer.from(JSON.stringify({ algorithm, challenge, number, salt, signature })).toString('base64');
@@ -279,7 +314,12 @@ function solveChallenge(challenge: string, salt: string, algorithm: string, max:
   const hash = { 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-512': 'sha512' }[algorithm];
   if (!hash) return undefined;
   for (let n = 0; n <= max; n++) {
-    if (createHash(hash).update(salt + n).digest('hex') === challenge) return n;
+    if (
+      createHash(hash)
+        .update(salt + n)
+        .digest('hex') === challenge
+    )
+      return n;
   }
   return undefined;
 }
@@ -335,13 +375,23 @@ async function seed(world: World): Promise<void> {
     (
       await expectOk(
         'POST /admin/v1/concerts',
-        call(world, 'POST', '/admin/v1/concerts', { title, venue: 'Fuzz Hall', dates: ds.map((date) => ({ date, startsAt: `${date}T19:00:00.000Z`, seatCount, price: 1000 })) }, admin()),
+        call(
+          world,
+          'POST',
+          '/admin/v1/concerts',
+          { title, venue: 'Fuzz Hall', dates: ds.map((date) => ({ date, startsAt: `${date}T19:00:00.000Z`, seatCount, price: 1000 })) },
+          admin(),
+        ),
       )
     ).concertId as string;
   world.general = { concertId: await concert('General night', 40, dates), dates };
-  for (const title of ['Open sale', 'Pre-queue sale', 'Scheduled sale']) world.saleConcerts.push({ concertId: await concert(title, 10, ['2027-04-01']), dates: ['2027-04-01'] });
+  for (const title of ['Open sale', 'Pre-queue sale', 'Scheduled sale'])
+    world.saleConcerts.push({ concertId: await concert(title, 10, ['2027-04-01']), dates: ['2027-04-01'] });
   const sale = async (concertId: string, queueOpensAt: string, opensAt: string) => {
-    const s = await expectOk('POST /admin/v1/sales', call(world, 'POST', '/admin/v1/sales', { concertId, queueOpensAt, opensAt, closesAt: null, activeLimit: 4 }, admin()));
+    const s = await expectOk(
+      'POST /admin/v1/sales',
+      call(world, 'POST', '/admin/v1/sales', { concertId, queueOpensAt, opensAt, closesAt: null, activeLimit: 4 }, admin()),
+    );
     world.saleTimes.set(s.saleId, { queueOpensAt: s.queueOpensAt, opensAt: s.opensAt, closesAt: s.closesAt });
     return s.saleId as string;
   };
@@ -372,13 +422,19 @@ async function seed(world: World): Promise<void> {
   if (!a0 || !a1) throw new Error('seeding: fewer than two ACTIVE tokens in the general line');
   const bearer = (t: Token): Array<[string, string]> => [['authorization', `Bearer ${t.token}`]];
   world.chargeKey = { userId: a1.userId, key: 'seed-charge-1', amount: 5000 };
-  await expectOk('charge', call(world, 'POST', `/api/v1/users/${a1.userId}/points/charge`, { amount: 5000 }, [...bearer(a1), ['idempotency-key', 'seed-charge-1']]));
+  await expectOk(
+    'charge',
+    call(world, 'POST', `/api/v1/users/${a1.userId}/points/charge`, { amount: 5000 }, [...bearer(a1), ['idempotency-key', 'seed-charge-1']]),
+  );
   const hold = (t: Token, seatNumber: number, concertId = world.general.concertId, date = world.general.dates[0]) =>
     expectOk('hold', call(world, 'POST', '/api/v1/reservations', { userId: t.userId, concertId, date, seatNumber }, bearer(t)));
   const held = await hold(a0, 1);
   world.heldReservation = { reservationId: held.reservationId, userId: a0.userId };
   const paid = await hold(a1, 2);
-  await expectOk('payment', call(world, 'POST', '/api/v1/payments', { userId: a1.userId, reservationId: paid.reservationId }, [...bearer(a1), ['idempotency-key', 'seed-pay-1']]));
+  await expectOk(
+    'payment',
+    call(world, 'POST', '/api/v1/payments', { userId: a1.userId, reservationId: paid.reservationId }, [...bearer(a1), ['idempotency-key', 'seed-pay-1']]),
+  );
   world.otherReservations.push(paid.reservationId);
   const saleActive = world.tokens.find((t) => t.line === 'open-sale' && t.status === 'ACTIVE');
   if (saleActive) world.otherReservations.push((await hold(saleActive, 1, world.saleConcerts[0]!.concertId, '2027-04-01')).reservationId);
@@ -423,7 +479,8 @@ async function restoreSettings(world: World): Promise<void> {
     const now = Date.now();
     for (const field of ['queueOpensAt', 'opensAt', 'closesAt'] as const) {
       const current = s.json[field] as string | null;
-      if (current !== times[field] && (current === null || Date.parse(current) > now) && (times[field] === null || Date.parse(times[field]!) > now)) change[field] = times[field];
+      if (current !== times[field] && (current === null || Date.parse(current) > now) && (times[field] === null || Date.parse(times[field]!) > now))
+        change[field] = times[field];
     }
     if (Object.keys(change).length > 0) await call(world, 'PATCH', `/admin/v1/sales/${saleId}`, change, admin());
   }
@@ -444,7 +501,21 @@ async function fingerprint(world: World): Promise<Fingerprint> {
     queue[`fan ${t.userId.slice(0, 8)} (${t.line})`] = r.status === 200 ? `${r.json.status} at ${r.json.position}` : `${r.status} ${codeOf(r.response) ?? ''}`;
   });
   for (const s of sales.json.sales as Array<Record<string, unknown>>) {
-    queue[`sale ${String(s['saleId']).slice(0, 8)}`] = lineFingerprint(s, ['phase', 'waiting', 'active', 'activeLimit', 'paused', 'sold', 'held', 'free', 'seatsLeft', 'maxSeatsPerUser', 'queueOpensAt', 'opensAt', 'closesAt']);
+    queue[`sale ${String(s['saleId']).slice(0, 8)}`] = lineFingerprint(s, [
+      'phase',
+      'waiting',
+      'active',
+      'activeLimit',
+      'paused',
+      'sold',
+      'held',
+      'free',
+      'seatsLeft',
+      'maxSeatsPerUser',
+      'queueOpensAt',
+      'opensAt',
+      'closesAt',
+    ]);
   }
   return { database, queue };
 }
@@ -546,7 +617,8 @@ function tokenMutators(world: World, options: { userBound?: boolean; needsActive
           // A pre-queue's tokens stay WAITING for the whole run (its sale opens in a month).
           t = rng.pick(tokensWhere(world, (x) => x.line === 'prequeue-sale'));
           d.notes.push(`token: a pre-queue token (${t.status})`);
-          if (options.needsActive && t.line === 'prequeue-sale' && t.status === 'WAITING') refuse(d, 'token', 'a WAITING token on an endpoint that needs ACTIVE');
+          if (options.needsActive && t.line === 'prequeue-sale' && t.status === 'WAITING')
+            refuse(d, 'token', 'a WAITING token on an endpoint that needs ACTIVE');
         }
         if (options.userBound && d.boundUser && t.userId !== d.boundUser) refuse(d, 'token', 'the token names another user than the path or body');
         const qi = inQuery(d);
@@ -710,7 +782,9 @@ function families(): Family[] {
             case 7: {
               const jwt = await assertion(world, sub);
               const [h, , s] = jwt.split('.');
-              const forged = Buffer.from(JSON.stringify({ sub: rng.pick(world.users), aud: AUDIENCE, iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 300 })).toString('base64url');
+              const forged = Buffer.from(
+                JSON.stringify({ sub: rng.pick(world.users), aud: AUDIENCE, iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 300 }),
+              ).toString('base64url');
               value = `${h}.${forged}.${s}`;
               what = 'payload swapped under the signature';
               break;
@@ -730,7 +804,13 @@ function families(): Family[] {
               break;
             }
             case 11:
-              value = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setAudience(AUDIENCE).setNotBefore('10m').setExpirationTime('20m').sign(world.assertionKey);
+              value = await new SignJWT({})
+                .setProtectedHeader({ alg: 'HS256' })
+                .setSubject(sub)
+                .setAudience(AUDIENCE)
+                .setNotBefore('10m')
+                .setExpirationTime('20m')
+                .sign(world.assertionKey);
               what = 'not yet valid (nbf)';
               break;
             default: {
@@ -812,7 +892,11 @@ function families(): Family[] {
       async build(rng, world) {
         const t = rng.pick(tokensWhere(world, (x) => x.status === 'ACTIVE'));
         const c = rng.chance(0.8) ? world.general : rng.pick(world.saleConcerts);
-        const path = rng.pick([`/api/v1/concerts`, `/api/v1/concerts/${c.concertId}/dates`, `/api/v1/concerts/${c.concertId}/dates/${rng.pick(c.dates)}/seats`]);
+        const path = rng.pick([
+          `/api/v1/concerts`,
+          `/api/v1/concerts/${c.concertId}/dates`,
+          `/api/v1/concerts/${c.concertId}/dates/${rng.pick(c.dates)}/seats`,
+        ]);
         return draft('concerts', 'GET', path, { headers: bearer(t) });
       },
       mutators: (world) => [
@@ -954,11 +1038,17 @@ function families(): Family[] {
             return draft('admin', 'GET', `/admin/v1/sales/${saleId}`, { headers: h });
           case 7:
             // The concert already has a sale: 409 SALE_EXISTS unless a mutation breaks it first.
-            return draft('admin', 'POST', '/admin/v1/sales', { headers: h, json: { concertId: sc.concertId, queueOpensAt: far(40), opensAt: far(41), closesAt: null } });
+            return draft('admin', 'POST', '/admin/v1/sales', {
+              headers: h,
+              json: { concertId: sc.concertId, queueOpensAt: far(40), opensAt: far(41), closesAt: null },
+            });
           default:
             // Only the open sale: its times have passed (409 SALE_STARTED), so no edit can open or move a
             // sale under the run; its limit and pause are put back after any batch that changed them.
-            return draft('admin', 'PATCH', `/admin/v1/sales/${world.sales.open}`, { headers: h, json: rng.pick([{ activeLimit: 4 }, { paused: false }, { closesAt: null }]) });
+            return draft('admin', 'PATCH', `/admin/v1/sales/${world.sales.open}`, {
+              headers: h,
+              json: rng.pick([{ activeLimit: 4 }, { paused: false }, { closesAt: null }]),
+            });
         }
       },
       mutators: () => [
@@ -967,7 +1057,13 @@ function families(): Family[] {
         bodyField('paused', (rng) => rng.pick<unknown>(['true', 1, null, 'yes'])),
         bodyField('count', (rng) => rng.pick<unknown>([0, 10_001, -1, '1', 1e308])),
         bodyField('dates', (rng) =>
-          rng.pick<unknown>([[], null, [{ date: '2027-02-30', startsAt: 'x', price: -1 }], [{ date: '2027-05-01', startsAt: '2027-05-01T19:00:00Z', seatCount: 201, price: 1 }], Array.from({ length: 367 }, () => ({}))]),
+          rng.pick<unknown>([
+            [],
+            null,
+            [{ date: '2027-02-30', startsAt: 'x', price: -1 }],
+            [{ date: '2027-05-01', startsAt: '2027-05-01T19:00:00Z', seatCount: 201, price: 1 }],
+            Array.from({ length: 367 }, () => ({})),
+          ]),
         ),
         bodyField('queueOpensAt', (rng) => rng.pick<unknown>(['yesterday', '2027-01-01', '2027-13-01T00:00:00Z', futureIso(-86_400_000), 0])),
         bodyField('opensAt', (rng) => rng.pick<unknown>(['2020-01-01T00:00:00Z', 'x', null, futureIso(-1000)])),
@@ -988,7 +1084,17 @@ function families(): Family[] {
       name: 'junk',
       weight: 2,
       async build(rng) {
-        const path = rng.pick(['/api/v1/nothing', '/api/v2/concerts', '/admin/v1/nothing', '/api', '/.env', '/wp-login.php', '/api/v1/queue', '/api/v1/users', '/api/v1/queue/tokens/me/events/x']);
+        const path = rng.pick([
+          '/api/v1/nothing',
+          '/api/v2/concerts',
+          '/admin/v1/nothing',
+          '/api',
+          '/.env',
+          '/wp-login.php',
+          '/api/v1/queue',
+          '/api/v1/users',
+          '/api/v1/queue/tokens/me/events/x',
+        ]);
         return draft('junk', rng.pick(['GET', 'POST', 'DELETE']), path);
       },
       mutators: () => [],
@@ -1057,7 +1163,11 @@ async function sendAll(world: World, drafts: Draft[], concurrency: number): Prom
           wire = toWire(drafts[i]!);
         } catch (err) {
           wire = { method: drafts[i]!.method, path: '(could not be written)', headers: [] };
-          out[i] = { draft: drafts[i]!, wire, response: { status: 0, headers: {}, text: '', ms: 0, error: { kind: 'unsendable', message: (err as Error).message } } };
+          out[i] = {
+            draft: drafts[i]!,
+            wire,
+            response: { status: 0, headers: {}, text: '', ms: 0, error: { kind: 'unsendable', message: (err as Error).message } },
+          };
           continue;
         }
         // An answer to HEAD that carries a body anyway would leave bytes on a kept-alive socket, and a
@@ -1115,7 +1225,12 @@ async function runBatch(world: World, drafts: Draft[], phase: string, round = 0)
       if (round > 0) stateCheck.rechecked += refused.length;
       return;
     }
-    await bisect(world, sent.filter((s) => s.response.status >= 300 || ['GET', 'HEAD'].includes(s.wire.method)), diff, phase);
+    await bisect(
+      world,
+      sent.filter((s) => s.response.status >= 300 || ['GET', 'HEAD'].includes(s.wire.method)),
+      diff,
+      phase,
+    );
     await afterChange(world);
     return;
   }
@@ -1127,7 +1242,12 @@ async function runBatch(world: World, drafts: Draft[], phase: string, round = 0)
     return;
   }
   // The batch's refused requests again, now without the 2xx that moved the state.
-  await runBatch(world, refused.map((s) => s.draft), `${phase}-recheck`, round + 1);
+  await runBatch(
+    world,
+    refused.map((s) => s.draft),
+    `${phase}-recheck`,
+    round + 1,
+  );
 }
 
 /** After a 2xx that changed state: undo operator changes, wait for admissions, refresh the tokens. */
@@ -1160,10 +1280,19 @@ async function ratePhase(): Promise<void> {
   world.botCheck = true;
   const started = performance.now();
   try {
-    const { userIds } = await expectOk('POST /admin/v1/users/batch', call(world, 'POST', '/admin/v1/users/batch', { count: 3 }, [...admin(), ['x-forwarded-for', '192.0.2.1']]));
+    const { userIds } = await expectOk(
+      'POST /admin/v1/users/batch',
+      call(world, 'POST', '/admin/v1/users/batch', { count: 3 }, [...admin(), ['x-forwarded-for', '192.0.2.1']]),
+    );
     const { concertId } = await expectOk(
       'POST /admin/v1/concerts',
-      call(world, 'POST', '/admin/v1/concerts', { title: 'Rate night', venue: 'Hall', dates: [{ date: '2027-06-01', startsAt: '2027-06-01T19:00:00.000Z', seatCount: 5, price: 10 }] }, [...admin(), ['x-forwarded-for', '192.0.2.1']]),
+      call(
+        world,
+        'POST',
+        '/admin/v1/concerts',
+        { title: 'Rate night', venue: 'Hall', dates: [{ date: '2027-06-01', startsAt: '2027-06-01T19:00:00.000Z', seatCount: 5, price: 10 }] },
+        [...admin(), ['x-forwarded-for', '192.0.2.1']],
+      ),
     );
     const proof = await freshProof(world);
     world.botCheck = proof !== undefined;
@@ -1194,16 +1323,46 @@ async function ratePhase(): Promise<void> {
       return sent;
     };
     const h = (ip: string, extra: Array<[string, string]> = []): Array<[string, string]> => [['x-forwarded-for', ip], ...extra];
-    await burst('joins per address (30/min)', 36, 30, () => draft('join', 'POST', '/api/v1/queue/tokens', { json: { userId: userIds[1] }, headers: h('203.0.113.10') }), true);
+    await burst(
+      'joins per address (30/min)',
+      36,
+      30,
+      () => draft('join', 'POST', '/api/v1/queue/tokens', { json: { userId: userIds[1] }, headers: h('203.0.113.10') }),
+      true,
+    );
     // Another address is counted apart.
-    await burst('joins from another address are counted apart', 5, 30, () => draft('join', 'POST', '/api/v1/queue/tokens', { json: { userId: userIds[1] }, headers: h('203.0.113.11') }), false);
-    await burst('holds per token (60/min)', 66, 60, (i) =>
-      draft('hold', 'POST', '/api/v1/reservations', {
-        json: { userId: userIds[0], concertId, date: '2027-06-01', seatNumber: 999 },
-        headers: h(`203.0.113.${20 + (i % 200)}`, [['authorization', `Bearer ${token}`]]),
-      }), true);
-    await burst('requests per address (600/min)', 606, 600, () => draft('concerts', 'GET', '/api/v1/concerts', { headers: h('203.0.113.250', [['authorization', `Bearer ${token}`]]) }), true);
-    await burst('polls are not limited', 650, 600, () => draft('poll', 'GET', '/api/v1/queue/tokens/me', { headers: h('203.0.113.251', [['authorization', `Bearer ${token}`]]) }), false);
+    await burst(
+      'joins from another address are counted apart',
+      5,
+      30,
+      () => draft('join', 'POST', '/api/v1/queue/tokens', { json: { userId: userIds[1] }, headers: h('203.0.113.11') }),
+      false,
+    );
+    await burst(
+      'holds per token (60/min)',
+      66,
+      60,
+      (i) =>
+        draft('hold', 'POST', '/api/v1/reservations', {
+          json: { userId: userIds[0], concertId, date: '2027-06-01', seatNumber: 999 },
+          headers: h(`203.0.113.${20 + (i % 200)}`, [['authorization', `Bearer ${token}`]]),
+        }),
+      true,
+    );
+    await burst(
+      'requests per address (600/min)',
+      606,
+      600,
+      () => draft('concerts', 'GET', '/api/v1/concerts', { headers: h('203.0.113.250', [['authorization', `Bearer ${token}`]]) }),
+      true,
+    );
+    await burst(
+      'polls are not limited',
+      650,
+      600,
+      () => draft('poll', 'GET', '/api/v1/queue/tokens/me', { headers: h('203.0.113.251', [['authorization', `Bearer ${token}`]]) }),
+      false,
+    );
 
     const after = await fingerprint(world);
     const diff = fingerprintDiff(before, after);
@@ -1253,7 +1412,9 @@ function printSummary(durationMs: number, sentMain: number): void {
   );
   console.log(`main run: ${sentMain} mutated requests in ${(durationMs / 1000).toFixed(1)} s (${Math.round((sentMain / durationMs) * 1000)}/s)`);
   const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-  console.log(`  time: generating ${secs(timing.generate)}, sending ${secs(timing.send)}, fingerprints ${secs(timing.fingerprint)}, after a state-changing 2xx ${secs(timing.afterChange)}`);
+  console.log(
+    `  time: generating ${secs(timing.generate)}, sending ${secs(timing.send)}, fingerprints ${secs(timing.fingerprint)}, after a state-changing 2xx ${secs(timing.afterChange)}`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -1300,7 +1461,9 @@ async function main(): Promise<void> {
   let mainMs = 0;
   try {
     await seed(world);
-    console.log(`seeded: ${world.users.length} users, ${world.tokens.length} live tokens, bot check ${world.botCheck ? 'served' : 'NOT served'}; fuzzing ${server.origin.href}`);
+    console.log(
+      `seeded: ${world.users.length} users, ${world.tokens.length} live tokens, bot check ${world.botCheck ? 'served' : 'NOT served'}; fuzzing ${server.origin.href}`,
+    );
     const fams = families();
     const joinShare = fams.find((f) => f.name === 'join')!.weight / fams.reduce((a, f) => a + f.weight, 0);
     const cache = new Map<string, Mutator[]>();
@@ -1311,7 +1474,7 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       if (world.botCheck) {
         // About as many as the batch's joins will take (the rest are fetched on demand).
-        const want = Math.ceil((n * joinShare) * 1.2) - world.proofPool.length;
+        const want = Math.ceil(n * joinShare * 1.2) - world.proofPool.length;
         const fetched = await Promise.all(Array.from({ length: Math.max(0, want) }, () => freshProof(world)));
         for (const p of fetched) if (p) world.proofPool.push(p);
       }
@@ -1351,7 +1514,9 @@ async function main(): Promise<void> {
     console.log(`one request of each of the first ${c.examples.length} kinds:`);
     for (const e of c.examples) console.log(`- ${e}`);
   }
-  console.log(`\nfuzz: ${failures.length === 0 ? 'all checks passed' : `${failures.length} check(s) failed`} in ${((performance.now() - started) / 1000).toFixed(1)} s (seed ${settings.seed})`);
+  console.log(
+    `\nfuzz: ${failures.length === 0 ? 'all checks passed' : `${failures.length} check(s) failed`} in ${((performance.now() - started) / 1000).toFixed(1)} s (seed ${settings.seed})`,
+  );
   process.exitCode = failures.length === 0 ? 0 : 1;
 }
 

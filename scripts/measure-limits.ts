@@ -46,7 +46,16 @@ function call(base: string, method: string, path: string, options: { body?: unkn
 
 async function main(): Promise<void> {
   // The defaults of the contract; TRUST_PROXY lets each client be its own address over one socket pool.
-  const config = loadConfig({ DATA_DIR: 'memory://', PORT: '0', ADMIN_KEY, SEED_DEMO: 'false', LOG_LEVEL: 'warn', NODE_ENV: 'production', TRUST_PROXY: 'true', QUEUE_ACTIVE_LIMIT: '100000' });
+  const config = loadConfig({
+    DATA_DIR: 'memory://',
+    PORT: '0',
+    ADMIN_KEY,
+    SEED_DEMO: 'false',
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'production',
+    TRUST_PROXY: 'true',
+    QUEUE_ACTIVE_LIMIT: '100000',
+  });
   const { app } = await buildApp(config);
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
   const admin = { 'x-admin-key': ADMIN_KEY, 'x-forwarded-for': '198.51.100.1' };
@@ -81,7 +90,8 @@ async function main(): Promise<void> {
     const clients: Record<string, { tally: Tally; send: () => Promise<number> }> = {
       'join (30 per address per minute)': {
         tally: tally(),
-        send: async () => (await call(base, 'POST', '/api/v1/queue/tokens', { body: { userId: joiner() }, headers: { 'x-forwarded-for': '203.0.113.10' } })).status,
+        send: async () =>
+          (await call(base, 'POST', '/api/v1/queue/tokens', { body: { userId: joiner() }, headers: { 'x-forwarded-for': '203.0.113.10' } })).status,
       },
       'hold (60 per token per minute)': {
         tally: tally(),
@@ -95,7 +105,9 @@ async function main(): Promise<void> {
       },
       'balance read (600 per address per minute)': {
         tally: tally(),
-        send: async () => (await call(base, 'GET', `/api/v1/users/${holder}/points`, { headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': '203.0.113.12' } })).status,
+        send: async () =>
+          (await call(base, 'GET', `/api/v1/users/${holder}/points`, { headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': '203.0.113.12' } }))
+            .status,
       },
     };
     await Promise.all(

@@ -75,7 +75,10 @@ function percentile(sorted: number[], p: number): number {
 }
 
 function median(samples: Sample[]): number {
-  return percentile(samples.map((s) => s.ms).sort((a, b) => a - b), 50);
+  return percentile(
+    samples.map((s) => s.ms).sort((a, b) => a - b),
+    50,
+  );
 }
 
 function report(label: string, samples: Sample[]): void {

@@ -353,7 +353,14 @@ async function call<T>(
   const headers: Record<string, string> = { ...extra };
   if (token) headers.authorization = `Bearer ${token}`;
   try {
-    const res = await requestJson<T>({ method, url: `${nextUrl()}${route}`, headers, body, agent: label === 'join' ? joinAgent : shopping ? shopAgent : agent, timeoutMs: 30_000 });
+    const res = await requestJson<T>({
+      method,
+      url: `${nextUrl()}${route}`,
+      headers,
+      body,
+      agent: label === 'join' ? joinAgent : shopping ? shopAgent : agent,
+      timeoutMs: 30_000,
+    });
     latency.record(label, res.receivedAt - res.sentAt, res.status);
     return res;
   } catch (err) {
@@ -443,7 +450,8 @@ async function visit(fan: Fan, sale: Sale): Promise<Outcome> {
   }
 
   // ---- waiting ----
-  if (me.topUpWhileWaiting && fan.visits === 1 && !stopping) await charge(fan, token, log, me.underCharges ? PRICE / 2 : PRICE * (1 + Math.floor(random() * 2)), false);
+  if (me.topUpWhileWaiting && fan.visits === 1 && !stopping)
+    await charge(fan, token, log, me.underCharges ? PRICE / 2 : PRICE * (1 + Math.floor(random() * 2)), false);
   if (log.activeSeenAt === Infinity) {
     if (me.streams) {
       const result = await streamUntilActive(token, log);
@@ -574,7 +582,15 @@ function unexpected(what: string, res: JsonResponse<unknown>): Outcome {
 const tokenEndedDuringCharge = new WeakSet<FanLog>();
 async function charge(fan: Fan, token: string, log: FanLog, amount: number, shopping = true): Promise<boolean> {
   const key = `sim-${fan.index}-charge-${++fan.charges}`;
-  const res = await call<{ balance: number }>('charge', 'POST', `/api/v1/users/${fan.userId}/points/charge`, token, { amount }, { 'idempotency-key': key }, shopping);
+  const res = await call<{ balance: number }>(
+    'charge',
+    'POST',
+    `/api/v1/users/${fan.userId}/points/charge`,
+    token,
+    { amount },
+    { 'idempotency-key': key },
+    shopping,
+  );
   if (res.status !== 200) {
     if (res.status !== 401) unexpected('charge', res);
     else tokenEndedDuringCharge.add(log);
@@ -608,7 +624,14 @@ async function pay(hold: Hold, token: string, fan: Fan, log: FanLog, sale: Sale)
     // integration tests prove). That is latency, so it is counted and shown, not failed on.
     const sentAt = Date.now();
     const sentInTime = sentAt < Date.parse(hold.heldUntil) - ON_TIME_MARGIN_MS;
-    const res = await call<{ paymentId: string; balance: number }>('pay', 'POST', '/api/v1/payments', token, { userId, reservationId: hold.reservationId }, { 'idempotency-key': key });
+    const res = await call<{ paymentId: string; balance: number }>(
+      'pay',
+      'POST',
+      '/api/v1/payments',
+      token,
+      { userId, reservationId: hold.reservationId },
+      { 'idempotency-key': key },
+    );
     if (res.status === 201) {
       usedLive(log, res);
       paymentIds.add(res.body.paymentId);
@@ -620,7 +643,14 @@ async function pay(hold: Hold, token: string, fan: Fan, log: FanLog, sale: Sale)
       if (me.paysLate) note(anomalies, 'a payment after the hold lapsed was accepted');
       if (me.retriesPayment) {
         // The same request again, as a flaky network would: it must answer the first payment.
-        const again = await call<{ paymentId: string }>('pay', 'POST', '/api/v1/payments', token, { userId, reservationId: hold.reservationId }, { 'idempotency-key': key });
+        const again = await call<{ paymentId: string }>(
+          'pay',
+          'POST',
+          '/api/v1/payments',
+          token,
+          { userId, reservationId: hold.reservationId },
+          { 'idempotency-key': key },
+        );
         if (again.status !== 201 || again.body.paymentId !== res.body.paymentId) unexpected('payment retry', again);
       }
       sold++;
@@ -691,7 +721,10 @@ async function auditDatabase(db: Database, sale: Sale): Promise<Audit[]> {
   const sold = await count(db, sql`select count(*) as n from seats where concert_id = ${sale.concertId} and status = 'SOLD'`);
   const confirmed = await count(db, sql`select count(*) as n from reservations where status = 'CONFIRMED'`);
   const confirmedSeats = await count(db, sql`select count(distinct seat_id) as n from reservations where status = 'CONFIRMED'`);
-  const twice = await count(db, sql`select count(*) as n from (select seat_id from reservations where status = 'CONFIRMED' group by seat_id having count(*) > 1) t`);
+  const twice = await count(
+    db,
+    sql`select count(*) as n from (select seat_id from reservations where status = 'CONFIRMED' group by seat_id having count(*) > 1) t`,
+  );
   const seatMismatch = await count(
     db,
     sql`select count(*) as n from seats s left join reservations r on r.id = s.reservation_id
@@ -822,7 +855,10 @@ interface SaleRecord {
 }
 
 async function readSaleRecord(db: Database, sale: Sale): Promise<SaleRecord> {
-  const lastPaidAt = await epochMs(db, sql`select (extract(epoch from max(p.paid_at)) * 1000)::float8 as t from payments p join reservations r on r.id = p.reservation_id where r.concert_id = ${sale.concertId}`);
+  const lastPaidAt = await epochMs(
+    db,
+    sql`select (extract(epoch from max(p.paid_at)) * 1000)::float8 as t from payments p join reservations r on r.id = p.reservation_id where r.concert_id = ${sale.concertId}`,
+  );
   const soldOutAt = await epochMs(db, sql`select (extract(epoch from sold_out_at) * 1000)::float8 as t from sales where id = ${sale.saleId!}`);
   const { rows } = await sql<{ user_id: string; status: string; created: number | string; until: number | string }>`
     select user_id, status, (extract(epoch from created_at) * 1000)::float8 as created, (extract(epoch from held_until) * 1000)::float8 as until
@@ -946,7 +982,12 @@ async function main(): Promise<number> {
     sale.saleId = created.saleId;
     sale.opensAt = fromEpoch(opensAtEpoch);
     if (created.phase !== 'PREQUEUE') note(anomalies, `a new sale whose pre-queue opened at once was ${created.phase}`);
-    saleReads.push({ what: 'POST /admin/v1/sales', commitment: created.draw.commitment, seed: created.draw.seed, answeredBeforeOpen: toEpoch(res.receivedAt) < opensAtEpoch });
+    saleReads.push({
+      what: 'POST /admin/v1/sales',
+      commitment: created.draw.commitment,
+      seed: created.draw.seed,
+      answeredBeforeOpen: toEpoch(res.receivedAt) < opensAtEpoch,
+    });
     await readPublicSale('GET /api/v1/sales/{id} at creation');
   }
   admin.close();
@@ -964,7 +1005,18 @@ async function main(): Promise<number> {
     if (sale.saleId) {
       const res = await samplerAdmin.sale(sale.saleId);
       const s = res.body;
-      samples.push({ t: elapsed(), sentAt: res.sentAt, receivedAt: res.receivedAt, active: s.active, activeLimit: s.activeLimit, waiting: s.waiting, phase: s.phase, free: s.free, held: s.held, sold: s.sold });
+      samples.push({
+        t: elapsed(),
+        sentAt: res.sentAt,
+        receivedAt: res.receivedAt,
+        active: s.active,
+        activeLimit: s.activeLimit,
+        waiting: s.waiting,
+        phase: s.phase,
+        free: s.free,
+        held: s.held,
+        sold: s.sold,
+      });
     } else {
       const sentAt = performance.now();
       const q = await samplerAdmin.queue();
@@ -977,7 +1029,9 @@ async function main(): Promise<number> {
       .finally(() => (sampling = undefined));
   }, sampleEveryMs);
   // One more read of the sale shortly before it opens: the seed must still be secret.
-  const preOpenRead = sale.saleId ? setTimeout(() => void readPublicSale('GET /api/v1/sales/{id} 1 s before opensAt'), Math.max(0, sale.opensAt! - 1_000 - performance.now())) : undefined;
+  const preOpenRead = sale.saleId
+    ? setTimeout(() => void readPublicSale('GET /api/v1/sales/{id} 1 s before opensAt'), Math.max(0, sale.opensAt! - 1_000 - performance.now()))
+    : undefined;
   const progress = progressWriter();
   const bar = setInterval(() => {
     const q = samples[samples.length - 1];
@@ -1025,7 +1079,13 @@ async function main(): Promise<number> {
     await runPool(fans.length, 64, async (i) => {
       const entry = fans[i]!;
       try {
-        const res = await requestJson<TokenAnswer>({ method: 'GET', url: `${nextUrl()}/api/v1/queue/tokens/me`, headers: { authorization: `Bearer ${entry.token}` }, agent: pollAgent, timeoutMs: 30_000 });
+        const res = await requestJson<TokenAnswer>({
+          method: 'GET',
+          url: `${nextUrl()}/api/v1/queue/tokens/me`,
+          headers: { authorization: `Bearer ${entry.token}` },
+          agent: pollAgent,
+          timeoutMs: 30_000,
+        });
         finalPolls.push({ entry, status: res.status, answer: res.status === 200 ? res.body.status : (errorCode(res.body) ?? '?') });
       } catch {
         errors++;
@@ -1033,7 +1093,12 @@ async function main(): Promise<number> {
       }
     });
     pollAgent.destroy();
-    const res = await requestJson<{ commitment: string; seed: string; entries: string[] }>({ method: 'GET', url: `${urls[0]}/api/v1/sales/${sale.saleId}/draw`, agent: samplerAdmin.agent, timeoutMs: 60_000 });
+    const res = await requestJson<{ commitment: string; seed: string; entries: string[] }>({
+      method: 'GET',
+      url: `${urls[0]}/api/v1/sales/${sale.saleId}/draw`,
+      agent: samplerAdmin.agent,
+      timeoutMs: 60_000,
+    });
     if (res.status === 200) draw = res.body;
     else unexpected('GET /api/v1/sales/{id}/draw', res);
     await readPublicSale('GET /api/v1/sales/{id} at the end');
@@ -1088,7 +1153,8 @@ async function main(): Promise<number> {
       soldOutSecondsAfterOpen: soldOut ? (record.lastPaidAt! - opensAtEpoch) / 1000 : null,
       soldOutMarkedMsAfterLastPayment: soldOut ? record.soldOutAt! - record.lastPaidAt! : null,
       lastWaitingToldSeconds: lags.length ? Math.max(...lags) : null,
-      lastWaitingToldAfterSoldOutAtSeconds: lags.length && record.soldOutAt !== undefined ? Math.max(...told.map((f) => f.soldOutSeenAt - fromEpoch(record.soldOutAt!))) / 1000 : null,
+      lastWaitingToldAfterSoldOutAtSeconds:
+        lags.length && record.soldOutAt !== undefined ? Math.max(...told.map((f) => f.soldOutSeenAt - fromEpoch(record.soldOutAt!))) / 1000 : null,
       waitingToldP50Seconds: lags.length ? quantile(lags, 0.5) : null,
       lastPollingToldSeconds: pollLags.length ? Math.max(...pollLags) : null,
       lastStreamingToldSeconds: streamLags.length ? Math.max(...streamLags) : null,
@@ -1129,7 +1195,9 @@ async function main(): Promise<number> {
 
   // ---- report ----
   const sellOut = soldAt > 0 ? (soldAt - started) / 1000 : undefined;
-  const endpointRows = latency.summary().map((s) => [s.label, formatInt(s.count), formatMs(s.p50), formatMs(s.p99), formatMs(s.max), JSON.stringify(s.statuses)]);
+  const endpointRows = latency
+    .summary()
+    .map((s) => [s.label, formatInt(s.count), formatMs(s.p50), formatMs(s.p99), formatMs(s.max), JSON.stringify(s.statuses)]);
   const endpointHeader = ['endpoint', 'calls', 'p50 ms', 'p99 ms', 'max ms', 'statuses'];
   const outcomeLines = [...outcomes.entries()].sort((a, b) => b[1] - a[1]).map(([o, n]) => `${o}: ${formatInt(n)}`);
   const summary = [
@@ -1137,7 +1205,11 @@ async function main(): Promise<number> {
     `${formatInt(opts.users)} fans, ${opts.seats} seats on ${seatsPerDate(opts.seats).length} dates, active limit ${opts.activeLimit}, hold ${opts.holdSeconds} s, seed ${opts.seed}; load generator at nice ${niceness}`,
     ...(sale.saleId
       ? saleLines
-      : [sellOut !== undefined ? `sold out in ${sellOut.toFixed(1)} s after the first fan arrived` : `not sold out: ${sold}/${opts.seats} sold when every fan had finished (${endedAt.toFixed(1)} s)`]),
+      : [
+          sellOut !== undefined
+            ? `sold out in ${sellOut.toFixed(1)} s after the first fan arrived`
+            : `not sold out: ${sold}/${opts.seats} sold when every fan had finished (${endedAt.toFixed(1)} s)`,
+        ]),
     `joined ${formatInt(joined)}, admitted ${formatInt(admitted)}; outcomes: ${outcomeLines.join(', ')}`,
   ];
   console.log(`\n${summary.join('\n')}\n`);

@@ -156,7 +156,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
         : undefined;
     const assertions = createUserAssertions(config.userAuth);
     if (!assertions && config.databaseUrl) {
-      app.log.warn('no user auth (USER_AUTH_SECRET or USER_AUTH_JWKS_URL): anyone who knows a user id may take that user\'s place in line');
+      app.log.warn("no user auth (USER_AUTH_SECRET or USER_AUTH_JWKS_URL): anyone who knows a user id may take that user's place in line");
     }
 
     app.addSchema(ErrorResponse);
@@ -172,7 +172,12 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
           securitySchemes: {
             queueToken: { type: 'http', scheme: 'bearer', description: 'the token from POST /api/v1/queue/tokens' },
             adminKey: { type: 'apiKey', in: 'header', name: 'X-Admin-Key' },
-            userAssertion: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: "the ticket seller's user assertion (USER_AUTH_SECRET or USER_AUTH_JWKS_URL)" },
+            userAssertion: {
+              type: 'http',
+              scheme: 'bearer',
+              bearerFormat: 'JWT',
+              description: "the ticket seller's user assertion (USER_AUTH_SECRET or USER_AUTH_JWKS_URL)",
+            },
           },
         },
       },
@@ -182,14 +187,23 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     await app.register(swaggerUi, {
       routePrefix: '/docs',
       staticCSP: true,
-      transformStaticCSP: (header) => header.replace("style-src 'self' https:", "style-src 'self' 'unsafe-inline'").replace(/ ?upgrade-insecure-requests;?/, ''),
+      transformStaticCSP: (header) =>
+        header.replace("style-src 'self' https:", "style-src 'self' 'unsafe-inline'").replace(/ ?upgrade-insecure-requests;?/, ''),
     });
     app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
     const heartbeatMs = Math.min(15_000, (config.queue.waitingIdleSeconds * 1000) / 3);
     await app.register(healthRoutes, { db, lines });
     await app.register(metricsRoutes, { metrics, metricsKey: config.metricsKey });
-    await app.register(queueRoutes, { queue, admitToSale: (saleId) => sales.admitToSale(saleId), heartbeatMs, assertions, botCheck, joinLimit: limits.join, metrics });
+    await app.register(queueRoutes, {
+      queue,
+      admitToSale: (saleId) => sales.admitToSale(saleId),
+      heartbeatMs,
+      assertions,
+      botCheck,
+      joinLimit: limits.join,
+      metrics,
+    });
     await app.register(saleRoutes, { sales, adminKey: config.adminKey });
     await app.register(concertRoutes, { concerts, queue, sales });
     await app.register(reservationRoutes, { reservations, queue, sales, holdLimit: limits.hold });
@@ -209,10 +223,12 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
         setInterval(() => {
           if (running) return;
           running = true;
-          run().then(
-            () => outage.ok(),
-            (err: unknown) => outage.failed(err),
-          ).finally(() => (running = false));
+          run()
+            .then(
+              () => outage.ok(),
+              (err: unknown) => outage.failed(err),
+            )
+            .finally(() => (running = false));
         }, ms),
       );
     };

@@ -222,12 +222,14 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
 }
 
 /** A complete config for tests and tools, with short timings and an in-memory database. */
-export function testConfig(overrides: Partial<Omit<Config, 'queue' | 'reservation' | 'rateLimits' | 'botCheck'>> & {
-  queue?: Partial<Config['queue']>;
-  reservation?: Partial<Config['reservation']>;
-  rateLimits?: Partial<Config['rateLimits']>;
-  botCheck?: Partial<Config['botCheck']>;
-} = {}): Readonly<Config> {
+export function testConfig(
+  overrides: Partial<Omit<Config, 'queue' | 'reservation' | 'rateLimits' | 'botCheck'>> & {
+    queue?: Partial<Config['queue']>;
+    reservation?: Partial<Config['reservation']>;
+    rateLimits?: Partial<Config['rateLimits']>;
+    botCheck?: Partial<Config['botCheck']>;
+  } = {},
+): Readonly<Config> {
   const { queue, reservation, rateLimits, botCheck, ...rest } = overrides;
   return Object.freeze({
     port: 0,

@@ -58,7 +58,9 @@ export function listenFailure(config: Pick<Config, 'port' | 'host'>, error: unkn
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
     case 'EAI_FAIL':
-      return new ConfigError(`cannot listen on HOST "${config.host}": not an address of this machine. Set HOST to one (127.0.0.1, or 0.0.0.0 for every interface)`);
+      return new ConfigError(
+        `cannot listen on HOST "${config.host}": not an address of this machine. Set HOST to one (127.0.0.1, or 0.0.0.0 for every interface)`,
+      );
     default:
       return undefined;
   }

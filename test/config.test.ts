@@ -279,12 +279,9 @@ describe('DATABASE_URL', () => {
     expect(loadConfig({ ...EMBEDDED }).databaseUrl).toBeUndefined();
   });
 
-  it.each(['postgres://boxoffice@127.0.0.1:5432/boxoffice', 'postgresql://user:pass@db.internal/boxoffice?sslmode=require'])(
-    'takes %s as it is',
-    (url) => {
-      expect(loadConfig({ DATABASE_URL: url, TOKEN_SECRET: SECRET }).databaseUrl).toBe(url);
-    },
-  );
+  it.each(['postgres://boxoffice@127.0.0.1:5432/boxoffice', 'postgresql://user:pass@db.internal/boxoffice?sslmode=require'])('takes %s as it is', (url) => {
+    expect(loadConfig({ DATABASE_URL: url, TOKEN_SECRET: SECRET }).databaseUrl).toBe(url);
+  });
 
   it.each(['mysql://boxoffice@127.0.0.1/boxoffice', 'http://127.0.0.1:5432/', 'redis://127.0.0.1:6379'])(
     'refuses the wrong scheme in %s, naming the variable',
@@ -294,12 +291,9 @@ describe('DATABASE_URL', () => {
     },
   );
 
-  it.each(['127.0.0.1:5432/boxoffice', 'boxoffice', 'postgres://user@db:99999/boxoffice'])(
-    'refuses the malformed URL %s, naming the variable',
-    (url) => {
-      expectRefused({ DATABASE_URL: url, TOKEN_SECRET: SECRET }, 'DATABASE_URL');
-    },
-  );
+  it.each(['127.0.0.1:5432/boxoffice', 'boxoffice', 'postgres://user@db:99999/boxoffice'])('refuses the malformed URL %s, naming the variable', (url) => {
+    expectRefused({ DATABASE_URL: url, TOKEN_SECRET: SECRET }, 'DATABASE_URL');
+  });
 
   it('does not repeat a refused URL, which may hold a password', () => {
     expect(refusal({ DATABASE_URL: 'postgres://app:hunter2@db:99999/x', TOKEN_SECRET: SECRET }).message).not.toContain('hunter2');
@@ -555,7 +549,9 @@ describe('LOG_LEVEL', () => {
   });
 
   it('refuses a level pino does not know, naming the variable and the levels', () => {
-    expect(() => loadConfig({ ...EMBEDDED, LOG_LEVEL: 'loud' })).toThrow(/^LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent, got "loud"/);
+    expect(() => loadConfig({ ...EMBEDDED, LOG_LEVEL: 'loud' })).toThrow(
+      /^LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent, got "loud"/,
+    );
   });
 });
 
@@ -626,7 +622,13 @@ describe('RATE_LIMIT_*_PER_MINUTE and TRUST_PROXY', () => {
   });
 
   it('take 0 (off) and other counts, and refuse negative or fractional ones naming the variable', () => {
-    const config = loadConfig({ ...EMBEDDED, RATE_LIMIT_JOIN_PER_MINUTE: '0', RATE_LIMIT_HOLD_PER_MINUTE: '5', RATE_LIMIT_PER_MINUTE: '1000', TRUST_PROXY: 'true' });
+    const config = loadConfig({
+      ...EMBEDDED,
+      RATE_LIMIT_JOIN_PER_MINUTE: '0',
+      RATE_LIMIT_HOLD_PER_MINUTE: '5',
+      RATE_LIMIT_PER_MINUTE: '1000',
+      TRUST_PROXY: 'true',
+    });
     expect(config.rateLimits).toEqual({ joinPerMinute: 0, holdPerMinute: 5, perMinute: 1000 });
     expect(config.trustProxy).toBe(true);
     expect(() => loadConfig({ ...EMBEDDED, RATE_LIMIT_PER_MINUTE: '-1' })).toThrow(/^RATE_LIMIT_PER_MINUTE must be an integer/);

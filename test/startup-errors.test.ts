@@ -60,8 +60,12 @@ describe('start-up failures', () => {
 
   it('names PORT for a busy port and HOST for an address that is not this machine', () => {
     const config = { port: 3000, host: '127.0.0.1' };
-    expect(listenFailure(config, Object.assign(new Error('x'), { code: 'EADDRINUSE' }))?.message).toMatch(/^port 3000 on 127\.0\.0\.1 is already in use: .*set PORT/);
-    expect(listenFailure({ port: 3000, host: '10.255.255.1' }, Object.assign(new Error('x'), { code: 'EADDRNOTAVAIL' }))?.message).toMatch(/^cannot listen on HOST "10\.255\.255\.1"/);
+    expect(listenFailure(config, Object.assign(new Error('x'), { code: 'EADDRINUSE' }))?.message).toMatch(
+      /^port 3000 on 127\.0\.0\.1 is already in use: .*set PORT/,
+    );
+    expect(listenFailure({ port: 3000, host: '10.255.255.1' }, Object.assign(new Error('x'), { code: 'EADDRNOTAVAIL' }))?.message).toMatch(
+      /^cannot listen on HOST "10\.255\.255\.1"/,
+    );
     expect(listenFailure(config, new Error('something else'))).toBeUndefined();
   });
 

@@ -67,7 +67,16 @@ function sendOnce(origin: URL, agent: http.Agent, request: WireRequest, timeoutM
     let req: http.ClientRequest | undefined;
     try {
       req = http.request(
-        { protocol: origin.protocol, hostname: origin.hostname, port: origin.port, method: request.method, path: request.path, headers, agent, timeout: timeoutMs },
+        {
+          protocol: origin.protocol,
+          hostname: origin.hostname,
+          port: origin.port,
+          method: request.method,
+          path: request.path,
+          headers,
+          agent,
+          timeout: timeoutMs,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           let size = 0;
@@ -102,7 +111,8 @@ function sendOnce(origin: URL, agent: http.Agent, request: WireRequest, timeoutM
       req.destroy();
     });
     req.on('error', (err: NodeJS.ErrnoException) => {
-      const kind = err.code === 'ERR_INVALID_CHAR' || err.code === 'ERR_INVALID_HTTP_TOKEN' || err.code === 'ERR_UNESCAPED_CHARACTERS' ? 'unsendable' : 'connection';
+      const kind =
+        err.code === 'ERR_INVALID_CHAR' || err.code === 'ERR_INVALID_HTTP_TOKEN' || err.code === 'ERR_UNESCAPED_CHARACTERS' ? 'unsendable' : 'connection';
       finish({ status: 0, headers: {}, text: '', error: { kind, message: `${err.code ?? ''} ${err.message}`.trim() } });
     });
     if (request.body !== undefined) req.end(request.body);

@@ -83,9 +83,7 @@ export function encodeComponent(s: string): string {
 export function toWire(d: Draft): WireRequest {
   const path =
     d.rawPath ??
-    '/' +
-      d.segments.join('/') +
-      (d.query.length > 0 ? '?' + d.query.map(([k, v]) => `${encodeComponent(k)}=${encodeComponent(v)}`).join('&') : '');
+    '/' + d.segments.join('/') + (d.query.length > 0 ? '?' + d.query.map(([k, v]) => `${encodeComponent(k)}=${encodeComponent(v)}`).join('&') : '');
   const headers = [...d.headers];
   if (d.contentType) headers.push(['content-type', d.contentType]);
   const body = d.raw ?? (d.json === undefined ? undefined : Buffer.from(JSON.stringify(d.json)));
@@ -275,7 +273,22 @@ export function mutatePath(rng: Rng, d: Draft): void {
       return;
     }
     case 9:
-      d.rawPath = rng.pick(['*', '//', '/..', '/./api/v1/concerts', '/api/v1/%2e%2e/%2e%2e/healthz', '/api//v1/sales', '/API/V1/SALES', '/api/v1/sales#x', '/api/v1/sales;jsessionid=1', '/api/v1/sales%3Fx=1', '/%61pi/v1/sales', '/static/../../package.json', '/assets/..%2f..%2fpackage.json', '/index.html%00.js']);
+      d.rawPath = rng.pick([
+        '*',
+        '//',
+        '/..',
+        '/./api/v1/concerts',
+        '/api/v1/%2e%2e/%2e%2e/healthz',
+        '/api//v1/sales',
+        '/API/V1/SALES',
+        '/api/v1/sales#x',
+        '/api/v1/sales;jsessionid=1',
+        '/api/v1/sales%3Fx=1',
+        '/%61pi/v1/sales',
+        '/static/../../package.json',
+        '/assets/..%2f..%2fpackage.json',
+        '/index.html%00.js',
+      ]);
       d.notes.push(`raw path ${d.rawPath}`);
       return;
     case 10: {
@@ -305,7 +318,8 @@ export function mutateQuery(rng: Rng, d: Draft): void {
       d.notes.push('prototype keys in query');
       return;
     case 2:
-      d.rawPath = '/' + d.segments.join('/') + '?' + rng.pick(['%zz', '%', 'a=%ff', '&&&', '=', 'a[b][c][d][e][f]=1', 'a=1&a=2&a=3', '?', `x=${'y'.repeat(20_000)}`]);
+      d.rawPath =
+        '/' + d.segments.join('/') + '?' + rng.pick(['%zz', '%', 'a=%ff', '&&&', '=', 'a[b][c][d][e][f]=1', 'a=1&a=2&a=3', '?', `x=${'y'.repeat(20_000)}`]);
       d.notes.push('odd raw query');
       return;
     case 3:
@@ -373,7 +387,23 @@ export function mutateHeaders(rng: Rng, d: Draft): void {
   const kind = rng.int(12);
   switch (kind) {
     case 0:
-      d.headers.push(['x-forwarded-for', rng.pick(['', 'garbage', '1.2.3.4, 5.6.7.8', '::1', '[::1]:80', '999.999.1.1', 'unknown', '127.0.0.1,'.repeat(200), '10.0.0.1\u00e9', '-', '0.0.0.0', 'fe80::1%eth0'])]);
+      d.headers.push([
+        'x-forwarded-for',
+        rng.pick([
+          '',
+          'garbage',
+          '1.2.3.4, 5.6.7.8',
+          '::1',
+          '[::1]:80',
+          '999.999.1.1',
+          'unknown',
+          '127.0.0.1,'.repeat(200),
+          '10.0.0.1\u00e9',
+          '-',
+          '0.0.0.0',
+          'fe80::1%eth0',
+        ]),
+      ]);
       d.notes.push('x-forwarded-for junk');
       return;
     case 1:
@@ -490,7 +520,21 @@ export function mutateBody(rng: Rng, d: Draft): void {
       return;
     case 5: {
       const text = JSON.stringify(d.json ?? {});
-      d.raw = Buffer.from(rng.pick([text.slice(0, Math.max(1, text.length - 1)), text + ',', text.replace(/"/g, "'"), `${text}${text}`, '{', '', ' ', 'nul', '{"a":1,}', '\ufeff' + text, text + '\u0000']));
+      d.raw = Buffer.from(
+        rng.pick([
+          text.slice(0, Math.max(1, text.length - 1)),
+          text + ',',
+          text.replace(/"/g, "'"),
+          `${text}${text}`,
+          '{',
+          '',
+          ' ',
+          'nul',
+          '{"a":1,}',
+          '\ufeff' + text,
+          text + '\u0000',
+        ]),
+      );
       d.notes.push('invalid JSON text');
       return;
     }
@@ -607,7 +651,10 @@ function tokenEdit(rng: Rng, token: string, others: readonly string[]): { value:
     const a = Buffer.from(token, 'base64url');
     const b = Buffer.from(other, 'base64url');
     const cut = Math.max(0, a.length - 32);
-    return { value: Buffer.concat([a.subarray(0, cut), b.subarray(Math.max(0, b.length - 32))]).toString('base64url'), what: "another token's last 32 bytes (its MAC)" };
+    return {
+      value: Buffer.concat([a.subarray(0, cut), b.subarray(Math.max(0, b.length - 32))]).toString('base64url'),
+      what: "another token's last 32 bytes (its MAC)",
+    };
   }
   if (kind === 4) {
     // Forged claims: another user under the original MAC.
@@ -628,11 +675,20 @@ function tokenEdit(rng: Rng, token: string, others: readonly string[]): { value:
   }
   if (kind === 6) {
     return {
-      value: rng.pick([`${token}.${token}`, `.${token}`, `${token}.`, token.slice(0, token.length >> 1), `${token}${token}`, 'x'.repeat(513), token.slice(1) + token[0]]),
+      value: rng.pick([
+        `${token}.${token}`,
+        `.${token}`,
+        `${token}.`,
+        token.slice(0, token.length >> 1),
+        `${token}${token}`,
+        'x'.repeat(513),
+        token.slice(1) + token[0],
+      ]),
       what: 'token restructured',
     };
   }
-  if (kind === 7) return { value: encodeComponent(token).replace(/[-_.]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`), what: 'percent-encoded token' };
+  if (kind === 7)
+    return { value: encodeComponent(token).replace(/[-_.]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`), what: 'percent-encoded token' };
   return { value: junkString(rng), what: 'junk token' };
 }
 
@@ -680,13 +736,25 @@ export function mutateProof(rng: Rng, proof: string): { value: unknown; what: st
     case 4:
       return { value: rng.pick(['!!!not base64!!!', proof.slice(0, proof.length >> 1), proof + '*', '', '====']), what: 'bad base64' };
     case 5:
-      return { value: Buffer.from(rng.pick(['{', 'null', '[]', '"x"', '{"number":"1"}', '{"algorithm":{}}'])).toString('base64'), what: 'JSON junk in the proof' };
+      return {
+        value: Buffer.from(rng.pick(['{', 'null', '[]', '"x"', '{"number":"1"}', '{"algorithm":{}}'])).toString('base64'),
+        what: 'JSON junk in the proof',
+      };
     case 6:
       return { value: rng.pick<unknown>([null, 1, {}, [], true, { ...parsed }]), what: 'proof not a string' };
     case 7:
       return { value: encode({ ...parsed, number: -1 }), what: 'negative number' };
     case 8:
-      return { value: encode({ ...parsed, challenge: String(parsed['challenge'] ?? '').split('').reverse().join('') }), what: 'challenge altered' };
+      return {
+        value: encode({
+          ...parsed,
+          challenge: String(parsed['challenge'] ?? '')
+            .split('')
+            .reverse()
+            .join(''),
+        }),
+        what: 'challenge altered',
+      };
     case 9:
       return { value: 'x'.repeat(rng.pick([200, 5000, 100_000])), what: 'oversized proof' };
     default:

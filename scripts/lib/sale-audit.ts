@@ -355,7 +355,9 @@ export function auditAfterSoldOut(polls: FinalPoll[], entries: SaleEntryLog[], s
     detail: `${formatInt(polls.length)} tokens polled after the sell-out: ${[...tally.entries()]
       .sort((a, b) => b[1] - a[1])
       .map(([k, n]) => `${k} ×${formatInt(n)}`)
-      .join(', ')}; ${live} live, ${paidNot401} paid tokens not 401, ${other} other answers; ${late.length} requests sent over ${graceMs} ms after sold_out_at answered as live${
+      .join(
+        ', ',
+      )}; ${live} live, ${paidNot401} paid tokens not 401, ${other} other answers; ${late.length} requests sent over ${graceMs} ms after sold_out_at answered as live${
       late.length ? ` (latest ${worst.toFixed(0)} ms after)` : ''
     }`,
   };

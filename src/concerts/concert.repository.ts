@@ -14,10 +14,7 @@ export interface NewConcertDate {
 /** SQL for "this seat row is not held or sold right now". */
 export const seatIsFree = sql<boolean>`(seats.status = 'FREE' or (seats.status = 'HELD' and seats.held_until <= now()))`;
 
-export async function insertConcert(
-  trx: Transaction<DB>,
-  concert: { title: string; venue: string; dates: NewConcertDate[] },
-): Promise<string> {
+export async function insertConcert(trx: Transaction<DB>, concert: { title: string; venue: string; dates: NewConcertDate[] }): Promise<string> {
   const concertId = randomUUID();
   await trx.insertInto('concerts').values({ id: concertId, title: concert.title, venue: concert.venue }).execute();
   for (const d of concert.dates) {

@@ -46,9 +46,7 @@ export async function concertRoutes(
         params: Strict({ concertId: Uuid }),
         response: {
           200: Type.Object({
-            dates: Type.Array(
-              Type.Object({ date: DateOnly, startsAt: DateTime, totalSeats: Type.Integer(), availableSeats: Type.Integer() }),
-            ),
+            dates: Type.Array(Type.Object({ date: DateOnly, startsAt: DateTime, totalSeats: Type.Integer(), availableSeats: Type.Integer() })),
           }),
           ...errorResponses,
         },

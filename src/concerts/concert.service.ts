@@ -4,14 +4,7 @@ import type { Kysely } from 'kysely';
 import { reliableUntil } from '../db/database-clock.js';
 import type { DB } from '../db/schema.js';
 import { DomainError } from '../errors.js';
-import {
-  concertExists,
-  findConcerts,
-  findDatesWithAvailability,
-  findSeatsOfDate,
-  insertConcert,
-  type NewConcertDate,
-} from './concert.repository.js';
+import { concertExists, findConcerts, findDatesWithAvailability, findSeatsOfDate, insertConcert, type NewConcertDate } from './concert.repository.js';
 import { ListingCache } from './listing-cache.js';
 import type { ListingVersions } from './listing-versions.js';
 

@@ -58,9 +58,7 @@ export async function openDatabase(
     usageOf.set(db, () => ({ inUse: pool.totalCount - pool.idleCount, waiting: pool.waitingCount }));
     return db;
   }
-  const session = await PGliteThread.open(
-    options.pgliteTemplate ? { template: options.pgliteTemplate } : { dataDir: config.dataDir },
-  );
+  const session = await PGliteThread.open(options.pgliteTemplate ? { template: options.pgliteTemplate } : { dataDir: config.dataDir });
   const dialect = new PGliteDialect(session);
   const db = new Kysely<DB>({ dialect });
   usageOf.set(db, () => ({ inUse: dialect.usage.inUse, waiting: dialect.usage.waiting }));
@@ -73,9 +71,12 @@ export async function openDatabase(
  */
 export async function migrateDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>, db: Database): Promise<void> {
   if (!config.databaseUrl) return migrateToLatest(db);
-  const patient = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, databasePoolMax: 1 }, {
-    timeouts: { connectMs: 10_000, statementMs: 0, queryMs: 0 },
-  });
+  const patient = await openDatabase(
+    { databaseUrl: config.databaseUrl, dataDir: config.dataDir, databasePoolMax: 1 },
+    {
+      timeouts: { connectMs: 10_000, statementMs: 0, queryMs: 0 },
+    },
+  );
   try {
     await migrateToLatest(patient);
   } finally {

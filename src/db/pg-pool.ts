@@ -21,12 +21,7 @@ export interface PoolTimeouts {
  */
 export const DEFAULT_POOL_TIMEOUTS: PoolTimeouts = { connectMs: 1_500, statementMs: 1_200, queryMs: 1_500 };
 
-export function createPgPool(
-  connectionString: string,
-  max: number,
-  onError: (error: Error) => void,
-  timeouts: PoolTimeouts = DEFAULT_POOL_TIMEOUTS,
-): pg.Pool {
+export function createPgPool(connectionString: string, max: number, onError: (error: Error) => void, timeouts: PoolTimeouts = DEFAULT_POOL_TIMEOUTS): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
     // Transactions are short, so a small pool per process beats a large one (and every instance has one).

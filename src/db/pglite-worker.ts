@@ -24,9 +24,7 @@ function post(reply: WorkerReply): void {
 async function open(): Promise<PGlite | undefined> {
   try {
     const pglite =
-      'template' in source
-        ? await PGlite.create({ loadDataDir: new Blob([source.template]), parsers })
-        : await PGlite.create(source.dataDir, { parsers });
+      'template' in source ? await PGlite.create({ loadDataDir: new Blob([source.template]), parsers }) : await PGlite.create(source.dataDir, { parsers });
     post({ id: 0, ok: true });
     return pglite;
   } catch (err) {

@@ -25,21 +25,11 @@ export interface DemoUser {
 }
 
 export function findDemoUsers(db: Kysely<DB>): Promise<DemoUser[]> {
-  return db
-    .selectFrom('users')
-    .select(['id as userId', 'name'])
-    .where('name', 'like', `${DEMO_PREFIX}%`)
-    .orderBy('name')
-    .execute() as Promise<DemoUser[]>;
+  return db.selectFrom('users').select(['id as userId', 'name']).where('name', 'like', `${DEMO_PREFIX}%`).orderBy('name').execute() as Promise<DemoUser[]>;
 }
 
 /** Seeds what is missing of the demo; a second start changes nothing. Returns the demo users. */
-export async function seedDemo(
-  db: Kysely<DB>,
-  concerts: ConcertService,
-  sales: Pick<SaleService, 'createSale'>,
-  now = new Date(),
-): Promise<DemoUser[]> {
+export async function seedDemo(db: Kysely<DB>, concerts: ConcertService, sales: Pick<SaleService, 'createSale'>, now = new Date()): Promise<DemoUser[]> {
   const anyUser = await db.selectFrom('users').select('id').limit(1).executeTakeFirst();
   // Dates a month or so ahead of the first start, so they stay in the future for a while.
   const day = (offset: number) => new Date(Math.floor(now.getTime() / DAY_MS) * DAY_MS + offset * DAY_MS);

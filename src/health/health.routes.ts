@@ -25,7 +25,10 @@ export async function healthRoutes(app: FastifyInstance, { db, lines }: { db: Ky
 
   app.get(
     '/readyz',
-    { config, schema: { tags: ['service'], summary: 'The database (and Redis, when configured) answer', response: { 200: Ok, 503: Type.Ref('ErrorResponse') } } },
+    {
+      config,
+      schema: { tags: ['service'], summary: 'The database (and Redis, when configured) answer', response: { 200: Ok, 503: Type.Ref('ErrorResponse') } },
+    },
     async (request, reply) => {
       try {
         await within(READINESS_TIMEOUT_MS, Promise.all([sql`select 1`.execute(db), lines.ping()]));

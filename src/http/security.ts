@@ -48,4 +48,10 @@ export function serializeRequest(request: FastifyRequest) {
 }
 
 /** Header paths a log line must never show, should a handler log request headers. */
-export const REDACTED_PATHS = ['req.headers.authorization', 'req.headers["x-admin-key"]', 'req.headers.cookie', 'headers.authorization', 'headers["x-admin-key"]'];
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers["x-admin-key"]',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers["x-admin-key"]',
+];

@@ -21,7 +21,10 @@ export function registerRequestTiming(app: FastifyInstance, metrics: Pick<Metric
   });
 }
 
-export async function metricsRoutes(app: FastifyInstance, { metrics, metricsKey }: { metrics: Pick<Metrics, 'registry'>; metricsKey: string | undefined }): Promise<void> {
+export async function metricsRoutes(
+  app: FastifyInstance,
+  { metrics, metricsKey }: { metrics: Pick<Metrics, 'registry'>; metricsKey: string | undefined },
+): Promise<void> {
   const expected = metricsKey === undefined ? undefined : digest(metricsKey);
   app.get(
     '/metrics',

@@ -151,7 +151,12 @@ export function createMetrics() {
     registers,
   });
 
-  const holds = new Counter({ name: 'boxoffice_holds_total', help: 'Seat holds: won, or refused because the seat was held or sold', labelNames: ['outcome'] as const, registers });
+  const holds = new Counter({
+    name: 'boxoffice_holds_total',
+    help: 'Seat holds: won, or refused because the seat was held or sold',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
   const holdWon = holds.labels('won');
   const holdRefused = holds.labels('refused');
   // Series that exist from the start read 0 rather than nothing, so rate() sees their first event.

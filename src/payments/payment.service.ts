@@ -49,7 +49,9 @@ function scopeOf(request: PaymentRequest): IdempotencyScope | undefined {
 export function createPaymentService({ db, queue, afterSale, log, metrics }: PaymentServiceDeps) {
   /** After commit: the payment stands even if ending the token fails (it then lapses by its TTL). */
   async function endToken(tokenId: string, saleId?: string | null): Promise<void> {
-    await queue.endToken(tokenId, saleId ? saleLineId(saleId) : GENERAL_LINE).catch((err: unknown) => log?.error({ err, tokenId }, 'could not end a paid token'));
+    await queue
+      .endToken(tokenId, saleId ? saleLineId(saleId) : GENERAL_LINE)
+      .catch((err: unknown) => log?.error({ err, tokenId }, 'could not end a paid token'));
   }
 
   /**
@@ -64,7 +66,10 @@ export function createPaymentService({ db, queue, afterSale, log, metrics }: Pay
   }
 
   function insufficient(price?: number): DomainError {
-    return new DomainError('INSUFFICIENT_BALANCE', price === undefined ? 'your balance does not cover this seat; top up your points first' : `the seat costs ${price} won; top up your points first`);
+    return new DomainError(
+      'INSUFFICIENT_BALANCE',
+      price === undefined ? 'your balance does not cover this seat; top up your points first' : `the seat costs ${price} won; top up your points first`,
+    );
   }
 
   return {

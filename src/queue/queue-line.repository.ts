@@ -77,15 +77,8 @@ export async function saveQueueSnapshot(
 }
 
 /** Every snapshot whose line starts with `prefix` (one deployment's lines), with its tokens. */
-export async function loadQueueSnapshots(
-  db: Kysely<DB>,
-  prefix: string,
-): Promise<{ line: string; state: string; tokens: string[]; savedAt: Date }[]> {
-  const rows = await db
-    .selectFrom('queue_snapshots')
-    .select(['line', 'body', 'saved_at'])
-    .where(sql<boolean>`starts_with(line, ${prefix})`)
-    .execute();
+export async function loadQueueSnapshots(db: Kysely<DB>, prefix: string): Promise<{ line: string; state: string; tokens: string[]; savedAt: Date }[]> {
+  const rows = await db.selectFrom('queue_snapshots').select(['line', 'body', 'saved_at']).where(sql<boolean>`starts_with(line, ${prefix})`).execute();
   const lines = [];
   for (const row of rows) {
     const tokens = await db.selectFrom('queue_snapshot_tokens').select('body').where('line', '=', row.line).execute();

@@ -22,7 +22,9 @@ const SaleFields = {
   seatsLeft: Type.Optional(Type.Integer({ minimum: 0, description: 'seats neither held nor sold' })),
   entryId: Type.Optional(Type.String({ format: 'uuid', description: "this place in line's id in the sale's draw" })),
   drawRank: Type.Optional(
-    Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'the place the draw gave this entry; null before the draw or for joins after the open' }),
+    Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
+      description: 'the place the draw gave this entry; null before the draw or for joins after the open',
+    }),
   ),
 };
 
@@ -86,7 +88,8 @@ export async function queueRoutes(
       schema: {
         tags: ['queue'],
         summary: 'A bot-check challenge to solve before joining (BOT_CHECK=pow)',
-        description: "ALTCHA's challenge format. Solve it (find `number` with SHA-256(salt + number) = challenge) and send base64 of `{ algorithm, challenge, number, salt, signature }` as `proof` when joining. 404 when the bot check is off.",
+        description:
+          "ALTCHA's challenge format. Solve it (find `number` with SHA-256(salt + number) = challenge) and send base64 of `{ algorithm, challenge, number, salt, signature }` as `proof` when joining. 404 when the bot check is off.",
         response: { 200: Challenge, ...errorResponses },
       },
     },

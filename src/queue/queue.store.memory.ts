@@ -186,7 +186,19 @@ export class MemoryQueueStore implements QueueStore {
 
   private saved(e: Entry): SavedToken {
     e.savedSeenAt = e.lastSeenAt;
-    return [e.tokenId, e.userId, e.entryId, e.seq, e.pre, e.drawRank, STATUSES.indexOf(e.status) as StatusCode, e.lastSeenAt, e.activeUntil, e.endedAt, e.joinedAt];
+    return [
+      e.tokenId,
+      e.userId,
+      e.entryId,
+      e.seq,
+      e.pre,
+      e.drawRank,
+      STATUSES.indexOf(e.status) as StatusCode,
+      e.lastSeenAt,
+      e.activeUntil,
+      e.endedAt,
+      e.joinedAt,
+    ];
   }
 
   /** The whole line. */
@@ -414,8 +426,7 @@ export class MemoryQueueStore implements QueueStore {
       return true;
     }
     const lapsed =
-      (entry.status === 'WAITING' && now - entry.lastSeenAt >= this.timings.waitingIdleMs) ||
-      (entry.status === 'ACTIVE' && now >= entry.activeUntil);
+      (entry.status === 'WAITING' && now - entry.lastSeenAt >= this.timings.waitingIdleMs) || (entry.status === 'ACTIVE' && now >= entry.activeUntil);
     if (lapsed) this.end(entry, now, 'EXPIRED');
     return lapsed;
   }
@@ -452,8 +463,7 @@ export class MemoryQueueStore implements QueueStore {
       status: entry.status,
       // Before the draw a pre-queue place is not known: the pre-queue's size is the most it can be.
       position: waiting ? (entry.seq === 0 ? this.preCount : entry.seq - this.cursor) : 0,
-      expiresAt:
-        entry.status === 'ACTIVE' ? entry.activeUntil : waiting ? entry.lastSeenAt + this.timings.waitingIdleMs : entry.endedAt,
+      expiresAt: entry.status === 'ACTIVE' ? entry.activeUntil : waiting ? entry.lastSeenAt + this.timings.waitingIdleMs : entry.endedAt,
       entryId: entry.entryId,
       drawRank: entry.drawRank,
     };

@@ -406,12 +406,7 @@ export class RedisQueueStore implements QueueStore {
       status,
       // Before the draw a pre-queue place is not known: the pre-queue's size is the most it can be.
       position: status === 'WAITING' ? (seq === 0 ? Number(preCount) : seq - Number(cursor)) : 0,
-      expiresAt:
-        status === 'ACTIVE'
-          ? Number(activeUntil)
-          : status === 'WAITING'
-            ? Number(lastSeenAt) + this.timings.waitingIdleMs
-            : Number(endedAt),
+      expiresAt: status === 'ACTIVE' ? Number(activeUntil) : status === 'WAITING' ? Number(lastSeenAt) + this.timings.waitingIdleMs : Number(endedAt),
       entryId,
       drawRank: drawRank ? Number(drawRank) : null,
     };

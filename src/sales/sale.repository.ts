@@ -7,11 +7,7 @@ import type { DB, SaleTable } from '../db/schema.js';
 export type SaleRow = Selectable<SaleTable> & { title: string; venue: string };
 
 function selectSales(db: Kysely<DB>) {
-  return db
-    .selectFrom('sales as s')
-    .innerJoin('concerts as c', 'c.id', 's.concert_id')
-    .selectAll('s')
-    .select(['c.title', 'c.venue']);
+  return db.selectFrom('sales as s').innerJoin('concerts as c', 'c.id', 's.concert_id').selectAll('s').select(['c.title', 'c.venue']);
 }
 
 export function findSale(db: Kysely<DB>, saleId: string): Promise<SaleRow | undefined> {
@@ -33,7 +29,16 @@ export function findOpenSales(db: Kysely<DB>): Promise<SaleRow[]> {
  */
 export async function insertSale(
   trx: Transaction<DB>,
-  sale: { concertId: string; queueOpensAt: Date; opensAt: Date; closesAt: Date | null; activeLimit: number; maxSeatsPerUser: number; seed: string; commitment: string },
+  sale: {
+    concertId: string;
+    queueOpensAt: Date;
+    opensAt: Date;
+    closesAt: Date | null;
+    activeLimit: number;
+    maxSeatsPerUser: number;
+    seed: string;
+    commitment: string;
+  },
 ): Promise<'created' | 'no-concert' | 'exists' | string> {
   const concert = await trx.selectFrom('concerts').select('id').where('id', '=', sale.concertId).forUpdate().executeTakeFirst();
   if (!concert) return 'no-concert';
@@ -109,7 +114,12 @@ export async function findDrawEntries(db: Kysely<DB>, saleId: string): Promise<s
 
 /** Marks the sale sold out, once. True for the call that marked it. */
 export async function markSoldOut(db: Kysely<DB>, saleId: string): Promise<boolean> {
-  const result = await db.updateTable('sales').set({ sold_out_at: sql<Date>`now()` }).where('id', '=', saleId).where('sold_out_at', 'is', null).executeTakeFirst();
+  const result = await db
+    .updateTable('sales')
+    .set({ sold_out_at: sql<Date>`now()` })
+    .where('id', '=', saleId)
+    .where('sold_out_at', 'is', null)
+    .executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }
 

@@ -14,7 +14,13 @@ export async function saleRoutes(app: FastifyInstance, { sales, adminKey }: { sa
 
   api.get(
     '/api/v1/sales',
-    { schema: { tags: ['sales'], summary: 'Every sale not closed, soonest opensAt first', response: { 200: Type.Object({ sales: Type.Array(Sale) }), ...errorResponses } } },
+    {
+      schema: {
+        tags: ['sales'],
+        summary: 'Every sale not closed, soonest opensAt first',
+        response: { 200: Type.Object({ sales: Type.Array(Sale) }), ...errorResponses },
+      },
+    },
     async () => ({ sales: await sales.listSales() }),
   );
 
@@ -44,19 +50,33 @@ export async function saleRoutes(app: FastifyInstance, { sales, adminKey }: { sa
 
   api.post(
     '/admin/v1/sales',
-    { schema: { tags: ['admin'], summary: 'Put a concert on sale at a set time', security, body: NewSale, response: { 201: AdminSale, ...errorResponses } }, onRequest },
+    {
+      schema: { tags: ['admin'], summary: 'Put a concert on sale at a set time', security, body: NewSale, response: { 201: AdminSale, ...errorResponses } },
+      onRequest,
+    },
     async (request, reply) => reply.code(201).send(await sales.createSale(request.body)),
   );
 
   api.get(
     '/admin/v1/sales',
-    { schema: { tags: ['admin'], summary: 'Every sale not closed, with its live numbers', security, response: { 200: Type.Object({ sales: Type.Array(AdminSale) }), ...errorResponses } }, onRequest },
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Every sale not closed, with its live numbers',
+        security,
+        response: { 200: Type.Object({ sales: Type.Array(AdminSale) }), ...errorResponses },
+      },
+      onRequest,
+    },
     async () => ({ sales: await sales.listAdminSales() }),
   );
 
   api.get(
     '/admin/v1/sales/:saleId',
-    { schema: { tags: ['admin'], summary: 'One sale with its live numbers', security, params: SaleParams, response: { 200: AdminSale, ...errorResponses } }, onRequest },
+    {
+      schema: { tags: ['admin'], summary: 'One sale with its live numbers', security, params: SaleParams, response: { 200: AdminSale, ...errorResponses } },
+      onRequest,
+    },
     async (request) => sales.adminSale(request.params.saleId),
   );
 

@@ -351,7 +351,8 @@ export function createSaleService({ db, queue, config, now = Date.now, log, metr
 
     async getDraw(saleId: string): Promise<Draw> {
       const row = open.get(saleId) ?? (await loadRow(saleId));
-      if (now() < ms(row.opens_at)!) throw new DomainError('SALE_NOT_OPEN', `sale ${saleId} opens at ${new Date(row.opens_at).toISOString()}; the draw is made then`);
+      if (now() < ms(row.opens_at)!)
+        throw new DomainError('SALE_NOT_OPEN', `sale ${saleId} opens at ${new Date(row.opens_at).toISOString()}; the draw is made then`);
       let entries = drawEntries.get(saleId);
       if (!entries) {
         entries = await findDrawEntries(db, saleId);

@@ -35,7 +35,11 @@ export function batchedUserExists(db: Kysely<DB>): (id: string) => Promise<boole
 
   async function flush(ids: Batch): Promise<void> {
     try {
-      const rows = await db.selectFrom('users').select('id').where('id', 'in', [...ids.keys()]).execute();
+      const rows = await db
+        .selectFrom('users')
+        .select('id')
+        .where('id', 'in', [...ids.keys()])
+        .execute();
       const found = new Set(rows.map((r) => r.id));
       for (const [id, waiters] of ids) for (const w of waiters) w.resolve(found.has(id));
     } catch (err) {

@@ -13,7 +13,11 @@ const admin = { 'x-admin-key': ADMIN_KEY };
 describe('operator endpoints', () => {
   it('refuses a missing or wrong key with 401 INVALID_ADMIN_KEY', async () => {
     for (const headers of [{}, { 'x-admin-key': 'wrong' }, { 'x-admin-key': `${ADMIN_KEY}x` }]) {
-      for (const [method, url] of [['GET', '/admin/v1/queue'], ['POST', '/admin/v1/users'], ['PATCH', '/admin/v1/queue']] as const) {
+      for (const [method, url] of [
+        ['GET', '/admin/v1/queue'],
+        ['POST', '/admin/v1/users'],
+        ['PATCH', '/admin/v1/queue'],
+      ] as const) {
         const res = await t.app.inject({ method, url, headers, payload: method === 'GET' ? undefined : {} });
         expect(res.statusCode).toBe(401);
         expect(json(res).error.code).toBe('INVALID_ADMIN_KEY');
@@ -24,7 +28,12 @@ describe('operator endpoints', () => {
   it('does not exist at all without ADMIN_KEY', async () => {
     const closed = await createTestApp({ adminKey: undefined });
     try {
-      for (const [method, url] of [['GET', '/admin/v1/queue'], ['POST', '/admin/v1/users'], ['POST', '/admin/v1/concerts'], ['PATCH', '/admin/v1/queue']] as const) {
+      for (const [method, url] of [
+        ['GET', '/admin/v1/queue'],
+        ['POST', '/admin/v1/users'],
+        ['POST', '/admin/v1/concerts'],
+        ['PATCH', '/admin/v1/queue'],
+      ] as const) {
         const res = await closed.app.inject({ method, url, headers: { 'x-admin-key': 'anything' }, payload: method === 'GET' ? undefined : {} });
         expect(res.statusCode).toBe(404);
         expect(json(res).error.code).toBe('NOT_FOUND');

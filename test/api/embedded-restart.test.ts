@@ -41,12 +41,16 @@ describe.skipIf(Boolean(process.env.DATABASE_URL))('an embedded restart', () => 
       await first.app.inject({ method: 'PATCH', url: '/admin/v1/queue', headers: admin, payload: { activeLimit: 1, paused: true } });
       for (let i = 0; i < 3; i++) tokens.push((await joinQueue(first.app, await createUser(first.app))).token);
       // Wait for a snapshot holding the three, as the timer writes it while the app runs.
-      saved = await waitFor(async () => {
-        const rows = await first.db.selectFrom('queue_snapshot_tokens').selectAll().execute();
-        expect(rows).toHaveLength(3);
-        const state = await first.db.selectFrom('queue_snapshots').select('body').executeTakeFirstOrThrow();
-        return { state: state.body, tokens: rows };
-      }, 10_000, 100);
+      saved = await waitFor(
+        async () => {
+          const rows = await first.db.selectFrom('queue_snapshot_tokens').selectAll().execute();
+          expect(rows).toHaveLength(3);
+          const state = await first.db.selectFrom('queue_snapshots').select('body').executeTakeFirstOrThrow();
+          return { state: state.body, tokens: rows };
+        },
+        10_000,
+        100,
+      );
       late = (await joinQueue(first.app, await createUser(first.app))).token;
     } finally {
       await first.app.close();

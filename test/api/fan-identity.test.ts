@@ -41,7 +41,9 @@ async function proofFor(t: TestApp): Promise<string> {
   expect(res.statusCode).toBe(200);
   const c = json(res);
   const solution = await solveChallenge(c.challenge, c.salt, c.algorithm, c.maxnumber).promise;
-  return Buffer.from(JSON.stringify({ algorithm: c.algorithm, challenge: c.challenge, number: solution!.number, salt: c.salt, signature: c.signature })).toString('base64');
+  return Buffer.from(
+    JSON.stringify({ algorithm: c.algorithm, challenge: c.challenge, number: solution!.number, salt: c.salt, signature: c.signature }),
+  ).toString('base64');
 }
 
 function tamper(proof: string, change: (payload: Record<string, unknown>) => void): string {
@@ -214,7 +216,13 @@ describe('bot check', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['cache-control']).toBe('no-store');
     const c = json(res);
-    expect(c).toEqual({ algorithm: 'SHA-256', challenge: expect.stringMatching(/^[0-9a-f]{64}$/), maxnumber: 2_000, salt: expect.stringContaining('expires='), signature: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(c).toEqual({
+      algorithm: 'SHA-256',
+      challenge: expect.stringMatching(/^[0-9a-f]{64}$/),
+      maxnumber: 2_000,
+      salt: expect.stringContaining('expires='),
+      signature: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
   });
 
   it('lets a solved challenge join once, and refuses it a second time with 403 BOT_CHECK_FAILED', async () => {

@@ -44,8 +44,7 @@ describe('the HTTP contract', () => {
   });
 
   it('refuses malformed JSON, unknown fields and wrong types with 400', async () => {
-    const post = (payload: string) =>
-      t.app.inject({ method: 'POST', url: '/api/v1/queue/tokens', headers: { 'content-type': 'application/json' }, payload });
+    const post = (payload: string) => t.app.inject({ method: 'POST', url: '/api/v1/queue/tokens', headers: { 'content-type': 'application/json' }, payload });
     expectError(await post('{"userId": '), 400, 'INVALID_JSON');
     expectError(await post(''), 400, 'INVALID_JSON');
     expectError(await post(JSON.stringify({ userId: randomUUID(), extra: true })), 400, 'VALIDATION_ERROR');
@@ -82,7 +81,11 @@ describe('the HTTP contract', () => {
       { method: 'POST' as const, url: '/api/v1/payments', payload: { userId: fan.userId, reservationId: randomUUID(), __proto__: { x: 1 } } },
       { method: 'GET' as const, url: `/api/v1/concerts/${randomUUID()}/dates/0000-00-00/seats` },
       { method: 'POST' as const, url: '/api/v1/queue/tokens', payload: { userId: `urn:uuid:${fan.userId}` } },
-      { method: 'POST' as const, url: '/api/v1/reservations', payload: { userId: fan.userId, concertId: `urn:uuid:${randomUUID()}`, date: '2027-01-01', seatNumber: 1 } },
+      {
+        method: 'POST' as const,
+        url: '/api/v1/reservations',
+        payload: { userId: fan.userId, concertId: `urn:uuid:${randomUUID()}`, date: '2027-01-01', seatNumber: 1 },
+      },
     ];
     for (const a of attempts) {
       const res = await t.app.inject({ ...a, headers: bearer(fan.token) });
@@ -95,14 +98,20 @@ describe('the HTTP contract', () => {
   // Found by `npm run fuzz`: each of these answered a 500, hung, or left the contract's shape.
   it('refuses text PostgreSQL cannot store (a NUL) with 400, writing nothing', async () => {
     const admin = { 'x-admin-key': t.config.adminKey! };
-    const before = await t.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const before = await t.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     for (const [url, payload] of [
       ['/admin/v1/users', { name: 'nul\u0000name' }],
       ['/admin/v1/users/batch', { count: 2, namePrefix: '\u0000' }],
     ] as const) {
       expectError(await t.app.inject({ method: 'POST', url, headers: admin, payload }), 400, 'VALIDATION_ERROR');
     }
-    const after = await t.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const after = await t.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     expect(Number(after.n)).toBe(Number(before.n));
   });
 

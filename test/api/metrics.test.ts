@@ -63,11 +63,15 @@ describe('GET /metrics', () => {
     const cUser = await createUser(t.app);
     const c = await joinQueue(t.app, cUser);
     expect(c.status).toBe('WAITING');
-    await waitFor(async () => {
-      const s = await scrape(t.app);
-      expect(s.value('boxoffice_queue_active', { line: 'general' })).toBe(2);
-      expect(s.value('boxoffice_queue_waiting', { line: 'general' })).toBeGreaterThanOrEqual(1);
-    }, 5_000, 100);
+    await waitFor(
+      async () => {
+        const s = await scrape(t.app);
+        expect(s.value('boxoffice_queue_active', { line: 'general' })).toBe(2);
+        expect(s.value('boxoffice_queue_waiting', { line: 'general' })).toBeGreaterThanOrEqual(1);
+      },
+      5_000,
+      100,
+    );
 
     expect((await hold(t.app, a, concert, 1)).statusCode).toBe(201);
     expect((await hold(t.app, b, concert, 1)).statusCode).toBe(409);
@@ -87,7 +91,9 @@ describe('GET /metrics', () => {
     expect(moved('boxoffice_queue_admitted_total', { line: 'general' })).toBe(3);
     expect(moved('boxoffice_queue_wait_seconds_count', { line: 'general' })).toBe(3);
     expect(moved('boxoffice_queue_wait_seconds_bucket', { line: 'general', le: '+Inf' })).toBe(3);
-    expect(after.value('boxoffice_queue_wait_seconds_sum', { line: 'general' })).toBeGreaterThanOrEqual(before.value('boxoffice_queue_wait_seconds_sum', { line: 'general' }) ?? 0);
+    expect(after.value('boxoffice_queue_wait_seconds_sum', { line: 'general' })).toBeGreaterThanOrEqual(
+      before.value('boxoffice_queue_wait_seconds_sum', { line: 'general' }) ?? 0,
+    );
     expect(moved('boxoffice_holds_total', { outcome: 'won' })).toBe(2);
     expect(moved('boxoffice_holds_total', { outcome: 'refused' })).toBe(1);
     expect(moved('boxoffice_charges_total')).toBe(1);
@@ -148,15 +154,19 @@ describe('GET /metrics', () => {
     const fan = { userId, token: joined.token as string };
     await charge(t.app, userId, fan.token, 20_000);
     const held = json(await hold(t.app, fan, concert, 1));
-    await waitFor(async () => {
-      const s = await scrape(t.app);
-      expect(s.value('boxoffice_sale_seats', { line, state: 'held' })).toBe(1);
-      expect(s.value('boxoffice_sale_seats', { line, state: 'free' })).toBe(1);
-      expect(s.value('boxoffice_sale_seats', { line, state: 'sold' })).toBe(0);
-      expect(s.value('boxoffice_queue_admitted_total', { line })).toBe(1);
-      expect(s.value('boxoffice_queue_wait_seconds_count', { line })).toBe(1);
-      expect(s.value('boxoffice_queue_active', { line })).toBe(1);
-    }, 5_000, 100);
+    await waitFor(
+      async () => {
+        const s = await scrape(t.app);
+        expect(s.value('boxoffice_sale_seats', { line, state: 'held' })).toBe(1);
+        expect(s.value('boxoffice_sale_seats', { line, state: 'free' })).toBe(1);
+        expect(s.value('boxoffice_sale_seats', { line, state: 'sold' })).toBe(0);
+        expect(s.value('boxoffice_queue_admitted_total', { line })).toBe(1);
+        expect(s.value('boxoffice_queue_wait_seconds_count', { line })).toBe(1);
+        expect(s.value('boxoffice_queue_active', { line })).toBe(1);
+      },
+      5_000,
+      100,
+    );
     expect((await pay(t.app, fan, held.reservationId)).statusCode).toBe(201);
     expect((await scrape(t.app)).value('boxoffice_sale_sold_out_total', { line }) ?? 0).toBe(0);
 
@@ -168,12 +178,16 @@ describe('GET /metrics', () => {
     await charge(t.app, otherId, otherFan.token, 20_000);
     const last = json(await hold(t.app, otherFan, concert, 2));
     expect((await pay(t.app, otherFan, last.reservationId)).statusCode).toBe(201);
-    await waitFor(async () => {
-      const s = await scrape(t.app);
-      expect(s.value('boxoffice_sale_sold_out_total', { line })).toBe(1);
-      expect(s.value('boxoffice_sale_seats', { line, state: 'sold' })).toBe(2);
-      expect(s.value('boxoffice_sale_seats', { line, state: 'free' })).toBe(0);
-    }, 5_000, 100);
+    await waitFor(
+      async () => {
+        const s = await scrape(t.app);
+        expect(s.value('boxoffice_sale_sold_out_total', { line })).toBe(1);
+        expect(s.value('boxoffice_sale_seats', { line, state: 'sold' })).toBe(2);
+        expect(s.value('boxoffice_sale_seats', { line, state: 'free' })).toBe(0);
+      },
+      5_000,
+      100,
+    );
   });
 
   it('times unknown paths under one route label', async () => {
@@ -183,7 +197,10 @@ describe('GET /metrics', () => {
     }
     const after = await scrape(t.app);
     const labels = { method: 'GET', route: 'unmatched', status: '404' };
-    expect((after.value('boxoffice_http_request_duration_seconds_count', labels) ?? 0) - (before.value('boxoffice_http_request_duration_seconds_count', labels) ?? 0)).toBe(3);
+    expect(
+      (after.value('boxoffice_http_request_duration_seconds_count', labels) ?? 0) -
+        (before.value('boxoffice_http_request_duration_seconds_count', labels) ?? 0),
+    ).toBe(3);
     expect(after.series('boxoffice_http_request_duration_seconds_count').every((s) => !s.labels.route?.startsWith('/nope'))).toBe(true);
   });
 
@@ -241,7 +258,12 @@ describe('GET /metrics', () => {
       for (const one of series) expect(Object.keys(one.labels).sort(), name).toEqual([...labels].sort());
     }
     expect(s.series('boxoffice_queue_waiting').map((x) => x.labels.line)).toContain('general');
-    expect(s.series('boxoffice_sale_seats').map((x) => x.labels.state).sort()).toEqual(expect.arrayContaining(['free', 'held', 'sold']));
+    expect(
+      s
+        .series('boxoffice_sale_seats')
+        .map((x) => x.labels.state)
+        .sort(),
+    ).toEqual(expect.arrayContaining(['free', 'held', 'sold']));
     expect(s.value('boxoffice_db_pool_in_use')).toBeGreaterThanOrEqual(0);
     expect(s.value('boxoffice_db_pool_waiting')).toBeGreaterThanOrEqual(0);
     if (usesRedis) {

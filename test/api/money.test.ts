@@ -150,7 +150,9 @@ describe('payments', () => {
     expect(json(after).error.code).toBe('TOKEN_EXPIRED');
     // A new token puts the user back in line; paying again says it is paid.
     const again = await joinQueue(t.app, fan.userId);
-    await waitFor(async () => expect(json(await t.app.inject({ method: 'GET', url: '/api/v1/queue/tokens/me', headers: bearer(again.token) })).status).toBe('ACTIVE'));
+    await waitFor(async () =>
+      expect(json(await t.app.inject({ method: 'GET', url: '/api/v1/queue/tokens/me', headers: bearer(again.token) })).status).toBe('ACTIVE'),
+    );
     const twice = await pay(t.app, { userId: fan.userId, token: again.token }, held.reservationId);
     expect(twice.statusCode).toBe(409);
     expect(json(twice).error.code).toBe('ALREADY_PAID');
@@ -283,7 +285,9 @@ describe('payments', () => {
       const payments = createPaymentService({ db: short.db, queue: { endToken: async () => {} } });
       const paid = await payments.pay({ userId: fan.userId, reservationId: inTime.reservationId, arrivedAt: arrivedInTime }, { tokenId: randomUUID() });
       expect(paid.body.amount).toBe(1_000);
-      await expect(payments.pay({ userId: fan.userId, reservationId: tooLate.reservationId, arrivedAt: new Date() }, { tokenId: randomUUID() })).rejects.toMatchObject({
+      await expect(
+        payments.pay({ userId: fan.userId, reservationId: tooLate.reservationId, arrivedAt: new Date() }, { tokenId: randomUUID() }),
+      ).rejects.toMatchObject({
         code: 'RESERVATION_EXPIRED',
       });
       await expectLedgerMatchesBalances(short.db, [fan.userId]);

@@ -302,7 +302,12 @@ describe('sales', () => {
       stream.stream().on('data', (chunk: Buffer) => events.push(chunk.toString()));
 
       const held = json(await holdIn(t.app, buyer, concert, 1));
-      const paid = await t.app.inject({ method: 'POST', url: '/api/v1/payments', headers: bearer(buyer.token), payload: { userId: buyer.userId, reservationId: held.reservationId } });
+      const paid = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/payments',
+        headers: bearer(buyer.token),
+        payload: { userId: buyer.userId, reservationId: held.reservationId },
+      });
       expect(paid.statusCode).toBe(201);
 
       for (const token of [other.token, waiting.token]) {
@@ -348,7 +353,9 @@ describe('sales', () => {
         expect(JSON.parse(res.body).error.code).toBe('SALE_MISMATCH');
       };
       await mismatch(await t.app.inject({ method: 'GET', url: `/api/v1/concerts/${onSale.concertId}/dates`, headers: bearer(generalFan.token) }));
-      await mismatch(await t.app.inject({ method: 'GET', url: `/api/v1/concerts/${onSale.concertId}/dates/${onSale.dates[0]}/seats`, headers: bearer(generalFan.token) }));
+      await mismatch(
+        await t.app.inject({ method: 'GET', url: `/api/v1/concerts/${onSale.concertId}/dates/${onSale.dates[0]}/seats`, headers: bearer(generalFan.token) }),
+      );
       await mismatch(await holdIn(t.app, generalFan, onSale, 1));
       await mismatch(await t.app.inject({ method: 'GET', url: `/api/v1/concerts/${plain.concertId}/dates`, headers: bearer(saleFan.token) }));
       await mismatch(await holdIn(t.app, saleFan, plain, 1));
@@ -358,7 +365,12 @@ describe('sales', () => {
       const sameFanGeneral = json(await t.app.inject({ method: 'POST', url: '/api/v1/queue/tokens', payload: { userId: saleFan.userId } }));
       await waitFor(async () => expect(json(await me(t.app, sameFanGeneral.token)).status).toBe('ACTIVE'));
       await mismatch(
-        await t.app.inject({ method: 'POST', url: '/api/v1/payments', headers: bearer(sameFanGeneral.token), payload: { userId: saleFan.userId, reservationId: held.reservationId } }),
+        await t.app.inject({
+          method: 'POST',
+          url: '/api/v1/payments',
+          headers: bearer(sameFanGeneral.token),
+          payload: { userId: saleFan.userId, reservationId: held.reservationId },
+        }),
       );
 
       const saleList = json(await t.app.inject({ method: 'GET', url: '/api/v1/concerts', headers: bearer(saleFan.token) }));
@@ -369,7 +381,12 @@ describe('sales', () => {
       expect(generalIds).not.toContain(onSale.concertId);
       // Through the right line, everything works.
       expect((await t.app.inject({ method: 'GET', url: `/api/v1/concerts/${onSale.concertId}/dates`, headers: bearer(saleFan.token) })).statusCode).toBe(200);
-      const paid = await t.app.inject({ method: 'POST', url: '/api/v1/payments', headers: bearer(saleFan.token), payload: { userId: saleFan.userId, reservationId: held.reservationId } });
+      const paid = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/payments',
+        headers: bearer(saleFan.token),
+        payload: { userId: saleFan.userId, reservationId: held.reservationId },
+      });
       expect(paid.statusCode).toBe(201);
     });
 

@@ -59,7 +59,10 @@ describe('concerts and seats', () => {
       expect(res.statusCode, url).toBe(404);
       expect(json(res).error.code).toBe(code);
     }
-    for (const [seat, date] of [[51, concert.dates[0]], [1, '2099-01-01']] as const) {
+    for (const [seat, date] of [
+      [51, concert.dates[0]],
+      [1, '2099-01-01'],
+    ] as const) {
       const res = await hold(t.app, fan, concert, seat, date);
       expect(res.statusCode).toBe(404);
       expect(json(res).error.code).toBe('SEAT_NOT_FOUND');
@@ -163,11 +166,7 @@ describe('holds', () => {
     expect(codes.filter((c) => c === 201)).toHaveLength(1);
     expect(codes.filter((c) => c === 409)).toHaveLength(99);
 
-    const live = await t.db
-      .selectFrom('reservations')
-      .select(['user_id', 'status'])
-      .where('concert_id', '=', concert.concertId)
-      .execute();
+    const live = await t.db.selectFrom('reservations').select(['user_id', 'status']).where('concert_id', '=', concert.concertId).execute();
     expect(live).toEqual([{ user_id: fans[codes.indexOf(201)]!.userId, status: 'HELD' }]);
     const date = await t.db.selectFrom('concert_dates').select('available_seats').where('concert_id', '=', concert.concertId).executeTakeFirstOrThrow();
     expect(date.available_seats).toBe(2);
@@ -294,7 +293,12 @@ describe('a hold that lapses', () => {
       const concert = await createConcert(short.app, { seatCount: 3 });
       const held = json(await hold(short.app, fan, concert, 3));
       await waitFor(async () => {
-        const seat = await short.db.selectFrom('seats').select(['status', 'reservation_id']).where('concert_id', '=', concert.concertId).where('number', '=', 3).executeTakeFirstOrThrow();
+        const seat = await short.db
+          .selectFrom('seats')
+          .select(['status', 'reservation_id'])
+          .where('concert_id', '=', concert.concertId)
+          .where('number', '=', 3)
+          .executeTakeFirstOrThrow();
         expect(seat).toEqual({ status: 'FREE', reservation_id: null });
       }, 6_000);
       const date = await short.db.selectFrom('concert_dates').select('available_seats').where('concert_id', '=', concert.concertId).executeTakeFirstOrThrow();

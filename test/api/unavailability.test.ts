@@ -83,10 +83,19 @@ describe.skipIf(!pgUrl || !redisUrl)('when a dependency is down', () => {
       pgProxy.restore();
     }
     const back = performance.now();
-    await waitFor(async () => {
-      const res = await t.app.inject({ method: 'POST', url: `/api/v1/users/${fan.userId}/points/charge`, headers: bearer(fan.token), payload: { amount: 1_000 } });
-      expect(res.statusCode).toBe(200);
-    }, 5_000, 50);
+    await waitFor(
+      async () => {
+        const res = await t.app.inject({
+          method: 'POST',
+          url: `/api/v1/users/${fan.userId}/points/charge`,
+          headers: bearer(fan.token),
+          payload: { amount: 1_000 },
+        });
+        expect(res.statusCode).toBe(200);
+      },
+      5_000,
+      50,
+    );
     expect(performance.now() - back).toBeLessThan(5_000);
     expect((await readyz()).res.statusCode).toBe(200);
     expect((await hold(t.app, fan, concert, 1)).statusCode).toBe(201);
@@ -108,10 +117,14 @@ describe.skipIf(!pgUrl || !redisUrl)('when a dependency is down', () => {
     } finally {
       pgProxy.restore();
     }
-    await waitFor(async () => {
-      const res = await t.app.inject({ method: 'GET', url: `/api/v1/users/${fan.userId}/points`, headers: bearer(fan.token) });
-      expect(res.statusCode).toBe(200);
-    }, 5_000, 50);
+    await waitFor(
+      async () => {
+        const res = await t.app.inject({ method: 'GET', url: `/api/v1/users/${fan.userId}/points`, headers: bearer(fan.token) });
+        expect(res.statusCode).toBe(200);
+      },
+      5_000,
+      50,
+    );
     await expectLedgerMatchesBalances(t.db, [fan.userId]);
   });
 
@@ -130,10 +143,14 @@ describe.skipIf(!pgUrl || !redisUrl)('when a dependency is down', () => {
       redisProxy.restore();
     }
     const back = performance.now();
-    await waitFor(async () => {
-      const res = await t.app.inject({ method: 'GET', url: '/api/v1/queue/tokens/me', headers: bearer(token) });
-      expect(res.statusCode).toBe(200);
-    }, 5_000, 50);
+    await waitFor(
+      async () => {
+        const res = await t.app.inject({ method: 'GET', url: '/api/v1/queue/tokens/me', headers: bearer(token) });
+        expect(res.statusCode).toBe(200);
+      },
+      5_000,
+      50,
+    );
     expect(performance.now() - back).toBeLessThan(5_000);
     expect((await t.app.inject({ method: 'POST', url: '/api/v1/queue/tokens', payload: { userId: other } })).statusCode).toBe(201);
   });
@@ -150,10 +167,14 @@ describe.skipIf(!pgUrl || !redisUrl)('when a dependency is down', () => {
     } finally {
       redisProxy.restore();
     }
-    await waitFor(async () => {
-      const res = await t.app.inject({ method: 'GET', url: '/api/v1/queue/tokens/me', headers: bearer(token) });
-      expect(res.statusCode).toBe(200);
-    }, 5_000, 50);
+    await waitFor(
+      async () => {
+        const res = await t.app.inject({ method: 'GET', url: '/api/v1/queue/tokens/me', headers: bearer(token) });
+        expect(res.statusCode).toBe(200);
+      },
+      5_000,
+      50,
+    );
   });
 });
 
@@ -210,17 +231,27 @@ describe.skipIf(!redisUrl)('when Redis comes back empty', () => {
       method: 'POST',
       url: '/admin/v1/sales',
       headers: { 'x-admin-key': ADMIN_KEY },
-      payload: { concertId: concert.concertId, queueOpensAt: new Date(now - 2_000).toISOString(), opensAt: new Date(now - 1_000).toISOString(), activeLimit: 3 },
+      payload: {
+        concertId: concert.concertId,
+        queueOpensAt: new Date(now - 2_000).toISOString(),
+        opensAt: new Date(now - 1_000).toISOString(),
+        activeLimit: 3,
+      },
     });
     const saleId = json(created).saleId as string;
     const join = async () => json(await t.app.inject({ method: 'POST', url: '/api/v1/queue/tokens', payload: { userId: await createUser(t.app), saleId } }));
     const first = await join();
-    await waitFor(async () => expect(json(await t.app.inject({ method: 'GET', url: '/api/v1/queue/tokens/me', headers: bearer(first.token) })).status).toBe('ACTIVE'));
+    await waitFor(async () =>
+      expect(json(await t.app.inject({ method: 'GET', url: '/api/v1/queue/tokens/me', headers: bearer(first.token) })).status).toBe('ACTIVE'),
+    );
 
     await emptyRedis(t.config.redisPrefix);
 
     const afterLoss = await join();
     // Re-seeding, re-drawing and admitting take a few ticks; a loaded machine stretches them.
-    await waitFor(async () => expect(json(await t.app.inject({ method: 'GET', url: '/api/v1/queue/tokens/me', headers: bearer(afterLoss.token) })).status).toBe('ACTIVE'), 15_000);
+    await waitFor(
+      async () => expect(json(await t.app.inject({ method: 'GET', url: '/api/v1/queue/tokens/me', headers: bearer(afterLoss.token) })).status).toBe('ACTIVE'),
+      15_000,
+    );
   });
 });

@@ -27,8 +27,7 @@ describe('three instances, one line', () => {
     expect(again).toMatchObject({ token: users[4]!.token, position: 5 });
 
     /** Polls every user, each through another instance than it joined on. */
-    const line = async () =>
-      Promise.all(users.map(async (u, i) => expectStatus(await poll(cluster, u.token, (i + 1) % n), 200, `poll #${i + 1}`)));
+    const line = async () => Promise.all(users.map(async (u, i) => expectStatus(await poll(cluster, u.token, (i + 1) % n), 200, `poll #${i + 1}`)));
     expect((await line()).map((s) => s.position)).toEqual(users.map((_, i) => i + 1));
 
     const checkLimit = async () => {

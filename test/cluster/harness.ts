@@ -20,7 +20,8 @@ export const clusterEntry = path.join(repoRoot, 'dist', 'src', 'cluster.js');
 const defaultPgUrl = process.env['CLUSTER_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const defaultRedisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 /** The service's own variables: never inherited from the calling shell, only set by the harness. */
-const serviceVariables = /^(PORT|HOST|DATABASE_URL|DATA_DIR|REDIS_URL|REDIS_PREFIX|ADMIN_KEY|TOKEN_SECRET|SEED_DEMO|NODE_ENV|LOG_LEVEL|QUEUE_.*|RESERVATION_.*)$/;
+const serviceVariables =
+  /^(PORT|HOST|DATABASE_URL|DATA_DIR|REDIS_URL|REDIS_PREFIX|ADMIN_KEY|TOKEN_SECRET|SEED_DEMO|NODE_ENV|LOG_LEVEL|QUEUE_.*|RESERVATION_.*)$/;
 const startTimeoutMs = 60_000;
 
 export interface Reply<T = any> {
@@ -206,9 +207,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const dbUrl = new URL(basePgUrl);
   dbUrl.pathname = `/${dbName}`;
 
-  const inherited = Object.fromEntries(
-    Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && !serviceVariables.test(e[0])),
-  );
+  const inherited = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && !serviceVariables.test(e[0])));
   const shared: Record<string, string> = {
     ...inherited,
     HOST: '127.0.0.1',
@@ -321,7 +320,8 @@ export function expectError(reply: Reply<unknown>, status: number, code: string,
 }
 
 export async function createUser(cluster: Cluster, via?: number): Promise<string> {
-  return expectStatus(await cluster.call<{ userId: string }>('POST', '/admin/v1/users', { body: { name: 'fan' }, admin: true, via }), 201, 'create user').userId;
+  return expectStatus(await cluster.call<{ userId: string }>('POST', '/admin/v1/users', { body: { name: 'fan' }, admin: true, via }), 201, 'create user')
+    .userId;
 }
 
 let dateCounter = 0;
@@ -366,7 +366,9 @@ export interface QueueStats {
 /** GET /admin/v1/queue on every live instance. */
 export async function queueStatsEverywhere(cluster: Cluster): Promise<QueueStats[]> {
   const live = cluster.instances.filter((i) => i.alive);
-  return Promise.all(live.map(async (i) => expectStatus(await cluster.call<QueueStats>('GET', '/admin/v1/queue', { admin: true, via: i.index }), 200, 'queue stats')));
+  return Promise.all(
+    live.map(async (i) => expectStatus(await cluster.call<QueueStats>('GET', '/admin/v1/queue', { admin: true, via: i.index }), 200, 'queue stats')),
+  );
 }
 
 /** Runs `fn` over `items` with at most `limit` at a time, keeping the order of results. */

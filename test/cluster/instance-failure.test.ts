@@ -3,7 +3,19 @@
 // through it, keep admitting in order, and the instance restarted on its port rejoins the same sale.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createConcert, createUser, expectError, expectStatus, join, poll, queueStatsEverywhere, startCluster, waitFor, type Cluster, type Reply } from './harness.js';
+import {
+  createConcert,
+  createUser,
+  expectError,
+  expectStatus,
+  join,
+  poll,
+  queueStatsEverywhere,
+  startCluster,
+  waitFor,
+  type Cluster,
+  type Reply,
+} from './harness.js';
 
 const VICTIM = 1;
 const SURVIVORS = [0, 2];
@@ -38,8 +50,15 @@ describe('three instances, one killed', () => {
     });
     const holds: string[] = [];
     for (const [i, b] of buyers.entries()) {
-      expectStatus(await cluster.call('POST', `/api/v1/users/${b.userId}/points/charge`, { token: b.token, body: { amount: 5 * PRICE }, via: (i + 1) % n }), 200);
-      const held = await cluster.call('POST', '/api/v1/reservations', { token: b.token, body: { userId: b.userId, concertId, date, seatNumber: i + 1 }, via: i % n });
+      expectStatus(
+        await cluster.call('POST', `/api/v1/users/${b.userId}/points/charge`, { token: b.token, body: { amount: 5 * PRICE }, via: (i + 1) % n }),
+        200,
+      );
+      const held = await cluster.call('POST', '/api/v1/reservations', {
+        token: b.token,
+        body: { userId: b.userId, concertId, date, seatNumber: i + 1 },
+        via: i % n,
+      });
       holds.push(expectStatus(held, 201, `hold seat ${i + 1}`).reservationId);
     }
 
@@ -100,7 +119,12 @@ describe('three instances, one killed', () => {
       // Payments made before the kill, including the one through the victim: a retry answers the first payment.
       for (const [i, key] of paymentKeys.entries()) {
         const b = buyers[i]!;
-        const retry = await cluster.call('POST', '/api/v1/payments', { token: b.token, headers: { 'idempotency-key': key }, body: { userId: b.userId, reservationId: holds[i] }, via });
+        const retry = await cluster.call('POST', '/api/v1/payments', {
+          token: b.token,
+          headers: { 'idempotency-key': key },
+          body: { userId: b.userId, reservationId: holds[i] },
+          via,
+        });
         expect(expectStatus(retry, 201, `payment ${i + 1} retried on ${via}`)).toEqual(payments[i]);
         expectError(await poll(cluster, b.token, via), 401, 'TOKEN_EXPIRED');
       }
@@ -124,7 +148,11 @@ describe('three instances, one killed', () => {
     // The survivors carry the sale on: three more payments free three slots for the next three in line.
     for (const i of [2, 3, 4]) {
       const b = buyers[i]!;
-      const reply = await cluster.call('POST', '/api/v1/payments', { token: b.token, body: { userId: b.userId, reservationId: holds[i] }, via: SURVIVORS[i % 2] });
+      const reply = await cluster.call('POST', '/api/v1/payments', {
+        token: b.token,
+        body: { userId: b.userId, reservationId: holds[i] },
+        via: SURVIVORS[i % 2],
+      });
       expect(expectStatus(reply, 201, `payment ${i + 1}`).balance).toBe(4 * PRICE);
     }
     await waitFor(async () => {

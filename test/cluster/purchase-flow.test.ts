@@ -36,10 +36,7 @@ describe('three instances, one purchase', () => {
 
     const dates = expectStatus(await cluster.call('GET', `/api/v1/concerts/${concertId}/dates`, { token, via: B }), 200);
     expect(dates.dates).toEqual([expect.objectContaining({ date, totalSeats: 8, availableSeats: 8 })]);
-    const held = expectStatus(
-      await cluster.call('POST', '/api/v1/reservations', { token, body: { userId, concertId, date, seatNumber: 3 }, via: C }),
-      201,
-    );
+    const held = expectStatus(await cluster.call('POST', '/api/v1/reservations', { token, body: { userId, concertId, date, seatNumber: 3 }, via: C }), 201);
     expect(expectStatus(await cluster.call('GET', `/api/v1/reservations/${held.reservationId}`, { token, via: A }), 200).status).toBe('HELD');
 
     const payKey = randomUUID();

@@ -6,7 +6,18 @@
 import { createHash, createHmac } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createConcert, createUser, expectError, expectStatus, mapLimit, startCluster, waitFor, type CallOptions, type Cluster, type Reply } from './harness.js';
+import {
+  createConcert,
+  createUser,
+  expectError,
+  expectStatus,
+  mapLimit,
+  startCluster,
+  waitFor,
+  type CallOptions,
+  type Cluster,
+  type Reply,
+} from './harness.js';
 
 const HOLD_SECONDS = 10;
 
@@ -160,7 +171,14 @@ describe('three instances, scheduled sales', () => {
     );
 
     // After the open, every instance answers the very same draw.
-    const draws = await waitFor(() => Promise.all(range(n).map(async (via) => expectStatus(await cluster.call<DrawView>('GET', `/api/v1/sales/${saleId}/draw`, { via }), 200, `draw on ${via}`))), 5_000, 100);
+    const draws = await waitFor(
+      () =>
+        Promise.all(
+          range(n).map(async (via) => expectStatus(await cluster.call<DrawView>('GET', `/api/v1/sales/${saleId}/draw`, { via }), 200, `draw on ${via}`)),
+        ),
+      5_000,
+      100,
+    );
     for (const [via, d] of draws.entries()) expect(d, `draw on instance ${via}`).toEqual(draws[0]);
     const draw = draws[0]!;
     expect(draw).toMatchObject({ saleId, commitment });
@@ -195,7 +213,9 @@ describe('three instances, scheduled sales', () => {
 
     // PostgreSQL holds one record of the draw, made at or after the open, with exactly the published entries.
     const recorded = async () =>
-      query<{ drawn_at: Date | null; draw_entries: unknown; opens_at: Date }>(cluster, 'select drawn_at, draw_entries, opens_at from sales where id = $1', [saleId]);
+      query<{ drawn_at: Date | null; draw_entries: unknown; opens_at: Date }>(cluster, 'select drawn_at, draw_entries, opens_at from sales where id = $1', [
+        saleId,
+      ]);
     const [row, ...others] = await recorded();
     expect(others).toEqual([]);
     expect(row!.drawn_at).toBeInstanceOf(Date);
@@ -204,7 +224,9 @@ describe('three instances, scheduled sales', () => {
     expect(entries).toEqual(draw.entries);
     // Every instance has ticked many times since: none of them drew again.
     await waitFor(async () => {
-      const stats = await Promise.all(range(n).map(async (via) => expectStatus(await cluster.call<AdminSaleView>('GET', `/admin/v1/sales/${saleId}`, { admin: true, via }), 200)));
+      const stats = await Promise.all(
+        range(n).map(async (via) => expectStatus(await cluster.call<AdminSaleView>('GET', `/admin/v1/sales/${saleId}`, { admin: true, via }), 200)),
+      );
       for (const s of stats) expect(s).toMatchObject({ active: LIMIT, waiting: FANS - LIMIT, activeLimit: LIMIT });
     });
     const [again] = await recorded();
@@ -292,7 +314,11 @@ describe('three instances, scheduled sales', () => {
 
     // Everyone joins the pre-queue, so that all 300 are in the race the open starts. However slow the
     // joins, the open is a minute away; once all are in, the operator brings it forward to 1.5 s from now.
-    const { saleId } = await createSale(cluster, { concertId, queueOpensAt: iso(Date.now()), opensAt: iso(Date.now() + 60_000), activeLimit: 40, maxSeatsPerUser: 1 }, 0);
+    const { saleId } = await createSale(
+      cluster,
+      { concertId, queueOpensAt: iso(Date.now()), opensAt: iso(Date.now() + 60_000), activeLimit: 40, maxSeatsPerUser: 1 },
+      0,
+    );
     const fans = await mapLimit(userIds, 50, async (userId, i) => {
       const joined = expectStatus(await joinSale(call, userId, saleId, i % n), 201, `join #${i + 1}`);
       expect(joined).toMatchObject({ status: 'WAITING', phase: 'PREQUEUE' });
@@ -331,14 +357,21 @@ describe('three instances, scheduled sales', () => {
         fan.charged = true;
       }
       if (!fan.reservationId) {
-        const listed = await call<{ seats: { number: number }[] }>('GET', `/api/v1/concerts/${concertId}/dates/${date}/seats`, { token: fan.token, via: via() });
+        const listed = await call<{ seats: { number: number }[] }>('GET', `/api/v1/concerts/${concertId}/dates/${date}/seats`, {
+          token: fan.token,
+          via: via(),
+        });
         if (ended(listed)) throw notYet('token ended before the listing');
         if (listed.status !== 200) return odd('list seats', listed);
         // A greedy fan clicks two free seats at once, through two instances: at most one may be held.
         const free = shuffle(listed.body.seats.map((seat) => seat.number));
         while (free.length > 0 && !fan.reservationId) {
           const replies = await Promise.all(
-            free.splice(0, 2).map((seatNumber) => call('POST', '/api/v1/reservations', { token: fan.token, body: { userId: fan.userId, concertId, date, seatNumber }, via: via() })),
+            free
+              .splice(0, 2)
+              .map((seatNumber) =>
+                call('POST', '/api/v1/reservations', { token: fan.token, body: { userId: fan.userId, concertId, date, seatNumber }, via: via() }),
+              ),
           );
           const won = replies.filter((r) => r.status === 201);
           if (won.length > 1) return odd(`held ${won.length} seats at once, allowed 1`, won[1]!);
@@ -400,7 +433,10 @@ describe('three instances, scheduled sales', () => {
         group by r.user_id`,
       [concertId],
     );
-    expect(owners.filter((o) => o.seats > 1), 'users with more than one seat').toEqual([]);
+    expect(
+      owners.filter((o) => o.seats > 1),
+      'users with more than one seat',
+    ).toEqual([]);
     expect(owners.map((o) => o.user_id).sort()).toEqual(buyers.map((b) => b.userId).sort());
 
     // Every instance reads the sale as sold out, with nobody left in its line.

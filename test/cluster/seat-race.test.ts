@@ -47,11 +47,17 @@ describe('three instances, one seat', () => {
 
     for (const instance of cluster.instances) {
       const anyone = buyers[(instance.index * 7) % BUYERS]!;
-      const seats = expectStatus(await cluster.call('GET', `/api/v1/concerts/${concertId}/dates/${date}/seats`, { token: anyone.token, via: instance.index }), 200);
+      const seats = expectStatus(
+        await cluster.call('GET', `/api/v1/concerts/${concertId}/dates/${date}/seats`, { token: anyone.token, via: instance.index }),
+        200,
+      );
       expect(seats.seats.map((s: { number: number }) => s.number)).toEqual([1, 2, 3, 4, 5, 6, 8, 9, 10]);
       const dates = expectStatus(await cluster.call('GET', `/api/v1/concerts/${concertId}/dates`, { token: anyone.token, via: instance.index }), 200);
       expect(dates.dates).toEqual([expect.objectContaining({ date, totalSeats: 10, availableSeats: 9 })]);
-      const held = expectStatus(await cluster.call('GET', `/api/v1/reservations/${reservation.reservationId}`, { token: winner.token, via: instance.index }), 200);
+      const held = expectStatus(
+        await cluster.call('GET', `/api/v1/reservations/${reservation.reservationId}`, { token: winner.token, via: instance.index }),
+        200,
+      );
       expect(held).toMatchObject({ reservationId: reservation.reservationId, status: 'HELD', seatNumber });
     }
   });

@@ -62,7 +62,14 @@ async function freshTable(): Promise<string> {
 describe('the embedded database on a worker thread', () => {
   it('answers with rows, affected-row counts, int8 as numbers, timestamps as Dates and jsonb as objects', async () => {
     const t = await freshTable();
-    const inserted = await db.insertInto(t).values([{ id: 1, n: 10, doc: JSON.stringify({ a: [1, 2] }) }, { id: 2, n: 20 }]).returning(['id', 'n', 'at', 'doc']).execute();
+    const inserted = await db
+      .insertInto(t)
+      .values([
+        { id: 1, n: 10, doc: JSON.stringify({ a: [1, 2] }) },
+        { id: 2, n: 20 },
+      ])
+      .returning(['id', 'n', 'at', 'doc'])
+      .execute();
     expect(inserted).toHaveLength(2);
     expect(inserted[0]).toMatchObject({ id: 1, n: 10, doc: { a: [1, 2] } });
     expect(inserted[0]?.at).toBeInstanceOf(Date);
@@ -70,7 +77,10 @@ describe('the embedded database on a worker thread', () => {
     const updated = await db.updateTable(t).set({ n: sql`n + 1` }).where('id', 'in', [1, 2]).executeTakeFirst();
     expect(updated.numUpdatedRows).toBe(2n);
     const rows = await db.selectFrom(t).select(['id', 'n']).orderBy('id').execute();
-    expect(rows).toEqual([{ id: 1, n: 11 }, { id: 2, n: 21 }]);
+    expect(rows).toEqual([
+      { id: 1, n: 11 },
+      { id: 2, n: 21 },
+    ]);
     const deleted = await db.deleteFrom(t).where('id', '=', 2).executeTakeFirst();
     expect(deleted.numDeletedRows).toBe(1n);
   });
@@ -103,7 +113,11 @@ describe('the embedded database on a worker thread', () => {
           const { n } = await trx.selectFrom(t).select('n').where('id', '=', 1).executeTakeFirstOrThrow();
           // A pause between the read and the write: anything interleaving would read the same n.
           await new Promise((r) => setTimeout(r, i % 3));
-          await trx.updateTable(t).set({ n: n + 1 }).where('id', '=', 1).execute();
+          await trx
+            .updateTable(t)
+            .set({ n: n + 1 })
+            .where('id', '=', 1)
+            .execute();
         }),
       ),
     );
@@ -112,7 +126,13 @@ describe('the embedded database on a worker thread', () => {
 
   it('statements sent without waiting for answers never land inside a transaction: rolled-back transactions take none of them along', async () => {
     const t = await freshTable();
-    await db.insertInto(t).values([{ id: 1, n: 0 }, { id: 2, n: 0 }]).execute();
+    await db
+      .insertInto(t)
+      .values([
+        { id: 1, n: 0 },
+        { id: 2, n: 0 },
+      ])
+      .execute();
     const work: Promise<unknown>[] = [];
     for (let i = 0; i < 20; i++) {
       // A transaction that writes, pauses, writes again and then fails: all of it is undone.
@@ -128,7 +148,14 @@ describe('the embedded database on a worker thread', () => {
           .catch(() => undefined),
       );
       // Statements of their own between them, each sent as soon as its turn comes.
-      for (let j = 0; j < 5; j++) work.push(db.updateTable(t).set({ n: sql`n + 1` }).where('id', '=', 1 + (j % 2)).execute());
+      for (let j = 0; j < 5; j++)
+        work.push(
+          db
+            .updateTable(t)
+            .set({ n: sql`n + 1` })
+            .where('id', '=', 1 + (j % 2))
+            .execute(),
+        );
     }
     await Promise.all(work);
     expect(await db.selectFrom(t).select(['id', 'n']).orderBy('id').execute()).toEqual([

@@ -48,7 +48,10 @@ describe('transactions on the embedded database thread', () => {
 
   it('parameters keep their types: json text, dates, nulls and numbers round-trip', async () => {
     const at = new Date('2026-01-02T03:04:05.678Z');
-    await db.insertInto('tx_probe').values({ id: 3, note: null, body: JSON.stringify({ a: [1, 'x'] }), at }).execute();
+    await db
+      .insertInto('tx_probe')
+      .values({ id: 3, note: null, body: JSON.stringify({ a: [1, 'x'] }), at })
+      .execute();
     const row = await db.selectFrom('tx_probe').selectAll().where('id', '=', 3).executeTakeFirstOrThrow();
     expect(row).toEqual({ id: 3, note: null, body: { a: [1, 'x'] }, at });
   });

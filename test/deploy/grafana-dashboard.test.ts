@@ -17,11 +17,52 @@ function exprsOf(node: unknown): string[] {
 
 /** PromQL words that are not metric names: functions, aggregations, keywords. */
 const PROMQL_WORDS = new Set([
-  'sum', 'min', 'max', 'avg', 'count', 'stddev', 'stdvar', 'topk', 'bottomk', 'quantile', 'count_values', 'group',
-  'rate', 'irate', 'increase', 'delta', 'idelta', 'deriv', 'histogram_quantile', 'avg_over_time', 'max_over_time',
-  'min_over_time', 'sum_over_time', 'count_over_time', 'abs', 'clamp_min', 'clamp_max', 'round', 'vector', 'scalar',
-  'time', 'label_replace', 'absent', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or',
-  'unless', 'offset', 'bool', 'inf', 'nan',
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'count',
+  'stddev',
+  'stdvar',
+  'topk',
+  'bottomk',
+  'quantile',
+  'count_values',
+  'group',
+  'rate',
+  'irate',
+  'increase',
+  'delta',
+  'idelta',
+  'deriv',
+  'histogram_quantile',
+  'avg_over_time',
+  'max_over_time',
+  'min_over_time',
+  'sum_over_time',
+  'count_over_time',
+  'abs',
+  'clamp_min',
+  'clamp_max',
+  'round',
+  'vector',
+  'scalar',
+  'time',
+  'label_replace',
+  'absent',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'and',
+  'or',
+  'unless',
+  'offset',
+  'bool',
+  'inf',
+  'nan',
 ]);
 
 /** The metric names one PromQL expression reads. */
@@ -49,7 +90,10 @@ describe('deploy/grafana/boxoffice.json', () => {
     expect(metricNames('histogram_quantile(0.99, sum by (le, route) (rate(boxoffice_http_request_duration_seconds_bucket{status=~"5.."}[1m])))')).toEqual([
       'boxoffice_http_request_duration_seconds_bucket',
     ]);
-    expect(metricNames('max by (line) (boxoffice_queue_waiting) + on (line) boxoffice_queue_active')).toEqual(['boxoffice_queue_waiting', 'boxoffice_queue_active']);
+    expect(metricNames('max by (line) (boxoffice_queue_waiting) + on (line) boxoffice_queue_active')).toEqual([
+      'boxoffice_queue_waiting',
+      'boxoffice_queue_active',
+    ]);
   });
 
   it('queries only metrics a real /metrics answer exports', async () => {

@@ -147,7 +147,10 @@ describe('the join limit, as a fan meets it', () => {
     const retryAfter = Number(await response.headerValue('retry-after'));
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(60);
-    await b.page.getByRole('alert').filter({ hasText: `Too many tries. Please try again in ${retryAfter} s.` }).waitFor();
+    await b.page
+      .getByRole('alert')
+      .filter({ hasText: `Too many tries. Please try again in ${retryAfter} s.` })
+      .waitFor();
     await shot(b.page, 'join-rate-limited');
     await a.context.close();
     await b.context.close();

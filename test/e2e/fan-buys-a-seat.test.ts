@@ -1,15 +1,7 @@
 // Journey 1: a fan goes from the first page to the confirmation, through a seat map where other
 // fans' holds already show as taken.
 import { describe, expect, it } from 'vitest';
-import {
-  demoUsers,
-  docShot,
-  newFan,
-  seat,
-  shot,
-  useServerAndBrowser,
-  waitForText,
-} from './harness.js';
+import { demoUsers, docShot, newFan, seat, shot, useServerAndBrowser, waitForText } from './harness.js';
 
 describe('a fan buys a seat', () => {
   const fixture = useServerAndBrowser();

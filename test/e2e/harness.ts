@@ -133,8 +133,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
     throw new Error(`${String(error)}\n--- server output ---\n${output}`);
   }
 
-  const issueToken = (userId: string) =>
-    request<{ token: string; status: string; position: number }>('POST', '/api/v1/queue/tokens', { body: { userId } });
+  const issueToken = (userId: string) => request<{ token: string; status: string; position: number }>('POST', '/api/v1/queue/tokens', { body: { userId } });
 
   return {
     baseUrl,
@@ -240,10 +239,14 @@ export async function docShot(page: Page, name: string): Promise<void> {
 
 /** Waits until the locator's text matches. */
 export async function waitForText(locator: Locator, pattern: RegExp, timeoutMs = 15_000): Promise<string> {
-  return waitUntil(async () => {
-    const text = (await locator.textContent({ timeout: 1_000 })) ?? '';
-    return pattern.test(text) ? text : undefined;
-  }, `text ${pattern}`, timeoutMs);
+  return waitUntil(
+    async () => {
+      const text = (await locator.textContent({ timeout: 1_000 })) ?? '';
+      return pattern.test(text) ? text : undefined;
+    },
+    `text ${pattern}`,
+    timeoutMs,
+  );
 }
 
 /** Waits until the locator's attribute has the value. */
@@ -287,7 +290,10 @@ export async function openSeatMap(page: Page, concertTitle: string): Promise<voi
   await page.getByRole('heading', { name: 'Choose a concert' }).waitFor();
   await page.getByRole('button', { name: new RegExp(concertTitle) }).click();
   await page.getByRole('heading', { name: 'Choose a date' }).waitFor();
-  await page.getByRole('button', { name: /seats left/ }).first().click();
+  await page
+    .getByRole('button', { name: /seats left/ })
+    .first()
+    .click();
   await page.getByRole('heading', { name: 'Choose a seat' }).waitFor();
   await page.getByRole('group', { name: /^Seats on/ }).waitFor();
 }

@@ -1,14 +1,7 @@
 // Journey 5: the operator signs in on /admin, pauses admission and a new fan waits in line,
 // not admitted, until the operator resumes.
 import { describe, expect, it } from 'vitest';
-import {
-  adminKey,
-  joinWithUserId,
-  newFan,
-  shot,
-  useServerAndBrowser,
-  waitForText,
-} from './harness.js';
+import { adminKey, joinWithUserId, newFan, shot, useServerAndBrowser, waitForText } from './harness.js';
 
 describe('the operator page', () => {
   const fixture = useServerAndBrowser();

@@ -44,10 +44,7 @@ interface SaleToken {
 
 const inSeconds = (seconds: number) => new Date(Date.now() + seconds * 1000).toISOString();
 
-async function createSale(
-  server: TestServer,
-  input: { concertId: string; queueOpensAt: string; opensAt: string; maxSeatsPerUser?: number },
-): Promise<Sale> {
+async function createSale(server: TestServer, input: { concertId: string; queueOpensAt: string; opensAt: string; maxSeatsPerUser?: number }): Promise<Sale> {
   return server.request<Sale>('POST', '/admin/v1/sales', { body: input, admin: true });
 }
 
@@ -71,7 +68,9 @@ function saleCard(page: Page, saleId: string) {
 /** From the first page: the sale's Join button, then a user id typed in. */
 async function joinSaleWithUserId(page: Page, baseUrl: string, sale: Sale, userId: string): Promise<void> {
   await page.goto(baseUrl + '/');
-  await saleCard(page, sale.saleId).getByRole('button', { name: `Join this sale: ${sale.title}` }).click();
+  await saleCard(page, sale.saleId)
+    .getByRole('button', { name: `Join this sale: ${sale.title}` })
+    .click();
   await page.getByRole('heading', { name: `Joining the sale: ${sale.title}` }).waitFor();
   await page.getByLabel('Your user ID').fill(userId);
   await page.getByRole('button', { name: 'Join the line' }).click();

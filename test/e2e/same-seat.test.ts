@@ -2,15 +2,7 @@
 // told in words, stays on the map and sees the seat greyed out.
 import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import {
-  joinWithUserId,
-  newFan,
-  openSeatMap,
-  seat,
-  shot,
-  useServerAndBrowser,
-  waitUntil,
-} from './harness.js';
+import { joinWithUserId, newFan, openSeatMap, seat, shot, useServerAndBrowser, waitUntil } from './harness.js';
 
 describe('two fans, one seat', () => {
   const fixture = useServerAndBrowser();

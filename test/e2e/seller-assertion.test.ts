@@ -9,12 +9,7 @@ import { demoUsers, newFan, shot, useServerAndBrowser } from './harness.js';
 const secret = 'e2e-user-auth-secret-0123456789abcdef';
 
 function assertionFor(userId: string, key = secret): Promise<string> {
-  return new SignJWT({})
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(userId)
-    .setIssuedAt()
-    .setExpirationTime('5m')
-    .sign(new TextEncoder().encode(key));
+  return new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(userId).setIssuedAt().setExpirationTime('5m').sign(new TextEncoder().encode(key));
 }
 
 describe("a fan sent over by the seller's site", () => {
@@ -53,7 +48,7 @@ describe("a fan sent over by the seller's site", () => {
     await context.close();
   });
 
-  it('tells the fan to sign in again on the seller\'s site when the assertion is refused, and names a mismatch', async () => {
+  it("tells the fan to sign in again on the seller's site when the assertion is refused, and names a mismatch", async () => {
     const { server, browser } = fixture;
     const [fan, someoneElse] = await demoUsers(server);
     const { context, page } = await newFan(browser);

@@ -1,15 +1,7 @@
 // Journey 4: a fan whose points fall short of the price tops up on the hold page and pays, on a
 // phone-width screen.
 import { describe, expect, it } from 'vitest';
-import {
-  joinWithUserId,
-  newFan,
-  openSeatMap,
-  seat,
-  shot,
-  useServerAndBrowser,
-  waitForText,
-} from './harness.js';
+import { joinWithUserId, newFan, openSeatMap, seat, shot, useServerAndBrowser, waitForText } from './harness.js';
 
 describe('topping up', () => {
   const fixture = useServerAndBrowser();

@@ -1,18 +1,7 @@
 // Journey 2: with one active slot, the second fan waits at position 1, watching the waiting room
 // update live, and moves on to the concerts by itself when the first fan pays.
 import { describe, expect, it } from 'vitest';
-import {
-  demoUsers,
-  docShot,
-  joinWithUserId,
-  newFan,
-  openSeatMap,
-  seat,
-  shot,
-  useServerAndBrowser,
-  waitForAttribute,
-  waitForText,
-} from './harness.js';
+import { demoUsers, docShot, joinWithUserId, newFan, openSeatMap, seat, shot, useServerAndBrowser, waitForAttribute, waitForText } from './harness.js';
 
 describe('the waiting room', () => {
   const fixture = useServerAndBrowser({ QUEUE_ACTIVE_LIMIT: '1' });

@@ -17,7 +17,8 @@ const serverEntry = path.join(repoRoot, 'dist', 'src', 'server.js');
 const REFUSAL_MS = 10_000;
 const START_MS = 60_000;
 /** Never inherited from the calling shell: the test decides every one of these. */
-const serviceVariables = /^(PORT|HOST|DATABASE_URL|DATA_DIR|REDIS_URL|REDIS_PREFIX|ADMIN_KEY|TOKEN_SECRET|SEED_DEMO|NODE_ENV|LOG_LEVEL|QUEUE_.*|RESERVATION_.*|RATE_LIMIT_.*)$/;
+const serviceVariables =
+  /^(PORT|HOST|DATABASE_URL|DATA_DIR|REDIS_URL|REDIS_PREFIX|ADMIN_KEY|TOKEN_SECRET|SEED_DEMO|NODE_ENV|LOG_LEVEL|QUEUE_.*|RESERVATION_.*|RATE_LIMIT_.*)$/;
 
 class EmbeddedServer {
   readonly child: ChildProcess;
@@ -59,7 +60,11 @@ class EmbeddedServer {
     return this.exit === undefined;
   }
 
-  async call<T = any>(method: string, urlPath: string, o: { body?: unknown; token?: string; admin?: boolean; headers?: Record<string, string> } = {}): Promise<{ status: number; body: T }> {
+  async call<T = any>(
+    method: string,
+    urlPath: string,
+    o: { body?: unknown; token?: string; admin?: boolean; headers?: Record<string, string> } = {},
+  ): Promise<{ status: number; body: T }> {
     const headers: Record<string, string> = { ...o.headers };
     if (o.body !== undefined) headers['content-type'] = 'application/json';
     if (o.token) headers['authorization'] = `Bearer ${o.token}`;

@@ -44,7 +44,7 @@ export function postgresVersion(): string {
     versions = [];
   }
   const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
-  if (!newest) throw new Error('no PostgreSQL under /usr/lib/postgresql: the fault suite needs Debian\'s postgresql packages (pg_createcluster)');
+  if (!newest) throw new Error("no PostgreSQL under /usr/lib/postgresql: the fault suite needs Debian's postgresql packages (pg_createcluster)");
   return newest;
 }
 
@@ -228,10 +228,14 @@ export async function startRedis(): Promise<RedisProcess> {
       }),
     );
     if (c.pid) writeFileSync(pidFile, String(c.pid));
-    await waitFor(async () => {
-      if (!child) throw new Error(`redis-server on ${port} exited during start-up:\n${output}`);
-      await ping(port);
-    }, 10_000, 25);
+    await waitFor(
+      async () => {
+        if (!child) throw new Error(`redis-server on ${port} exited during start-up:\n${output}`);
+        await ping(port);
+      },
+      10_000,
+      25,
+    );
   };
 
   const kill = async () => {

@@ -98,15 +98,18 @@ describe('one instance SIGKILLed mid-burst', () => {
     });
 
     expect.soft(survivorsDuring.length, 'the survivors got requests while the victim was dead').toBeGreaterThan(50);
-    expect.soft(describeSamples(contractBreaches(survivorsAll, MAX_ANSWER_MS).concat(survivorsAll.filter((s) => s.status === 503))), 'the survivors: no 5xx, no hang, ever').toBe(
-      '0 request(s)',
-    );
+    expect
+      .soft(
+        describeSamples(contractBreaches(survivorsAll, MAX_ANSWER_MS).concat(survivorsAll.filter((s) => s.status === 503))),
+        'the survivors: no 5xx, no hang, ever',
+      )
+      .toBe('0 request(s)');
     expect.soft(restartError, 'the victim restarts on its port').toBeUndefined();
     expect.soft(recovery[VICTIM] ?? Infinity, 'the restarted victim answers a 2xx').toBeLessThanOrEqual(RECOVERY_DEADLINE_MS);
     expect.soft(victimAfter.length, 'the restarted victim took part in the burst').toBeGreaterThan(0);
-    expect.soft(describeSamples(contractBreaches(victimAfter, MAX_ANSWER_MS).concat(victimAfter.filter((s) => s.status === 503))), 'the restarted victim: no 5xx').toBe(
-      '0 request(s)',
-    );
+    expect
+      .soft(describeSamples(contractBreaches(victimAfter, MAX_ANSWER_MS).concat(victimAfter.filter((s) => s.status === 503))), 'the restarted victim: no 5xx')
+      .toBe('0 request(s)');
     expect.soft(ack.payments.length, 'payments went through during the burst').toBeGreaterThan(0);
     expect(formatInvariants(invariants)).toBe('ok');
   });

@@ -104,19 +104,31 @@ describe('PostgreSQL stopped and started mid-payments', () => {
       invariants: formatInvariants(invariants, ack),
     });
 
-    expect.soft(during.some((s) => s.status === 503), 'the outage was visible: some requests got 503').toBe(true);
-    expect.soft(describeSamples(contractBreaches(during, MAX_ANSWER_MS)), 'during the outage: only 503 SERVICE_UNAVAILABLE with Retry-After, within 2 s').toBe('0 request(s)');
+    expect
+      .soft(
+        during.some((s) => s.status === 503),
+        'the outage was visible: some requests got 503',
+      )
+      .toBe(true);
+    expect
+      .soft(describeSamples(contractBreaches(during, MAX_ANSWER_MS)), 'during the outage: only 503 SERVICE_UNAVAILABLE with Retry-After, within 2 s')
+      .toBe('0 request(s)');
     expect.soft(readyWhileDown.length, '/readyz was probed while PostgreSQL was down').toBeGreaterThan(0);
-    expect.soft(describeSamples(readyWhileDown.filter((s) => s.status !== 503 || s.ms > MAX_READYZ_MS)), '/readyz: 503 within 1 s while down').toBe('0 request(s)');
+    expect
+      .soft(describeSamples(readyWhileDown.filter((s) => s.status !== 503 || s.ms > MAX_READYZ_MS)), '/readyz: 503 within 1 s while down')
+      .toBe('0 request(s)');
     expect.soft(describeSamples(serverErrors), 'no 500 (nor any 5xx but 503) at any time').toBe('0 request(s)');
     expect.soft(describeSamples(hangs), `no request left without an answer for ${CLIENT_TIMEOUT_MS} ms`).toBe('0 request(s)');
     expect.soft(alive, 'every instance process stays alive').toBe(cluster.instances.length);
     for (const [i, t] of recovery.entries()) {
       expect.soft(t ?? Infinity, `instance ${i}: first 2xx within 5 s of PostgreSQL's return`).toBeLessThanOrEqual(RECOVERY_PROMISE_MS);
     }
-    expect.soft(describeSamples(contractBreaches(afterPromise, MAX_ANSWER_MS).concat(afterPromise.filter((s) => s.status === 503))), 'from 5 s after the return: no 5xx, no hang').toBe(
-      '0 request(s)',
-    );
+    expect
+      .soft(
+        describeSamples(contractBreaches(afterPromise, MAX_ANSWER_MS).concat(afterPromise.filter((s) => s.status === 503))),
+        'from 5 s after the return: no 5xx, no hang',
+      )
+      .toBe('0 request(s)');
     expect(formatInvariants(invariants)).toBe('ok');
   });
 });

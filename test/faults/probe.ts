@@ -163,7 +163,10 @@ export interface FaultReport {
 
 /** How a dead instance ended: the last lines of its output before the harness's exit note. */
 function lastWords(logs: string): string {
-  const lines = logs.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('[instance'));
+  const lines = logs
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('[instance'));
   return lines.slice(-2).join(' / ').slice(0, 400);
 }
 
@@ -415,26 +418,42 @@ export async function prepareSale(
   const days = Array.from({ length: dates }, () => uniqueDate());
   const created = await cluster.call('POST', '/admin/v1/concerts', {
     admin: true,
-    body: { title: `Fault ${randomUUID().slice(0, 8)}`, venue: 'Fault Hall', dates: days.map((date) => ({ date, startsAt: `${date}T19:00:00.000Z`, seatCount: 200, price })) },
+    body: {
+      title: `Fault ${randomUUID().slice(0, 8)}`,
+      venue: 'Fault Hall',
+      dates: days.map((date) => ({ date, startsAt: `${date}T19:00:00.000Z`, seatCount: 200, price })),
+    },
   });
   const { concertId } = expectStatus(created, 201, 'create concert');
   const seats: SeatRef[] = days.flatMap((date) => Array.from({ length: 200 }, (_, i) => ({ concertId, date, seatNumber: i + 1 })));
   const n = cluster.instances.length;
-  const fans = await mapLimit(Array.from({ length: fanCount }, (_, i) => i), 4, async (i): Promise<Fan> => {
-    const userId = await createUser(cluster, i % n);
-    const token = expectStatus(await join(cluster, userId, (i + 1) % n), 201, 'join').token;
-    return { userId, token };
-  });
-  await waitFor(async () => {
-    for (const f of fans) {
-      const state = expectStatus(await poll(cluster, f.token), 200, 'poll').status;
-      if (state !== 'ACTIVE') throw new Error(`fan ${f.userId} is ${state}`);
-    }
-  }, 10_000, 100);
+  const fans = await mapLimit(
+    Array.from({ length: fanCount }, (_, i) => i),
+    4,
+    async (i): Promise<Fan> => {
+      const userId = await createUser(cluster, i % n);
+      const token = expectStatus(await join(cluster, userId, (i + 1) % n), 201, 'join').token;
+      return { userId, token };
+    },
+  );
+  await waitFor(
+    async () => {
+      for (const f of fans) {
+        const state = expectStatus(await poll(cluster, f.token), 200, 'poll').status;
+        if (state !== 'ACTIVE') throw new Error(`fan ${f.userId} is ${state}`);
+      }
+    },
+    10_000,
+    100,
+  );
   // Seats are handed out from the end of the list so the load's holds (from the start) never collide with these.
   for (const [i, f] of fans.entries()) {
     const key = randomUUID();
-    const charged = await cluster.call('POST', `/api/v1/users/${f.userId}/points/charge`, { token: f.token, headers: { 'idempotency-key': key }, body: { amount: topUp } });
+    const charged = await cluster.call('POST', `/api/v1/users/${f.userId}/points/charge`, {
+      token: f.token,
+      headers: { 'idempotency-key': key },
+      body: { amount: topUp },
+    });
     expectStatus(charged, 200, 'top up');
     ack.charges.push({ userId: f.userId, key, amount: topUp });
     const seat = seats.pop()!;
@@ -467,7 +486,10 @@ export async function checkInvariants(databaseUrl: string, ack: Acknowledged): P
          select 1 from reservations r join payments p on p.reservation_id = r.id
          where r.id = s.reservation_id and r.status = 'CONFIRMED')`,
     );
-    await count('seat(s) with more than one CONFIRMED reservation', `select seat_id from reservations where status = 'CONFIRMED' group by seat_id having count(*) > 1`);
+    await count(
+      'seat(s) with more than one CONFIRMED reservation',
+      `select seat_id from reservations where status = 'CONFIRMED' group by seat_id having count(*) > 1`,
+    );
     await count(
       'payment(s) without their ledger PAYMENT row',
       `select p.id from payments p where p.amount > 0 and not exists (

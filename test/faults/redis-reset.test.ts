@@ -69,7 +69,12 @@ async function killRedisUnderPolling(cluster: Cluster, redis: RedisProcess, fans
     await redis.start();
     backAt = Date.now();
     // The operator's view needs Redis and no token: its first 2xx is the instance serving the line again.
-    recovery = await measureFirstOk(cluster.instances, backAt, (t) => probe.send(t, 'recovery', 'GET', '/admin/v1/queue', { admin: true }), RECOVERY_DEADLINE_MS);
+    recovery = await measureFirstOk(
+      cluster.instances,
+      backAt,
+      (t) => probe.send(t, 'recovery', 'GET', '/admin/v1/queue', { admin: true }),
+      RECOVERY_DEADLINE_MS,
+    );
   } finally {
     await Promise.all([polling.stop(), ready.stop()]);
     if (!redis.running) await redis.start();
@@ -80,18 +85,28 @@ async function killRedisUnderPolling(cluster: Cluster, redis: RedisProcess, fans
     during: probe.between(killAt, backAt, (s) => s.op !== 'readyz'),
     readyWhileDown: probe.between(downAt, startAt, (s) => s.op === 'readyz'),
     recovery,
-    notes: [`5xx other than 503 overall: ${serverErrors.length}, client timeouts: ${hangs.length}`, `outage ${startAt - downAt} ms (restart took ${backAt - startAt} ms)`],
+    notes: [
+      `5xx other than 503 overall: ${serverErrors.length}, client timeouts: ${hangs.length}`,
+      `outage ${startAt - downAt} ms (restart took ${backAt - startAt} ms)`,
+    ],
   };
 }
 
 /** The contract's promises about the outage itself, as soft expectations. */
 function expectOutageKeptTheContract(outage: Outage, cluster: Cluster): void {
-  expect.soft(outage.during.some((s) => s.status === 503), 'the outage was visible: some requests got 503').toBe(true);
-  expect.soft(describeSamples(contractBreaches(outage.during, MAX_ANSWER_MS)), 'during the outage: only 503 SERVICE_UNAVAILABLE with Retry-After, within 2 s').toBe(
-    '0 request(s)',
-  );
+  expect
+    .soft(
+      outage.during.some((s) => s.status === 503),
+      'the outage was visible: some requests got 503',
+    )
+    .toBe(true);
+  expect
+    .soft(describeSamples(contractBreaches(outage.during, MAX_ANSWER_MS)), 'during the outage: only 503 SERVICE_UNAVAILABLE with Retry-After, within 2 s')
+    .toBe('0 request(s)');
   expect.soft(outage.readyWhileDown.length, '/readyz was probed while Redis was down').toBeGreaterThan(0);
-  expect.soft(describeSamples(outage.readyWhileDown.filter((s) => s.status !== 503 || s.ms > MAX_READYZ_MS)), '/readyz: 503 within 1 s while down').toBe('0 request(s)');
+  expect
+    .soft(describeSamples(outage.readyWhileDown.filter((s) => s.status !== 503 || s.ms > MAX_READYZ_MS)), '/readyz: 503 within 1 s while down')
+    .toBe('0 request(s)');
   expect.soft(cluster.instances.filter((i) => i.alive).length, 'every instance process stays alive').toBe(cluster.instances.length);
   for (const [i, t] of outage.recovery.entries()) {
     expect.soft(t ?? Infinity, `instance ${i}: first 2xx within 5 s of Redis's return`).toBeLessThanOrEqual(RECOVERY_PROMISE_MS);
@@ -164,10 +179,14 @@ async function makeFans(cluster: Cluster, count: number): Promise<Fan[]> {
 async function settleTo(cluster: Cluster, fans: Fan[], expected: string, timeoutMs: number): Promise<string> {
   let last = '';
   try {
-    await waitFor(async () => {
-      last = tally((await statuses(cluster, fans)).sort());
-      expect(last).toBe(expected);
-    }, timeoutMs, 100);
+    await waitFor(
+      async () => {
+        last = tally((await statuses(cluster, fans)).sort());
+        expect(last).toBe(expected);
+      },
+      timeoutMs,
+      100,
+    );
   } catch {
     // The caller compares `last` with what it expected.
   }
@@ -200,7 +219,7 @@ describe('Redis killed and restarted empty mid-sale', () => {
     if (stage) await stopFaultStage(stage);
   });
 
-  it('answers 503 while Redis is away; after it returns empty, old tokens get LINE_RESET and the fans rejoin a line with the operator\'s limit', async () => {
+  it("answers 503 while Redis is away; after it returns empty, old tokens get LINE_RESET and the fans rejoin a line with the operator's limit", async () => {
     const { cluster, redis } = stage!;
     const patched = expectStatus(await cluster.call('PATCH', '/admin/v1/queue', { admin: true, body: { activeLimit: LIMIT } }), 200, 'set activeLimit');
     expect(patched).toMatchObject({ activeLimit: LIMIT, paused: false });
@@ -238,7 +257,9 @@ describe('Redis killed and restarted empty mid-sale', () => {
 
     expectOutageKeptTheContract(outage, cluster);
     expect.soft(oldTokens, 'a token of the lost line: 401 LINE_RESET').toBe(`401 LINE_RESET×${fans.length}`);
-    expect.soft(settings, "the operator's activeLimit survives the reset, on every instance").toBe(`activeLimit ${LIMIT} paused false×${cluster.instances.length}`);
+    expect
+      .soft(settings, "the operator's activeLimit survives the reset, on every instance")
+      .toBe(`activeLimit ${LIMIT} paused false×${cluster.instances.length}`);
     expect.soft(tally(rejoined.answers), 'every fan gets a new place in line').toBe(`201×${fans.length}`);
     expect.soft(admitted, 'the line admits again, exactly activeLimit').toBe(`ACTIVE×${LIMIT} WAITING×${12 - LIMIT}`);
     expect.soft(most, 'never more ACTIVE than activeLimit').toBeLessThanOrEqual(LIMIT);

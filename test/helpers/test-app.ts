@@ -106,10 +106,7 @@ export function uniqueDate(): string {
   return day.toISOString().slice(0, 10);
 }
 
-export async function createConcert(
-  app: FastifyInstance,
-  options: { dates?: number; seatCount?: number; price?: number } = {},
-): Promise<TestConcert> {
+export async function createConcert(app: FastifyInstance, options: { dates?: number; seatCount?: number; price?: number } = {}): Promise<TestConcert> {
   const dates = Array.from({ length: options.dates ?? 1 }, () => uniqueDate()).sort();
   const res = await app.inject({
     method: 'POST',
@@ -195,7 +192,11 @@ export async function expectLedgerMatchesBalances(db: Database, userIds: string[
   const rows = await db
     .selectFrom('users as u')
     .leftJoin(
-      db.selectFrom('point_ledger').select(['user_id', sql<number>`sum(amount)::bigint`.as('total')]).groupBy('user_id').as('l'),
+      db
+        .selectFrom('point_ledger')
+        .select(['user_id', sql<number>`sum(amount)::bigint`.as('total')])
+        .groupBy('user_id')
+        .as('l'),
       'l.user_id',
       'u.id',
     )

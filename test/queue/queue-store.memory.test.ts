@@ -14,7 +14,12 @@ describe('in-process queue store snapshots', () => {
   it('hands over only what changed since the last delta, and a poll only once it is well behind', async () => {
     const store = new MemoryQueueStore(timings, { activeLimit: 1, paused: false });
     const [a, b, c] = [await join(store), await join(store), await join(store)];
-    expect(store.takeDelta().tokens.map((t) => t[0]).sort()).toEqual([a.tokenId, b.tokenId, c.tokenId].sort());
+    expect(
+      store
+        .takeDelta()
+        .tokens.map((t) => t[0])
+        .sort(),
+    ).toEqual([a.tokenId, b.tokenId, c.tokenId].sort());
     expect(store.takeDelta().tokens).toEqual([]);
     await store.get(c.tokenId, T0 + 1_000, true);
     expect(store.takeDelta().tokens).toEqual([]);

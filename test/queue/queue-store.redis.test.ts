@@ -35,9 +35,7 @@ if (!redisUrl) {
     for (const prefix of prefixes.splice(0)) await deleteKeys(prefix);
   });
 
-  describeQueueStore('Redis', (storeTimings, initial) =>
-    RedisQueueStore.connect({ url, prefix: newPrefix(), timings: storeTimings, initial }),
-  );
+  describeQueueStore('Redis', (storeTimings, initial) => RedisQueueStore.connect({ url, prefix: newPrefix(), timings: storeTimings, initial }));
   describeQueueLines('Redis', (storeTimings, initial) => RedisQueueLines.connect({ url, prefix: newPrefix(), timings: storeTimings, initial }));
 
   describe('Redis queue store shared by several instances', () => {

@@ -261,8 +261,7 @@ export function describeQueueLines(name: string, makeLines: LinesFactory): void 
       for (let i = 0; i < n; i++) states.push((await store.join(randomUUID(), randomUUID(), now, randomUUID())).state);
       return states;
     }
-    const statuses = async (store: QueueStore, ids: string[], now: number) =>
-      Promise.all(ids.map(async (id) => (await store.get(id, now, false))!.status));
+    const statuses = async (store: QueueStore, ids: string[], now: number) => Promise.all(ids.map(async (id) => (await store.get(id, now, false))!.status));
 
     it('keeps lines apart: each has its own places, limit and admissions, and one user may stand in several', async () => {
       const lines = await open();
@@ -312,7 +311,13 @@ export function describeQueueLines(name: string, makeLines: LinesFactory): void 
         [3, 3],
       ]);
       expect((await store.admit(opensAt + 3)).admitted).toBe(2);
-      expect(await statuses(store, [...order, late!, lagging!].map((s) => s.tokenId), opensAt + 3)).toEqual(['ACTIVE', 'ACTIVE', 'WAITING', 'WAITING', 'WAITING']);
+      expect(
+        await statuses(
+          store,
+          [...order, late!, lagging!].map((s) => s.tokenId),
+          opensAt + 3,
+        ),
+      ).toEqual(['ACTIVE', 'ACTIVE', 'WAITING', 'WAITING', 'WAITING']);
       expect((await store.get(late!.tokenId, opensAt + 3, false))!.position).toBe(2);
     });
 
@@ -333,7 +338,13 @@ export function describeQueueLines(name: string, makeLines: LinesFactory): void 
       await store.admit(T0);
       await store.endLine(T0 + 1, 'EXPIRED');
       await store.endLine(T0 + 2, 'SOLD_OUT');
-      expect(await statuses(store, [active!, waiting!].map((s) => s.tokenId), T0 + 3)).toEqual(['EXPIRED', 'EXPIRED']);
+      expect(
+        await statuses(
+          store,
+          [active!, waiting!].map((s) => s.tokenId),
+          T0 + 3,
+        ),
+      ).toEqual(['EXPIRED', 'EXPIRED']);
       expect((await store.stats(T0 + 3)).ended).toBe(true);
     });
 
@@ -357,7 +368,13 @@ export function describeQueueLines(name: string, makeLines: LinesFactory): void 
       expect(await store.joinedCount()).toBe(3);
       // The drawn pre-queue and the first later join: the two after it joined too late for this pass.
       expect((await store.admit(opensAt + 2, Infinity, 1)).admitted).toBe(3);
-      expect(await statuses(store, [...early, ...later].map((s) => s.tokenId), opensAt + 3)).toEqual(['ACTIVE', 'ACTIVE', 'ACTIVE', 'WAITING', 'WAITING']);
+      expect(
+        await statuses(
+          store,
+          [...early, ...later].map((s) => s.tokenId),
+          opensAt + 3,
+        ),
+      ).toEqual(['ACTIVE', 'ACTIVE', 'ACTIVE', 'WAITING', 'WAITING']);
       expect((await store.admit(opensAt + 4)).admitted).toBe(2);
     });
 
@@ -368,7 +385,13 @@ export function describeQueueLines(name: string, makeLines: LinesFactory): void 
       await store.admit(T0);
       await store.expire(paid!.tokenId, T0 + 1);
       await store.endLine(T0 + 2, 'SOLD_OUT');
-      expect(await statuses(store, [paid!, active!, waiting!].map((s) => s.tokenId), T0 + 3)).toEqual(['EXPIRED', 'SOLD_OUT', 'SOLD_OUT']);
+      expect(
+        await statuses(
+          store,
+          [paid!, active!, waiting!].map((s) => s.tokenId),
+          T0 + 3,
+        ),
+      ).toEqual(['EXPIRED', 'SOLD_OUT', 'SOLD_OUT']);
       await expect(store.join(randomUUID(), randomUUID(), T0 + 4)).rejects.toBeInstanceOf(LineEndedError);
       expect(await store.stats(T0 + 4)).toMatchObject({ ended: true, waiting: 0, active: 0 });
       expect((await store.admit(T0 + 5)).admitted).toBe(0);

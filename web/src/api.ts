@@ -220,16 +220,13 @@ export const fanApi = {
   queueState: (token: string) => call<QueueState>('/api/v1/queue/tokens/me', { token }),
   queueEventsUrl: (token: string) => `/api/v1/queue/tokens/me/events?token=${segment(token)}`,
   concerts: (token: string) => call<{ concerts: Concert[] }>('/api/v1/concerts', { token }),
-  dates: (token: string, concertId: string) =>
-    call<{ dates: ConcertDate[] }>(`/api/v1/concerts/${segment(concertId)}/dates`, { token }),
+  dates: (token: string, concertId: string) => call<{ dates: ConcertDate[] }>(`/api/v1/concerts/${segment(concertId)}/dates`, { token }),
   seats: (token: string, concertId: string, date: string) =>
     call<{ seats: Seat[] }>(`/api/v1/concerts/${segment(concertId)}/dates/${segment(date)}/seats`, { token }),
   hold: (token: string, body: { userId: string; concertId: string; date: string; seatNumber: number }) =>
     call<Reservation>('/api/v1/reservations', { method: 'POST', body, token }),
-  reservation: (token: string, reservationId: string) =>
-    call<Reservation>(`/api/v1/reservations/${segment(reservationId)}`, { token }),
-  balance: (token: string, userId: string) =>
-    call<{ userId: string; balance: number }>(`/api/v1/users/${segment(userId)}/points`, { token }),
+  reservation: (token: string, reservationId: string) => call<Reservation>(`/api/v1/reservations/${segment(reservationId)}`, { token }),
+  balance: (token: string, userId: string) => call<{ userId: string; balance: number }>(`/api/v1/users/${segment(userId)}/points`, { token }),
   charge: (token: string, userId: string, amount: number, idempotencyKey: string) =>
     call<{ userId: string; balance: number }>(`/api/v1/users/${segment(userId)}/points/charge`, {
       method: 'POST',
@@ -243,14 +240,12 @@ export const fanApi = {
 
 export const adminApi = {
   queue: (adminKey: string) => call<QueueStats>('/admin/v1/queue', { adminKey }),
-  updateQueue: (adminKey: string, body: { activeLimit?: number; paused?: boolean }) =>
-    call<QueueStats>('/admin/v1/queue', { method: 'PATCH', body, adminKey }),
+  updateQueue: (adminKey: string, body: { activeLimit?: number; paused?: boolean }) => call<QueueStats>('/admin/v1/queue', { method: 'PATCH', body, adminKey }),
   sales: (adminKey: string) => call<{ sales: AdminSale[] }>('/admin/v1/sales', { adminKey }),
   createSale: (adminKey: string, body: NewSale) => call<AdminSale>('/admin/v1/sales', { method: 'POST', body, adminKey }),
   updateSale: (adminKey: string, saleId: string, body: SaleChange) =>
     call<AdminSale>(`/admin/v1/sales/${segment(saleId)}`, { method: 'PATCH', body, adminKey }),
-  createConcert: (adminKey: string, body: NewConcert) =>
-    call<{ concertId: string }>('/admin/v1/concerts', { method: 'POST', body, adminKey }),
+  createConcert: (adminKey: string, body: NewConcert) => call<{ concertId: string }>('/admin/v1/concerts', { method: 'POST', body, adminKey }),
 };
 
 /** A fresh Idempotency-Key; crypto.randomUUID needs a secure context, so fall back on plain http. */

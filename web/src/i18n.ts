@@ -24,7 +24,7 @@ const en = {
   badUserId: 'That does not look like a user ID. It has 36 characters, like 7b1e4c2a-0f3d-4c4e-9a57-2f6a1d9b8e10.',
   checkingBrowser: 'Checking your browser…',
   assertionMismatch:
-    'The ticket seller signed you in as a different fan than the one chosen here. Continue as that fan, or sign in again on the seller\'s site.',
+    "The ticket seller signed you in as a different fan than the one chosen here. Continue as that fan, or sign in again on the seller's site.",
 
   waitingTitle: 'You are in the waiting room',
   positionLabel: 'Your place in line',
@@ -42,8 +42,7 @@ const en = {
   userShort: (id: string) => `user ${id}`,
 
   expiredTitle: 'Your place in line has ended',
-  expiredText:
-    'The page was closed for too long, your turn ran out, or you already paid. Join again to get a new place at the back of the line.',
+  expiredText: 'The page was closed for too long, your turn ran out, or you already paid. Join again to get a new place at the back of the line.',
   rejoin: 'Join the line again',
   lineResetNotice: 'The waiting line was restarted by the service, so you were given a new place in it automatically.',
 
@@ -89,8 +88,7 @@ const en = {
   checkingDraw: 'Checking…',
   checkCommitmentOk: 'The seed published at the open matches the commitment shown before the draw.',
   checkCommitmentBad: 'The seed published at the open does NOT match the commitment shown before the draw.',
-  checkRankOk: (rank: string, count: string) =>
-    `Recomputed in this browser from all ${count} entries: your place is ${rank}, the same as the service says.`,
+  checkRankOk: (rank: string, count: string) => `Recomputed in this browser from all ${count} entries: your place is ${rank}, the same as the service says.`,
   checkRankBad: (rank: string, claimed: string, count: string) =>
     `Recomputed in this browser from all ${count} entries: your place is ${rank}, but the service says ${claimed}.`,
   checkNotIn: (count: string) => `Your entry is not among the ${count} entries of the draw.`,
@@ -102,7 +100,7 @@ const en = {
   closedText: (title: string) => `The on-sale of ${title} has ended, so its line is closed.`,
   thisSale: 'this concert',
   seatLimit: (n: number) => `You already hold or own ${n === 1 ? '1 seat' : `${n} seats`} of this sale, the most one fan may have.`,
-  joinSaleAgain: 'Join this sale\'s line again for another seat',
+  joinSaleAgain: "Join this sale's line again for another seat",
 
   yourTurn: 'It is your turn',
   turnEndsIn: (time: string) => `Your turn ends in ${time}`,
@@ -252,12 +250,12 @@ const en = {
     SALE_NOT_OPEN: 'The line for this sale is not open yet. Please come back when the countdown ends.',
     SOLD_OUT: 'This sale is sold out.',
     SALE_CLOSED: 'This sale has closed.',
-    SALE_MISMATCH: 'This concert is sold through a line of its own. Join that sale\'s line to buy seats for it.',
+    SALE_MISMATCH: "This concert is sold through a line of its own. Join that sale's line to buy seats for it.",
     SEAT_LIMIT_REACHED: 'You already have the most seats one fan may buy in this sale.',
     SALE_EXISTS: 'This concert already has a sale that is not closed.',
     SALE_STARTED: 'That time has already passed, so it can no longer be changed.',
     INVALID_USER_ASSERTION:
-      'Your sign-in from the ticket seller has expired or could not be checked. Please sign in again on the seller\'s site and come back from there.',
+      "Your sign-in from the ticket seller has expired or could not be checked. Please sign in again on the seller's site and come back from there.",
     BOT_CHECK_FAILED: 'Your browser did not pass our automatic check. Please try again; if it keeps failing, reload the page.',
   } as Record<string, string>,
 };
@@ -282,8 +280,7 @@ const ko: Dict = {
   joining: '들어가는 중…',
   badUserId: '사용자 ID 형식이 아닙니다. 7b1e4c2a-0f3d-4c4e-9a57-2f6a1d9b8e10 처럼 36자입니다.',
   checkingBrowser: '브라우저를 확인하는 중…',
-  assertionMismatch:
-    '예매처 사이트에 로그인한 사용자와 여기서 고른 사용자가 다릅니다. 로그인한 사용자로 계속하거나 예매처 사이트에서 다시 로그인해 주세요.',
+  assertionMismatch: '예매처 사이트에 로그인한 사용자와 여기서 고른 사용자가 다릅니다. 로그인한 사용자로 계속하거나 예매처 사이트에서 다시 로그인해 주세요.',
 
   waitingTitle: '대기실에 있습니다',
   positionLabel: '내 대기 순번',
@@ -301,8 +298,7 @@ const ko: Dict = {
   userShort: (id: string) => `사용자 ${id}`,
 
   expiredTitle: '대기 순번이 만료되었습니다',
-  expiredText:
-    '페이지를 너무 오래 닫아 두었거나, 이용 시간이 끝났거나, 이미 결제를 마쳤습니다. 다시 들어가면 대기열 맨 뒤에 새 순번을 받습니다.',
+  expiredText: '페이지를 너무 오래 닫아 두었거나, 이용 시간이 끝났거나, 이미 결제를 마쳤습니다. 다시 들어가면 대기열 맨 뒤에 새 순번을 받습니다.',
   rejoin: '대기열 다시 들어가기',
   lineResetNotice: '서비스 사정으로 대기열이 다시 시작되어, 자동으로 새 순번을 받았습니다.',
 
@@ -348,7 +344,8 @@ const ko: Dict = {
   checkingDraw: '검증하는 중…',
   checkCommitmentOk: '오픈 때 공개된 시드가 추첨 전에 보여 드린 약속값과 일치합니다.',
   checkCommitmentBad: '오픈 때 공개된 시드가 추첨 전에 보여 드린 약속값과 일치하지 않습니다.',
-  checkRankOk: (rank: string, count: string) => `이 브라우저에서 전체 ${count}명의 추첨을 다시 계산한 결과 내 순번은 ${rank}번으로, 서비스가 알려 준 순번과 같습니다.`,
+  checkRankOk: (rank: string, count: string) =>
+    `이 브라우저에서 전체 ${count}명의 추첨을 다시 계산한 결과 내 순번은 ${rank}번으로, 서비스가 알려 준 순번과 같습니다.`,
   checkRankBad: (rank: string, claimed: string, count: string) =>
     `이 브라우저에서 전체 ${count}명의 추첨을 다시 계산한 결과 내 순번은 ${rank}번이지만, 서비스는 ${claimed}번이라고 합니다.`,
   checkNotIn: (count: string) => `추첨에 참여한 ${count}명 가운데 내 자리가 없습니다.`,

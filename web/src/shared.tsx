@@ -39,13 +39,7 @@ export function Frame({ subtitle, aside, children }: { subtitle?: string; aside?
         </div>
         <div class="top-actions">
           {aside}
-          <button
-            type="button"
-            class="lang"
-            lang={lang === 'en' ? 'ko' : 'en'}
-            aria-label={t.switchLabel}
-            onClick={() => setLang(lang === 'en' ? 'ko' : 'en')}
-          >
+          <button type="button" class="lang" lang={lang === 'en' ? 'ko' : 'en'} aria-label={t.switchLabel} onClick={() => setLang(lang === 'en' ? 'ko' : 'en')}>
             {t.switchTo}
           </button>
         </div>

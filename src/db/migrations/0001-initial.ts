@@ -73,12 +73,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .where(sql.ref('status'), 'in', ['HELD', 'CONFIRMED'])
     .execute();
   await db.schema.createIndex('reservations_user_idx').on('reservations').column('user_id').execute();
-  await db.schema
-    .createIndex('seats_held_until_idx')
-    .on('seats')
-    .column('held_until')
-    .where(sql.ref('status'), '=', 'HELD')
-    .execute();
+  await db.schema.createIndex('seats_held_until_idx').on('seats').column('held_until').where(sql.ref('status'), '=', 'HELD').execute();
 
   await db.schema
     .createTable('payments')

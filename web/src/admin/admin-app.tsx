@@ -83,13 +83,7 @@ function KeyForm({ error, onSubmit }: { error: string | null; onSubmit: (key: st
       >
         <label for="admin-key">{t.adminKeyLabel}</label>
         <div class="row">
-          <input
-            id="admin-key"
-            type="password"
-            autoComplete="current-password"
-            value={key}
-            onInput={(event) => setKey(event.currentTarget.value)}
-          />
+          <input id="admin-key" type="password" autoComplete="current-password" value={key} onInput={(event) => setKey(event.currentTarget.value)} />
           <button type="submit" class="primary">
             {t.signIn}
           </button>
@@ -217,9 +211,7 @@ function QueuePanel({ adminKey, onRejected }: { adminKey: string; onRejected: (r
               type="button"
               class={stats.paused ? 'primary' : 'danger'}
               disabled={busy}
-              onClick={() =>
-                update({ paused: !stats.paused }, (next) => (next.paused ? t.pausedNow : t.resumedNow))
-              }
+              onClick={() => update({ paused: !stats.paused }, (next) => (next.paused ? t.pausedNow : t.resumedNow))}
             >
               {stats.paused ? t.resume : t.pause}
             </button>

@@ -30,11 +30,7 @@ export function QueueChart({ samples, windowMs }: { samples: Sample[]; windowMs:
           <span class="key waiting" /> {t.waiting} <span class="key active" /> {t.active}
         </span>
       </figcaption>
-      <svg
-        viewBox={`0 0 ${width} ${height}`}
-        role="img"
-        aria-label={`${t.chartTitle}. ${last ? t.chartSummary(last.waiting, last.active) : ''}`}
-      >
+      <svg viewBox={`0 0 ${width} ${height}`} role="img" aria-label={`${t.chartTitle}. ${last ? t.chartSummary(last.waiting, last.active) : ''}`}>
         <line class="axis" x1={pad.left} y1={height - pad.bottom} x2={width - pad.right} y2={height - pad.bottom} />
         <line class="grid" x1={pad.left} y1={pad.top} x2={width - pad.right} y2={pad.top} />
         <text class="tick" x={pad.left - 4} y={pad.top + 4} text-anchor="end">

@@ -180,11 +180,7 @@ function SalePanel({
         {sale.venue} · <span class="mono">{sale.concertId}</span>
       </p>
       <p class="small" data-testid="sale-schedule">
-        {t.scheduleLine(
-          formatWhen(lang, sale.queueOpensAt),
-          formatWhen(lang, sale.opensAt),
-          sale.closesAt ? formatWhen(lang, sale.closesAt) : null,
-        )}
+        {t.scheduleLine(formatWhen(lang, sale.queueOpensAt), formatWhen(lang, sale.opensAt), sale.closesAt ? formatWhen(lang, sale.closesAt) : null)}
       </p>
       <dl class="tiles compact">
         {tiles.map(([testId, label, value]) => (
@@ -438,12 +434,7 @@ function NewConcertForm({
           </div>
           <div class="field">
             <label for="new-concert-price">{t.priceWonLabel}</label>
-            <input
-              id="new-concert-price"
-              inputMode="numeric"
-              value={price}
-              onInput={(event) => setPrice(event.currentTarget.value.replace(/[^\d]/g, ''))}
-            />
+            <input id="new-concert-price" inputMode="numeric" value={price} onInput={(event) => setPrice(event.currentTarget.value.replace(/[^\d]/g, ''))} />
           </div>
         </div>
         <ErrorLine text={error} />

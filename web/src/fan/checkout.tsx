@@ -84,7 +84,10 @@ export function Checkout({ token, userId, onApiError, concert, reservation, onPa
       onPaid(await fanApi.pay(token, userId, reservation.reservationId, payKey));
     } catch (failure) {
       if (failure instanceof ApiError && failure.code === 'INSUFFICIENT_BALANCE') {
-        fanApi.balance(token, userId).then((answer) => setBalance(answer.balance), () => {});
+        fanApi.balance(token, userId).then(
+          (answer) => setBalance(answer.balance),
+          () => {},
+        );
       }
       fail(failure);
     } finally {

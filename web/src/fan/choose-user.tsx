@@ -104,13 +104,7 @@ export function ChooseUser({ busy, checking, error, onJoin, sale, onPickSale, on
           <ul class="choices">
             {demoUsers.map((user) => (
               <li key={user.userId}>
-                <button
-                  type="button"
-                  class="choice"
-                  disabled={busy}
-                  aria-label={t.continueAs(user.name)}
-                  onClick={() => onJoin(user.userId, user.name)}
-                >
+                <button type="button" class="choice" disabled={busy} aria-label={t.continueAs(user.name)} onClick={() => onJoin(user.userId, user.name)}>
                   <span class="avatar" aria-hidden="true">
                     {initials(user.name)}
                   </span>

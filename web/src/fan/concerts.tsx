@@ -97,9 +97,7 @@ export function DateList({
                 <span class="choice-title">
                   {formatDay(lang, date.date)} {formatTime(lang, date.startsAt)}
                 </span>
-                <span class="choice-sub">
-                  {t.seatsLeft(formatNumber(lang, date.availableSeats), formatNumber(lang, date.totalSeats))}
-                </span>
+                <span class="choice-sub">{t.seatsLeft(formatNumber(lang, date.availableSeats), formatNumber(lang, date.totalSeats))}</span>
               </button>
             </li>
           ))}

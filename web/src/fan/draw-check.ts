@@ -88,8 +88,7 @@ export async function checkDraw(draw: DrawInput, claim: FanClaim): Promise<DrawC
   const recomputedCommitment = await sha256Hex(hexToBytes(draw.seed));
   const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
   const commitmentMatches =
-    same(recomputedCommitment, draw.commitment) &&
-    (claim.commitmentSeenBefore === undefined || same(recomputedCommitment, claim.commitmentSeenBefore));
+    same(recomputedCommitment, draw.commitment) && (claim.commitmentSeenBefore === undefined || same(recomputedCommitment, claim.commitmentSeenBefore));
   const order = await drawOrder(draw.seed, draw.entries);
   const index = order.indexOf(claim.entryId);
   const rank = index === -1 ? null : index + 1;

@@ -62,17 +62,14 @@ export function FanApp() {
     saveSession(next);
     setSessionState(next);
   }, []);
-  const patch = useCallback(
-    (changes: Partial<FanSession>) => {
-      setSessionState((current) => {
-        if (!current) return current;
-        const next = { ...current, ...changes };
-        saveSession(next);
-        return next;
-      });
-    },
-    [],
-  );
+  const patch = useCallback((changes: Partial<FanSession>) => {
+    setSessionState((current) => {
+      if (!current) return current;
+      const next = { ...current, ...changes };
+      saveSession(next);
+      return next;
+    });
+  }, []);
 
   /** The sale's line is over for good; the final screen stays after a reload. */
   const endSale = useCallback((ended: 'SOLD_OUT' | 'CLOSED') => {
@@ -86,17 +83,14 @@ export function FanApp() {
   }, []);
 
   /** Where a queue state sends the fan. */
-  const enterQueueState = useCallback(
-    (state: QueueState) => {
-      setQueue(state);
-      if (state.status === 'SOLD_OUT') endSale('SOLD_OUT');
-      else if (state.phase === 'CLOSED') endSale('CLOSED');
-      else if (state.status === 'ACTIVE') setPhase('active');
-      else if (state.status === 'WAITING') setPhase('waiting');
-      else setPhase('expired');
-    },
-    [],
-  );
+  const enterQueueState = useCallback((state: QueueState) => {
+    setQueue(state);
+    if (state.status === 'SOLD_OUT') endSale('SOLD_OUT');
+    else if (state.phase === 'CLOSED') endSale('CLOSED');
+    else if (state.status === 'ACTIVE') setPhase('active');
+    else if (state.status === 'WAITING') setPhase('waiting');
+    else setPhase('expired');
+  }, []);
 
   /**
    * The service lost its line (its queue store came back empty): the fan did nothing wrong, so they get
@@ -132,29 +126,26 @@ export function FanApp() {
   }, []);
 
   /** A shared reaction to errors from any step: an ended token or a not-yet-active one moves the phase. */
-  const handleApiError = useCallback(
-    (failure: unknown): boolean => {
-      if (isLineReset(failure)) {
-        rejoinAfterReset();
-        return true;
-      }
-      if (isTokenEnded(failure)) {
-        settleEndedToken();
-        return true;
-      }
-      const ended = saleEndedBy(failure);
-      if (ended) {
-        endSale(ended);
-        return true;
-      }
-      if (failure instanceof ApiError && failure.code === 'TOKEN_NOT_ACTIVE') {
-        setPhase('waiting');
-        return true;
-      }
-      return false;
-    },
-    [],
-  );
+  const handleApiError = useCallback((failure: unknown): boolean => {
+    if (isLineReset(failure)) {
+      rejoinAfterReset();
+      return true;
+    }
+    if (isTokenEnded(failure)) {
+      settleEndedToken();
+      return true;
+    }
+    const ended = saleEndedBy(failure);
+    if (ended) {
+      endSale(ended);
+      return true;
+    }
+    if (failure instanceof ApiError && failure.code === 'TOKEN_NOT_ACTIVE') {
+      setPhase('waiting');
+      return true;
+    }
+    return false;
+  }, []);
 
   // After a reload: ask where this token stands before showing anything.
   useEffect(() => {
@@ -179,12 +170,15 @@ export function FanApp() {
   useEffect(() => {
     if (!Number.isFinite(activeUntil) || !session?.token) return;
     const token = session.token;
-    const timer = setTimeout(() => {
-      fanApi.queueState(token).then(enterQueueState, (failure: unknown) => {
-        if (isLineReset(failure)) rejoinAfterReset();
-        else if (isTokenEnded(failure)) settleEndedToken();
-      });
-    }, Math.max(0, activeUntil - Date.now()) + 1000);
+    const timer = setTimeout(
+      () => {
+        fanApi.queueState(token).then(enterQueueState, (failure: unknown) => {
+          if (isLineReset(failure)) rejoinAfterReset();
+          else if (isTokenEnded(failure)) settleEndedToken();
+        });
+      },
+      Math.max(0, activeUntil - Date.now()) + 1000,
+    );
     return () => clearTimeout(timer);
   }, [activeUntil, session?.token]);
 
@@ -342,14 +336,7 @@ export function FanApp() {
   if (!session.concert) {
     step = <ConcertList {...common} onPick={(concert) => patch({ concert, date: undefined })} />;
   } else if (!session.date) {
-    step = (
-      <DateList
-        {...common}
-        concert={session.concert}
-        onPick={(date) => patch({ date })}
-        onBack={() => patch({ concert: undefined })}
-      />
-    );
+    step = <DateList {...common} concert={session.concert} onPick={(date) => patch({ date })} onBack={() => patch({ concert: undefined })} />;
   } else if (session.reservation?.status !== 'HELD') {
     step = (
       <SeatMap

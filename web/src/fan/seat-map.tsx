@@ -153,9 +153,7 @@ export function SeatMap({ token, userId, onApiError, concert, date, onHeld, onBa
           {numbers.map((n) => {
             const seat = free?.get(n);
             const isChosen = seat !== undefined && selected === n;
-            const label = seat
-              ? (isChosen ? t.seatChosen : t.seatFree)(n, formatMoney(lang, seat.price))
-              : t.seatTaken(n);
+            const label = seat ? (isChosen ? t.seatChosen : t.seatFree)(n, formatMoney(lang, seat.price)) : t.seatTaken(n);
             return (
               <button
                 key={n}

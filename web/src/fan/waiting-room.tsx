@@ -197,14 +197,7 @@ export function WaitingRoom({
               </span>
             </div>
           </div>
-          <div
-            class="progress"
-            role="progressbar"
-            aria-label={t.progressLabel}
-            aria-valuemin={0}
-            aria-valuemax={100}
-            aria-valuenow={percent}
-          >
+          <div class="progress" role="progressbar" aria-label={t.progressLabel} aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent}>
             <div class="progress-fill" style={{ width: `${percent}%` }} />
           </div>
           {saleId && state.entryId && typeof state.drawRank === 'number' && (
@@ -219,8 +212,7 @@ export function WaitingRoom({
       )}
       {!inPrequeue && <p>{t.keepOpen}</p>}
       <p class="muted small" role="status">
-        <span class={mode === 'live' ? 'dot live' : 'dot'} aria-hidden="true" />{' '}
-        {mode === 'live' ? t.liveUpdates : t.pollingUpdates(pollSeconds)}
+        <span class={mode === 'live' ? 'dot live' : 'dot'} aria-hidden="true" /> {mode === 'live' ? t.liveUpdates : t.pollingUpdates(pollSeconds)}
       </p>
       <ErrorLine text={error ? errorText(t, error) : null} />
       <button type="button" class="link" onClick={onLeave}>
