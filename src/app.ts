@@ -44,7 +44,7 @@ import { connectFailFast } from './queue/queue.store.redis.js';
 import type { Redis } from 'ioredis';
 import { batchedUserExists } from './users/user.repository.js';
 import { CANONICAL_UUID } from './ids.js';
-import { defaultWebRoot, registerWeb } from './web/web.plugin.js';
+import { defaultWebRoot, registerDevWeb, registerWeb } from './web/web.plugin.js';
 
 export interface AppDeps {
   /** An open, migrated database to use instead of opening one from the config (tests share one). */
@@ -91,7 +91,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   // The contract wants JSON only: without this, text/plain would be parsed and fail validation as 400, not 415.
   app.removeContentTypeParser('text/plain');
   registerErrorHandling(app);
-  await registerSecurityHeaders(app);
+  await registerSecurityHeaders(app, { dev: config.webDev });
   // This app's own registry (never prom-client's global one): every instance exports its own numbers.
   const metrics = createMetrics();
   registerRequestTiming(app, metrics);
@@ -211,7 +211,8 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     await app.register(paymentRoutes, { payments, queue });
     await app.register(adminRoutes, { adminKey: config.adminKey, db, concerts, queue });
     if (config.seedDemo) await app.register(demoRoutes, { db });
-    await registerWeb(app, { root: defaultWebRoot() });
+    if (config.webDev) await registerDevWeb(app);
+    else await registerWeb(app, { root: defaultWebRoot() });
 
     await queue.start();
     await sales.start();

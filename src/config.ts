@@ -64,6 +64,8 @@ export interface Config {
   logLevel: string;
   /** Pretty, per-request logs for people; production keeps request logs off the hot path. */
   production: boolean;
+  /** Serve the pages from web/ through Vite's dev server, with hot reload (`npm run dev`). */
+  webDev: boolean;
 }
 
 export class ConfigError extends Error {
@@ -218,6 +220,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     seedDemo,
     logLevel: readLogLevel(env),
     production: nodeEnv === 'production',
+    webDev: readBoolean(env, 'WEB_DEV', false),
   });
 }
 
@@ -247,6 +250,7 @@ export function testConfig(
     seedDemo: false,
     logLevel: 'silent',
     production: false,
+    webDev: false,
     ...rest,
     botCheck: { mode: 'off' as const, cost: 1_000, expiresSeconds: 300, ...botCheck },
     // Tests drive many fans from one address: limits are on only where a test asks for them.

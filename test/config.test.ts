@@ -41,6 +41,7 @@ const VARIABLES = [
   'RATE_LIMIT_HOLD_PER_MINUTE',
   'RATE_LIMIT_PER_MINUTE',
   'METRICS_KEY',
+  'WEB_DEV',
 ] as const;
 
 const SECRET = 'a-shared-secret-of-32-characters';
@@ -648,5 +649,13 @@ describe('METRICS_KEY', () => {
 
   it('treats a blank value as unset', () => {
     expect(loadConfig({ ...EMBEDDED, METRICS_KEY: '   ' }).metricsKey).toBeUndefined();
+  });
+});
+
+describe('WEB_DEV', () => {
+  it('is off by default (the built pages), on with true (npm run dev), and refuses anything else', () => {
+    expect(loadConfig({ ...EMBEDDED }).webDev).toBe(false);
+    expect(loadConfig({ ...EMBEDDED, WEB_DEV: 'true' }).webDev).toBe(true);
+    expect(() => loadConfig({ ...EMBEDDED, WEB_DEV: 'vite' })).toThrow(/^WEB_DEV must be true or false/);
   });
 });

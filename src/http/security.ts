@@ -20,9 +20,15 @@ export const CONTENT_SECURITY_POLICY = {
   frameAncestors: ["'none'"],
 };
 
-export async function registerSecurityHeaders(app: FastifyInstance): Promise<void> {
+/**
+ * Vite's dev server injects each module's CSS as a <style> element and talks to the page over a
+ * WebSocket for hot reload: `npm run dev` allows those, and nothing else changes.
+ */
+const DEV_CONTENT_SECURITY_POLICY = { ...CONTENT_SECURITY_POLICY, styleSrc: ["'self'", "'unsafe-inline'"], connectSrc: ["'self'", 'ws:'] };
+
+export async function registerSecurityHeaders(app: FastifyInstance, { dev }: { dev: boolean }): Promise<void> {
   await app.register(helmet, {
-    contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY },
+    contentSecurityPolicy: { useDefaults: false, directives: dev ? DEV_CONTENT_SECURITY_POLICY : CONTENT_SECURITY_POLICY },
     // Pages served over plain HTTP on a laptop must not be told to upgrade; a TLS proxy sets HSTS.
     strictTransportSecurity: false,
   });

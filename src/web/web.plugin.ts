@@ -26,6 +26,32 @@ export function defaultWebRoot(): string {
   return path.join(dir, 'dist', 'web');
 }
 
+/** What Vite serves in dev mode: the two pages, their modules and its own client; everything else is the service's. */
+const VITE_PATHS = /^\/(index\.html|admin(\.html)?)?(\?|$)|^\/(@|src\/|node_modules\/)/;
+
+/**
+ * `npm run dev`: the pages from web/ through Vite's dev server in middleware mode, on the service's
+ * own port, with hot reload over the same server. Vite is a development dependency, loaded only here.
+ */
+export async function registerDevWeb(app: FastifyInstance): Promise<void> {
+  const { createServer } = await import('vite');
+  const repoRoot = path.dirname(path.dirname(defaultWebRoot()));
+  const vite = await createServer({
+    configFile: path.join(repoRoot, 'web', 'vite.config.ts'),
+    appType: 'mpa',
+    server: { middlewareMode: true, hmr: { server: app.server } },
+  });
+  app.addHook('onClose', async () => vite.close());
+  app.addHook('onRequest', (request, reply, done) => {
+    if ((request.method !== 'GET' && request.method !== 'HEAD') || !VITE_PATHS.test(request.url)) return done();
+    if (request.url === '/admin' || request.url.startsWith('/admin?')) request.raw.url = request.url.replace('/admin', '/admin.html');
+    reply.hijack();
+    // The headers hooks set so far (helmet's) go out with Vite's answer too.
+    for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) reply.raw.setHeader(name, value);
+    vite.middlewares(request.raw, reply.raw);
+  });
+}
+
 function setCacheHeaders(reply: FastifyReply, filePath: string): void {
   const immutable = filePath.split(path.sep).includes('assets');
   reply.header('cache-control', immutable ? `public, max-age=${yearSeconds}, immutable` : 'no-cache');
