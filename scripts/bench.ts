@@ -26,6 +26,7 @@ const USAGE = `usage: npm run bench -- [flags]
   --waiting N           WAITING tokens during the large poll run (default 100000)
   --waiting-small N     WAITING tokens during the small poll run (default 1000)
   --poll-only           only the baseline and the two poll runs (for profiling)
+  --scrape S            GET /metrics on every instance every S seconds throughout, as Prometheus would
   --profile             run the server under --cpu-prof and summarise where its time went
   --build               rebuild dist/ first (default: only when missing)
   --publish             also copy the chart to docs/bench.svg for the README
@@ -35,7 +36,7 @@ const flags = parseFlags(
   process.argv.slice(2),
   {
     booleans: ['postgres', 'redis', 'smoke', 'publish', 'poll-only', 'profile', 'build'],
-    numbers: ['instances', 'duration', 'warmup', 'connections', 'race-users', 'race-sockets', 'waiting', 'waiting-small'],
+    numbers: ['scrape', 'instances', 'duration', 'warmup', 'connections', 'race-users', 'race-sockets', 'waiting', 'waiting-small'],
   },
   USAGE,
 );
@@ -53,6 +54,7 @@ const settings = {
   raceSockets: flags.num('race-sockets', 256),
   waitingSmall: flags.num('waiting-small', smoke ? 100 : 1_000),
   waitingLarge: flags.num('waiting', smoke ? 1_000 : pollOnly ? 0 : 100_000),
+  scrapeSeconds: flags.num('scrape', 0),
 };
 const RACE_SEATS = 50;
 const PRICE = 50_000;
@@ -186,6 +188,23 @@ async function main(): Promise<void> {
   log(`service: ${service.describe} at ${service.urls.join(', ')}`);
   const urls = service.urls;
   const admin = adminClient(urls, service.adminKey, 64);
+  // A Prometheus scraping every instance, for the whole run when asked.
+  const scrapes = { ok: 0, failed: 0 };
+  const scraper =
+    settings.scrapeSeconds > 0
+      ? setInterval(() => {
+          for (const url of urls) {
+            fetch(`${url}/metrics`)
+              .then(async (response) => {
+                await response.arrayBuffer();
+                if (response.ok) scrapes.ok++;
+                else scrapes.failed++;
+              })
+              .catch(() => scrapes.failed++);
+          }
+        }, settings.scrapeSeconds * 1000)
+      : undefined;
+  scraper?.unref();
   const results: ScenarioResult[] = [];
   const notes: string[] = [];
   let race: RaceResult | undefined;
@@ -371,7 +390,9 @@ async function main(): Promise<void> {
   const command = `npm run bench --${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`;
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, load average at start ${loadAtStart}`;
   const mode = `${instances} instance${instances > 1 ? 's' : ''}, ${postgres ? 'PostgreSQL' : 'embedded PGlite'}, ${redis ? 'Redis' : 'in-process'} queue`;
-  const conditions = `${settings.connections} connections, ${settings.duration} s measured after ${settings.warmup} s warm-up per scenario`;
+  if (scraper) clearInterval(scraper);
+  const scraping = settings.scrapeSeconds > 0 ? `; /metrics scraped every ${settings.scrapeSeconds} s (${scrapes.ok} scrapes, ${scrapes.failed} failed)` : '';
+  const conditions = `${settings.connections} connections, ${settings.duration} s measured after ${settings.warmup} s warm-up per scenario${scraping}`;
 
   console.log(`\nboxoffice bench — ${mode}\n${machine}\n${conditions}\n`);
   console.log(textTable(header, rows));
