@@ -24,7 +24,7 @@ import { paymentRoutes } from './payments/payment.routes.js';
 import { createPaymentService } from './payments/payment.service.js';
 import { pointsRoutes } from './points/points.routes.js';
 import { createPointsService } from './points/points.service.js';
-import { queueRoutes } from './queue/queue.routes.js';
+import { queueRoutes, queueStatusRoutes } from './queue/queue.routes.js';
 import { ensureLineSettings, loadLineSettings, updateLineSettings } from './queue/queue-line.repository.js';
 import { loadSavedLines, startSnapshots, type SnapshotLoop } from './queue/queue-snapshots.js';
 import { createQueueService } from './queue/queue.service.js';
@@ -91,7 +91,17 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   // The contract wants JSON only: without this, text/plain would be parsed and fail validation as 400, not 415.
   app.removeContentTypeParser('text/plain');
   registerErrorHandling(app);
-  await registerSecurityHeaders(app, { dev: config.webDev });
+  // Security headers go with documents and API answers, not with queue polls and streams (see
+  // queueStatusRoutes): those are registered outside `documents`, the scope that sends them. In
+  // development every path may be one of Vite's, so every answer gets them.
+  const documents = async (scope: FastifyInstance, register: (scope: FastifyInstance) => Promise<void>) => {
+    if (config.webDev) return register(scope);
+    await scope.register(async (withHeaders) => {
+      await registerSecurityHeaders(withHeaders, { dev: false });
+      await register(withHeaders);
+    });
+  };
+  if (config.webDev) await registerSecurityHeaders(app, { dev: true });
   // This app's own registry (never prom-client's global one): every instance exports its own numbers.
   const metrics = createMetrics();
   registerRequestTiming(app, metrics);
@@ -182,37 +192,32 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
         },
       },
     });
-    // Swagger UI's page carries its own CSP, with hashes of its inline scripts. Its React sets inline
-    // styles, so only its pages allow those; and plain-HTTP hosts must not be told to upgrade.
-    await app.register(swaggerUi, {
-      routePrefix: '/docs',
-      staticCSP: true,
-      transformStaticCSP: (header) =>
-        header.replace("style-src 'self' https:", "style-src 'self' 'unsafe-inline'").replace(/ ?upgrade-insecure-requests;?/, ''),
-    });
-    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-
     const heartbeatMs = Math.min(15_000, (config.queue.waitingIdleSeconds * 1000) / 3);
-    await app.register(healthRoutes, { db, lines });
-    await app.register(metricsRoutes, { metrics, metricsKey: config.metricsKey });
-    await app.register(queueRoutes, {
-      queue,
-      admitToSale: (saleId) => sales.admitToSale(saleId),
-      heartbeatMs,
-      assertions,
-      botCheck,
-      joinLimit: limits.join,
-      metrics,
+    await app.register(queueStatusRoutes, { queue, heartbeatMs, metrics });
+    const store = lines;
+    await documents(app, async (scope) => {
+      // Swagger UI's page carries its own CSP, with hashes of its inline scripts. Its React sets inline
+      // styles, so only its pages allow those; and plain-HTTP hosts must not be told to upgrade.
+      await scope.register(swaggerUi, {
+        routePrefix: '/docs',
+        staticCSP: true,
+        transformStaticCSP: (header) =>
+          header.replace("style-src 'self' https:", "style-src 'self' 'unsafe-inline'").replace(/ ?upgrade-insecure-requests;?/, ''),
+      });
+      scope.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+      await scope.register(healthRoutes, { db, lines: store });
+      await scope.register(metricsRoutes, { metrics, metricsKey: config.metricsKey });
+      await scope.register(queueRoutes, { queue, admitToSale: (saleId) => sales.admitToSale(saleId), assertions, botCheck, joinLimit: limits.join });
+      await scope.register(saleRoutes, { sales, adminKey: config.adminKey });
+      await scope.register(concertRoutes, { concerts, queue, sales });
+      await scope.register(reservationRoutes, { reservations, queue, sales, holdLimit: limits.hold });
+      await scope.register(pointsRoutes, { points, queue });
+      await scope.register(paymentRoutes, { payments, queue });
+      await scope.register(adminRoutes, { adminKey: config.adminKey, db, concerts, queue });
+      if (config.seedDemo) await scope.register(demoRoutes, { db });
+      if (!config.webDev) await registerWeb(scope, { root: defaultWebRoot() });
     });
-    await app.register(saleRoutes, { sales, adminKey: config.adminKey });
-    await app.register(concertRoutes, { concerts, queue, sales });
-    await app.register(reservationRoutes, { reservations, queue, sales, holdLimit: limits.hold });
-    await app.register(pointsRoutes, { points, queue });
-    await app.register(paymentRoutes, { payments, queue });
-    await app.register(adminRoutes, { adminKey: config.adminKey, db, concerts, queue });
-    if (config.seedDemo) await app.register(demoRoutes, { db });
     if (config.webDev) await registerDevWeb(app);
-    else await registerWeb(app, { root: defaultWebRoot() });
 
     await queue.start();
     await sales.start();

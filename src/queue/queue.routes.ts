@@ -72,15 +72,12 @@ export interface QueueRoutesOptions {
   heartbeatMs: number;
 }
 
+/** Joining the line: the bot check's challenge and token issue. */
 export async function queueRoutes(
   app: FastifyInstance,
-  { queue, admitToSale, heartbeatMs, assertions, botCheck, joinLimit, metrics }: QueueRoutesOptions,
+  { queue, admitToSale, assertions, botCheck, joinLimit }: Omit<QueueRoutesOptions, 'heartbeatMs' | 'metrics'>,
 ): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
-  const streams = new Set<() => void>();
-  app.addHook('preClose', async () => {
-    for (const end of streams) end();
-  });
 
   api.get(
     '/api/v1/challenge',
@@ -128,6 +125,22 @@ export async function queueRoutes(
       return reply.code(created ? 201 : 200).send(issued);
     },
   );
+}
+
+/**
+ * The fan's place: polls and the stream, the hottest paths of a sale. The app registers them outside
+ * the scope that sends helmet's headers (which guard documents, and which @fastify/helmet builds anew
+ * for every request) and outside the per-address rate limit (a poll is cheaper than counting it).
+ */
+export async function queueStatusRoutes(
+  app: FastifyInstance,
+  { queue, heartbeatMs, metrics }: Pick<QueueRoutesOptions, 'queue' | 'heartbeatMs' | 'metrics'>,
+): Promise<void> {
+  const api = app.withTypeProvider<TypeBoxTypeProvider>();
+  const streams = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const end of streams) end();
+  });
 
   api.get(
     '/api/v1/queue/tokens/me',
@@ -139,11 +152,8 @@ export async function queueRoutes(
         response: { 200: TokenStatus, ...errorResponses },
       },
       preHandler: tokenGuard(queue, 'status', { touch: true }),
-      // A poll is cheaper than counting it; pollAfterSeconds paces it instead. Nor does it get helmet's
-      // headers: they guard documents, and @fastify/helmet builds its middleware anew for every request,
-      // which cost a poll about a third of its throughput.
+      // A poll is cheaper than counting it; pollAfterSeconds paces it instead.
       config: { addressLimit: false },
-      helmet: false,
     },
     async (request) => queue.view(request.queueState!),
   );
@@ -163,7 +173,6 @@ export async function queueRoutes(
       },
       preHandler: tokenGuard(queue, 'status', { touch: true, tokenFromQuery: true }),
       config: { addressLimit: false },
-      helmet: false,
     },
     async (request, reply) => {
       // HEAD (which Fastify answers with this handler) gets the stream's headers and no stream.
