@@ -4,6 +4,7 @@
 // pool) are read at scrape time from what this instance already has in memory, so a scrape costs
 // O(lines) and never a Redis SCAN or a query per token.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { GENERAL_LINE } from '../queue/queue.store.js';
 
 /** One line's figures as the queue service last read them (on its admission tick). */
 export interface LineFigures {
@@ -198,6 +199,8 @@ export function createMetrics() {
     registers,
   });
 
+  /** Lines whose series exist (at 0 or more). */
+  const seenLines = new Set<string>();
   // Children per label set, made once: the per-request path only looks them up.
   const redisByScript = new Map<string, Observe>();
   /** route → method → status → observe. */
@@ -205,13 +208,20 @@ export function createMetrics() {
 
   const recorder: QueueMetrics & SaleMetrics & HoldMetrics & PaymentMetrics & PointsMetrics & StreamMetrics & RedisMetrics = {
     admitted(lineId, count, joinedAt, now) {
-      if (count > 0) admittedTotal.inc({ line: lineId }, count);
+      // A line's series start at 0 on its first pass: rate() cannot see a counter's first value, so a
+      // series born at its first event would hide that event.
+      if (!seenLines.has(lineId)) {
+        seenLines.add(lineId);
+        waitSeconds.zero({ line: lineId });
+        if (lineId !== GENERAL_LINE) soldOutTotal.inc({ line: lineId }, 0);
+      }
+      admittedTotal.inc({ line: lineId }, count);
       if (joinedAt.length === 0) return;
       const wait = waitSeconds.labels(lineId);
       for (const t of joinedAt) wait.observe(Math.max(0, (now - t) / 1000));
     },
     abandoned(lineId, count) {
-      if (count > 0) abandonedTotal.inc({ line: lineId }, count);
+      abandonedTotal.inc({ line: lineId }, count);
     },
     soldOut(lineId) {
       soldOutTotal.inc({ line: lineId });
