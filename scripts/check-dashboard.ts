@@ -339,9 +339,6 @@ async function main(): Promise<void> {
     return;
   }
   installExitHandlers();
-  // Ctrl-C reaches this process twice, from the terminal and relayed by tsx; with no listener left the
-  // second would end it halfway through the clean-up the first began (which force-exits after 20 s).
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => {});
   const dir = mkdtempSync(path.join(os.tmpdir(), 'boxoffice-dashboard-'));
   onCleanUp(async () => rmSync(dir, { recursive: true, force: true }));
 

@@ -50,14 +50,18 @@ let handlersInstalled = false;
 export function installExitHandlers(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
+  let bailing = false;
   const bail = (code: number, why: string) => {
+    // A second signal (tsx relays the terminal's Ctrl-C, so it comes twice) must not cut the clean-up short.
+    if (bailing) return;
+    bailing = true;
     process.stderr.write(`\n${why}: cleaning up…\n`);
     const force = setTimeout(() => process.exit(code), 20_000);
     force.unref();
     void cleanUp().finally(() => process.exit(code));
   };
-  process.once('SIGINT', () => bail(130, 'interrupted'));
-  process.once('SIGTERM', () => bail(143, 'terminated'));
+  process.on('SIGINT', () => bail(130, 'interrupted'));
+  process.on('SIGTERM', () => bail(143, 'terminated'));
   process.on('uncaughtException', (err) => {
     console.error(err);
     bail(1, 'crashed');
