@@ -2,9 +2,8 @@
 // local PostgreSQL and a key prefix of its own on the local Redis, both removed at clean-up (which
 // also runs on Ctrl-C; see service.ts).
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import pg from 'pg';
-import { onCleanUp, postgresAdminUrl, redisUrl } from './service.js';
+import { deleteRedisKeys, onCleanUp, postgresAdminUrl, redisUrl } from './service.js';
 
 /** Creates an empty database and returns its URL; it is dropped at clean-up. */
 export async function throwawayDatabase(label: string): Promise<string> {
@@ -28,19 +27,6 @@ export async function throwawayDatabase(label: string): Promise<string> {
 /** A fresh key prefix on the local Redis; its keys are deleted at clean-up. */
 export function throwawayRedisPrefix(label: string): { url: string; prefix: string } {
   const prefix = `${label}:${randomBytes(4).toString('hex')}:`;
-  onCleanUp(async () => {
-    const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
-    await redis.connect();
-    try {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await redis.unlink(...keys);
-      } while (cursor !== '0');
-    } finally {
-      redis.disconnect();
-    }
-  });
+  onCleanUp(() => deleteRedisKeys(prefix));
   return { url: redisUrl, prefix };
 }

@@ -231,7 +231,8 @@ async function createDatabase(label: string): Promise<string> {
   return url.toString();
 }
 
-async function deleteRedisKeys(prefix: string): Promise<void> {
+/** Deletes every key under `prefix` on the local Redis. */
+export async function deleteRedisKeys(prefix: string): Promise<void> {
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
   await redis.connect();
   try {

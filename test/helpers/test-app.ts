@@ -31,22 +31,9 @@ export async function createTestApp(overrides: Overrides = {}, deps: AppDeps = {
     ...overrides,
   });
   const template = inject('pgliteTemplate');
-  if (config.databaseUrl || !template) {
-    const { app, db } = await buildApp(config, deps);
-    await app.ready();
-    const release = holdRedisPrefix(config);
-    return {
-      app,
-      db,
-      config,
-      close: async () => {
-        await app.close();
-        await release();
-      },
-    };
-  }
-  const db = await openDatabase(config, { pgliteTemplate: new Blob([await readFile(template)]) });
-  const { app } = await buildApp(config, { ...deps, db });
+  // A copy of the migrated template, owned (and destroyed) here; PostgreSQL's database is the app's own.
+  const ownDb = config.databaseUrl || !template ? undefined : await openDatabase(config, { pgliteTemplate: new Blob([await readFile(template)]) });
+  const { app, db } = await buildApp(config, ownDb ? { ...deps, db: ownDb } : deps);
   await app.ready();
   const release = holdRedisPrefix(config);
   return {
@@ -55,7 +42,7 @@ export async function createTestApp(overrides: Overrides = {}, deps: AppDeps = {
     config,
     close: async () => {
       await app.close();
-      await db.destroy();
+      await ownDb?.destroy();
       await release();
     },
   };
