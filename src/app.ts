@@ -18,7 +18,7 @@ import { errorBody } from './errors.js';
 import { answerClientError, registerErrorHandling } from './http/error-handler.js';
 import { ErrorResponse } from './http/schemas.js';
 import { deleteOldKeys } from './idempotency/idempotency.js';
-import { createMetrics } from './metrics/metrics.js';
+import { createMetrics, everyQueueMetrics } from './metrics/metrics.js';
 import { metricsRoutes, registerRequestTiming } from './metrics/metrics.routes.js';
 import { paymentRoutes } from './payments/payment.routes.js';
 import { createPaymentService } from './payments/payment.service.js';
@@ -41,6 +41,8 @@ import { registerRateLimits } from './abuse/rate-limits.js';
 import { createUserAssertions } from './identity/user-assertion.js';
 import { REDACTED_PATHS, registerSecurityHeaders, serializeRequest } from './http/security.js';
 import { connectFailFast } from './queue/queue.store.redis.js';
+import { createLineHistory } from './queue/line-history.js';
+import { lineHistoryRoutes } from './queue/line-history.routes.js';
 import type { Redis } from 'ioredis';
 import { batchedUserExists } from './users/user.repository.js';
 import { CANONICAL_UUID } from './ids.js';
@@ -137,13 +139,14 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     );
     if (ownsStore && lines instanceof MemoryQueueLines) snapshots = startSnapshots({ db, lines, prefix: config.redisPrefix, log: app.log });
 
+    const history = createLineHistory({ db, prefix: config.redisPrefix, bucketSeconds: config.queue.historySeconds });
     const queue = createQueueService({
       lines,
       settingsSource: { load: () => loadLineSettings(db, line), save: (change) => updateLineSettings(db, line, change) },
       config,
       userExists: batchedUserExists(db),
       log: app.log,
-      metrics,
+      metrics: everyQueueMetrics(metrics, history),
     });
     versions = config.redisUrl
       ? await RedisListingVersions.connect(config.redisUrl, config.redisPrefix, (err) => redisConnection.failed(err)).catch(unreachable)
@@ -209,6 +212,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       await scope.register(metricsRoutes, { metrics, metricsKey: config.metricsKey });
       await scope.register(queueRoutes, { queue, admitToSale: (saleId) => sales.admitToSale(saleId), assertions, botCheck, joinLimit: limits.join });
       await scope.register(saleRoutes, { sales, adminKey: config.adminKey });
+      await scope.register(lineHistoryRoutes, { history, adminKey: config.adminKey, saleExists: async (saleId) => void (await sales.getSale(saleId)) });
       await scope.register(concertRoutes, { concerts, queue, sales });
       await scope.register(reservationRoutes, { reservations, queue, sales, holdLimit: limits.hold });
       await scope.register(pointsRoutes, { points, queue });
@@ -240,12 +244,15 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     };
     everyMs(config.reservation.sweepMs, 'sweeping lapsed holds', () => reservations.sweepLapsedHolds());
     everyMs(3_600_000, 'idempotency key cleanup', () => deleteOldKeys(db, new Date()));
+    everyMs(config.queue.historySeconds * 1000, "saving the lines' history", () => history.flush(queue.lineFigures()));
     for (const t of timers) t.unref();
 
     app.addHook('onClose', async () => {
       sales.stop();
       queue.stop();
       for (const t of timers) clearInterval(t);
+      // The last bucket of this instance's counts, which the timer would have added next.
+      await history.flush(queue.lineFigures()).catch((err: unknown) => app.log.warn({ err }, "the lines' history could not be saved"));
       await snapshots?.stop();
       if (ownsStore) await lines?.close();
       await versions?.close();

@@ -26,6 +26,8 @@ export interface Config {
     waitingIdleSeconds: number;
     /** How often each instance runs admission and expiry. */
     tickMs: number;
+    /** How often each instance adds to the lines' history (the operator's charts): its bucket. */
+    historySeconds: number;
   };
   reservation: {
     holdSeconds: number;
@@ -200,6 +202,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       activeTtlSeconds: readNumber(env, 'QUEUE_ACTIVE_TTL_SECONDS', 600, 0.1, 86_400, false),
       waitingIdleSeconds: readNumber(env, 'QUEUE_WAITING_IDLE_SECONDS', 60, 0.1, 86_400, false),
       tickMs: readNumber(env, 'QUEUE_TICK_MS', 250, 10, 2_000),
+      historySeconds: readNumber(env, 'QUEUE_HISTORY_SECONDS', 10, 1, 3_600),
     }),
     reservation: Object.freeze({
       holdSeconds: readNumber(env, 'RESERVATION_HOLD_SECONDS', 300, 0.1, 86_400, false),
@@ -255,7 +258,7 @@ export function testConfig(
     botCheck: { mode: 'off' as const, cost: 1_000, expiresSeconds: 300, ...botCheck },
     // Tests drive many fans from one address: limits are on only where a test asks for them.
     rateLimits: { ...NO_RATE_LIMITS, ...rateLimits },
-    queue: { activeLimit: 100, activeTtlSeconds: 600, waitingIdleSeconds: 60, tickMs: 50, ...queue },
+    queue: { activeLimit: 100, activeTtlSeconds: 600, waitingIdleSeconds: 60, tickMs: 50, historySeconds: 10, ...queue },
     reservation: { holdSeconds: 300, sweepMs: 100, ...reservation },
   });
 }

@@ -25,6 +25,7 @@ const VARIABLES = [
   'QUEUE_ACTIVE_TTL_SECONDS',
   'QUEUE_WAITING_IDLE_SECONDS',
   'QUEUE_TICK_MS',
+  'QUEUE_HISTORY_SECONDS',
   'RESERVATION_HOLD_SECONDS',
   'RESERVATION_SWEEP_MS',
   'SEED_DEMO',
@@ -200,6 +201,7 @@ const NUMBERS: {
   { name: 'QUEUE_ACTIVE_TTL_SECONDS', read: (c) => c.queue.activeTtlSeconds, fallback: 600, min: 0.1, max: 86_400, integer: false, valid: '90.5' },
   { name: 'QUEUE_WAITING_IDLE_SECONDS', read: (c) => c.queue.waitingIdleSeconds, fallback: 60, min: 0.1, max: 86_400, integer: false, valid: '2.5' },
   { name: 'QUEUE_TICK_MS', read: (c) => c.queue.tickMs, fallback: 250, min: 10, max: 2000, integer: true, valid: '100' },
+  { name: 'QUEUE_HISTORY_SECONDS', read: (c) => c.queue.historySeconds, fallback: 10, min: 1, max: 3600, integer: true, valid: '5' },
   { name: 'RESERVATION_HOLD_SECONDS', read: (c) => c.reservation.holdSeconds, fallback: 300, min: 0.1, max: 86_400, integer: false, valid: '0.5' },
   { name: 'RESERVATION_SWEEP_MS', read: (c) => c.reservation.sweepMs, fallback: 1000, min: 10, max: 60_000, integer: true, valid: '500' },
 ];

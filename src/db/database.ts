@@ -7,6 +7,7 @@ import * as initial from './migrations/0001-initial.js';
 import * as paymentToken from './migrations/0002-payment-token.js';
 import * as queueLines from './migrations/0003-queue-lines.js';
 import * as sales from './migrations/0004-sales.js';
+import * as lineHistory from './migrations/0007-line-history.js';
 import { PGliteDialect } from './pglite-dialect.js';
 import { PGliteThread } from './pglite-thread.js';
 import { createPgPool, type PoolTimeouts } from './pg-pool.js';
@@ -33,6 +34,7 @@ const migrations: Record<string, Migration> = {
   '0002-payment-token': paymentToken,
   '0003-queue-lines': queueLines,
   '0004-sales': sales,
+  '0007-line-history': lineHistory,
 };
 
 const migrationProvider: MigrationProvider = {
@@ -85,7 +87,9 @@ export async function migrateDatabase(config: Pick<Config, 'databaseUrl' | 'data
 }
 
 export async function migrateToLatest(db: Database): Promise<void> {
-  const migrator = new Migrator({ db, provider: migrationProvider });
+  // Migrations are independent of each other's order: one written on a branch may land after a later-numbered one
+  // a database already ran, and still runs.
+  const migrator = new Migrator({ db, provider: migrationProvider, allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {

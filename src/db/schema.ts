@@ -115,6 +115,19 @@ export interface QueueSnapshotTokenTable {
   body: string;
 }
 
+export interface QueueLineHistoryTable {
+  /** `<REDIS_PREFIX><lineId>`. */
+  line: string;
+  /** The bucket's start. */
+  at: Date;
+  waiting: number;
+  active: number;
+  admitted: number;
+  abandoned: number;
+  /** Admitted tokens' waits per bucket of WAIT_BUCKETS (the last counts those beyond it). */
+  wait_counts: number[];
+}
+
 export interface SaleTable {
   id: string;
   concert_id: string;
@@ -147,5 +160,6 @@ export interface DB {
   queue_lines: QueueLineTable;
   queue_snapshots: QueueSnapshotTable;
   queue_snapshot_tokens: QueueSnapshotTokenTable;
+  queue_line_history: QueueLineHistoryTable;
   sales: SaleTable;
 }

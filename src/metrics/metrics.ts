@@ -36,6 +36,18 @@ export interface QueueMetrics {
   abandoned(lineId: string, count: number): void;
 }
 
+/** Tells every recorder of admission passes (the metrics and the lines' history) of each one. */
+export function everyQueueMetrics(...recorders: QueueMetrics[]): QueueMetrics {
+  return {
+    admitted: (lineId, count, joinedAt, now) => {
+      for (const r of recorders) r.admitted(lineId, count, joinedAt, now);
+    },
+    abandoned: (lineId, count) => {
+      for (const r of recorders) r.abandoned(lineId, count);
+    },
+  };
+}
+
 export interface SaleMetrics {
   /** This instance recorded the sale of this line as sold out (once per sale, across instances). */
   soldOut(lineId: string): void;
@@ -70,7 +82,7 @@ export interface RedisMetrics {
 /** HTTP durations in seconds: a poll is a few ms, a refused request under 2 s. */
 const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 /** Waits in line, join to admission, in seconds: from an empty line to hours of a big on-sale. */
-const WAIT_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14_400];
+export const WAIT_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14_400];
 const REDIS_BUCKETS = [0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.5];
 
 /** The route label of a request that matched no route: one label for every unknown path. */
