@@ -74,6 +74,8 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
       SEED_DEMO: 'true',
       ADMIN_KEY: adminKey,
       QUEUE_TICK_MS: '100',
+      // The operator's charts read the lines' history, which each server adds to every bucket.
+      QUEUE_HISTORY_SECONDS: '1',
       NODE_ENV: 'production',
       LOG_LEVEL: 'warn',
       // The tests drive every fan from one address; a test of the limits sets its own.

@@ -41,9 +41,13 @@ describe('the operator page', () => {
     await waitForText(page.getByTestId('active'), /^0$/);
     expect(await fan.page.getByRole('heading', { name: 'You are in the waiting room' }).isVisible()).toBe(true);
     expect(await fan.page.getByTestId('position').textContent()).toBe('1');
-    const chart = page.getByRole('img', { name: /Waiting and active, last 5 minutes\. Now 1 waiting and 0 active/ });
-    await chart.waitFor();
-    expect(await page.locator('polyline.series').count()).toBe(2);
+    // The general line's chart is drawn from the server's history of the line (a bucket a second here).
+    const waitingChart = page.getByTestId('history-general-waiting');
+    await waitingChart.getByRole('img', { name: /^Waiting and active\. Now 1 waiting and 0 active$/ }).waitFor({ timeout: 10_000 });
+    expect(await waitingChart.locator('.series.waiting, .dot.waiting').count()).toBeGreaterThan(0);
+    const fifteen = page.getByTestId('history-general').getByRole('button', { name: '15 min' });
+    await fifteen.click();
+    expect(await fifteen.getAttribute('aria-pressed')).toBe('true');
     await shot(page, '5-03-paused-one-waiting');
     await shot(fan.page, '5-04-fan-waits');
 
@@ -57,6 +61,15 @@ describe('the operator page', () => {
     await fan.page.getByRole('heading', { name: 'Choose a concert' }).waitFor({ timeout: 10_000 });
     await waitForText(page.getByTestId('active'), /^1$/);
     await waitForText(page.getByTestId('admitted'), /^[1-9]\d*$/);
+    // Once the fan is admitted, the rate and the fan's actual wait are charted too.
+    await page
+      .getByTestId('history-general-admitted')
+      .getByRole('img', { name: /Last [\d,]+ admitted per minute/ })
+      .waitFor({ timeout: 10_000 });
+    await page
+      .getByTestId('history-general-wait')
+      .getByRole('img', { name: /Last admitted: median .+, 90th percentile .+, 99th percentile .+/ })
+      .waitFor();
     await shot(page, '5-05-resumed');
     await shot(fan.page, '5-06-fan-admitted');
 

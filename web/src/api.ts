@@ -85,6 +85,25 @@ export interface QueueStats {
   paused: boolean;
 }
 
+/** One step of a line's history (GET /admin/v1/queue/history). */
+export interface LineHistoryPoint {
+  at: string;
+  waiting: number;
+  active: number;
+  admitted: number;
+  abandoned: number;
+  admittedPerMinute: number;
+  waitSeconds: { p50: number; p90: number; p99: number } | null;
+}
+
+export interface LineHistory {
+  bucketSeconds: number;
+  stepSeconds: number;
+  from: string;
+  to: string;
+  points: LineHistoryPoint[];
+}
+
 /** A scheduled on-sale of one concert, with a line of its own (API.md, "Sales"). */
 export interface Sale {
   saleId: string;
@@ -246,6 +265,9 @@ export const adminApi = {
   updateSale: (adminKey: string, saleId: string, body: SaleChange) =>
     call<AdminSale>(`/admin/v1/sales/${segment(saleId)}`, { method: 'PATCH', body, adminKey }),
   createConcert: (adminKey: string, body: NewConcert) => call<{ concertId: string }>('/admin/v1/concerts', { method: 'POST', body, adminKey }),
+  queueHistory: (adminKey: string, minutes: number) => call<LineHistory>(`/admin/v1/queue/history?minutes=${minutes}`, { adminKey }),
+  saleHistory: (adminKey: string, saleId: string, minutes: number) =>
+    call<LineHistory>(`/admin/v1/sales/${segment(saleId)}/history?minutes=${minutes}`, { adminKey }),
 };
 
 /** A fresh Idempotency-Key; crypto.randomUUID needs a secure context, so fall back on plain http. */

@@ -1,15 +1,14 @@
-// The operator page: live queue numbers polled every 2 s, a chart of the last minutes kept in
-// the page, and the two levers the contract offers: pause/resume and the active limit. Below the
-// general line, the scheduled on-sales (sales-admin.tsx).
+// The operator page: live queue numbers polled every 2 s, the line's history charted from the server's
+// record (line-history.tsx), and the two levers the contract offers: pause/resume and the active limit.
+// Below the general line, the scheduled on-sales (sales-admin.tsx), each with the same charts.
 import { useEffect, useState } from 'preact/hooks';
 import { adminApi, ApiError, type QueueStats } from '../api';
 import { errorText, formatClock, formatNumber, useI18n } from '../i18n';
 import { ErrorLine, Frame, Title } from '../shared';
-import { QueueChart, type Sample } from './queue-chart';
+import { LineHistoryCharts } from './line-history';
 import { SalesAdmin } from './sales-admin';
 
 const pollMs = 2000;
-const historyMs = 5 * 60 * 1000;
 const keyStorage = 'boxoffice.adminKey';
 
 function storedKey(): string {
@@ -96,7 +95,6 @@ function KeyForm({ error, onSubmit }: { error: string | null; onSubmit: (key: st
 function QueuePanel({ adminKey, onRejected }: { adminKey: string; onRejected: (reason: string) => void }) {
   const { lang, t } = useI18n();
   const [stats, setStats] = useState<QueueStats | null>(null);
-  const [samples, setSamples] = useState<Sample[]>([]);
   const [updatedAt, setUpdatedAt] = useState<Date | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [status, setStatus] = useState<string | null>(null);
@@ -105,11 +103,9 @@ function QueuePanel({ adminKey, onRejected }: { adminKey: string; onRejected: (r
   const [busy, setBusy] = useState(false);
 
   const accept = (next: QueueStats) => {
-    const at = Date.now();
     setStats(next);
-    setUpdatedAt(new Date(at));
+    setUpdatedAt(new Date());
     setError(null);
-    setSamples((current) => [...current.filter((s) => s.at > at - historyMs), { at, waiting: next.waiting, active: next.active }]);
   };
 
   const reject = (failure: unknown) => {
@@ -204,7 +200,6 @@ function QueuePanel({ adminKey, onRejected }: { adminKey: string; onRejected: (r
               </dd>
             </div>
           </dl>
-          <QueueChart samples={samples} windowMs={historyMs} />
           {updatedAt && <p class="muted small">{t.updatedAt(formatClock(lang, updatedAt))}</p>}
           <div class="controls">
             <button
@@ -237,6 +232,7 @@ function QueuePanel({ adminKey, onRejected }: { adminKey: string; onRejected: (r
               {status}
             </p>
           )}
+          <LineHistoryCharts adminKey={adminKey} onFailure={reject} />
         </>
       )}
     </section>

@@ -5,6 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { adminApi, ApiError, type AdminSale, type SaleChange } from '../api';
 import { errorText, formatClock, formatNumber, formatWhen, formatZone, useI18n } from '../i18n';
 import { ErrorLine } from '../shared';
+import { LineHistoryCharts } from './line-history';
 
 const pollMs = 3000;
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -228,6 +229,7 @@ function SalePanel({
           {status}
         </p>
       )}
+      <LineHistoryCharts adminKey={adminKey} saleId={id} onFailure={onFailure} />
     </article>
   );
 }
