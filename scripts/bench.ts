@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { adminClient, type IssuedToken } from './lib/admin.js';
 import { parseFlags } from './lib/args.js';
 import { runScenario, type ScenarioResult } from './lib/cannon.js';
-import { formatProfile, summariseProfile } from './lib/profile.js';
+import { formatProfile, summariseProfile, timeUnder } from './lib/profile.js';
 import { cleanUp, ensureBuilt, installExitHandlers, repoRoot, startBareServer, startService } from './lib/service.js';
 import { formatInt, formatMs, markdownTable, percentile, textTable } from './lib/stats.js';
 import { renderChart } from './lib/svg.js';
@@ -415,6 +415,17 @@ async function main(): Promise<void> {
   if (profileDir) {
     const files = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'));
     profileText = files.map((f) => `${f}\n${formatProfile(summariseProfile(path.join(profileDir, f), 30))}`).join('\n\n');
+    if (scrapes.ok > 0) {
+      // What the scrapes cost the server: its CPU time inside prom-client's registry (collecting and
+      // formatting), against all the time it was busy, over the whole run.
+      const perInstance = scrapes.ok / Math.max(1, files.length);
+      for (const f of files) {
+        const under = timeUnder(path.join(profileDir, f), 'prom-client/lib/registry.js');
+        const line = `scrapes: ${under.ms.toFixed(0)} ms in prom-client's registry over ${perInstance} scrapes (${(under.ms / perInstance).toFixed(2)} ms each), ${(under.share * 100).toFixed(2)}% of the server's busy time (${f})`;
+        notes.push(line);
+        profileText += `\n${line}`;
+      }
+    }
     console.log(`\n${profileText}`);
   }
 

@@ -8,6 +8,7 @@ interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
+  children?: number[];
 }
 
 interface CpuProfile {
@@ -82,6 +83,36 @@ export function summariseProfile(file: string, top = 25): ProfileSummary {
       .slice(0, top)
       .map(([where, us]) => ({ where, selfMs: us / 1000, share: us / busyUs })),
   };
+}
+
+/**
+ * Time spent inside frames from files whose URL contains `fragment` (inclusive: everything they called),
+ * with its share of the busy time. E.g. `prom-client/lib/registry.js`: what /metrics scrapes cost.
+ */
+export function timeUnder(file: string, fragment: string): { ms: number; share: number } {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const inside = new Map<number, boolean>();
+  const isInside = (id: number): boolean => {
+    const known = inside.get(id);
+    if (known !== undefined) return known;
+    const node = byId.get(id);
+    const up = parent.get(id);
+    const result = node !== undefined && (node.callFrame.url.includes(fragment) || (up !== undefined && isInside(up)));
+    inside.set(id, result);
+    return result;
+  };
+  let underUs = 0;
+  let busyUs = 0;
+  profile.samples.forEach((id, i) => {
+    const us = profile.timeDeltas[i] ?? 0;
+    if (byId.get(id)?.callFrame.functionName === '(idle)') return;
+    busyUs += us;
+    if (isInside(id)) underUs += us;
+  });
+  return { ms: underUs / 1000, share: underUs / Math.max(1, busyUs) };
 }
 
 export function formatProfile(summary: ProfileSummary): string {
