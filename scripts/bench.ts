@@ -418,9 +418,11 @@ async function main(): Promise<void> {
     if (scrapes.ok > 0) {
       // What the scrapes cost the server: its CPU time inside prom-client's registry (collecting and
       // formatting), against all the time it was busy, over the whole run.
-      const perInstance = scrapes.ok / Math.max(1, files.length);
+      const perInstance = scrapes.ok / instances;
       for (const f of files) {
         const under = timeUnder(path.join(profileDir, f), 'prom-client/lib/registry.js');
+        // The embedded database's worker thread writes a profile of its own, which never scrapes.
+        if (under.ms === 0) continue;
         const line = `scrapes: ${under.ms.toFixed(0)} ms in prom-client's registry over ${perInstance} scrapes (${(under.ms / perInstance).toFixed(2)} ms each), ${(under.share * 100).toFixed(2)}% of the server's busy time (${f})`;
         notes.push(line);
         profileText += `\n${line}`;

@@ -3,20 +3,12 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLineHistory, waitQuantile } from '../../src/queue/line-history.js';
+import { createLineHistory, type HistoryPoint, waitQuantile } from '../../src/queue/line-history.js';
 import { ADMIN_KEY, createConcert, createTestApp, createUser, joinQueue, json, waitFor, type TestApp } from '../helpers/test-app.js';
 
 const admin = { 'x-admin-key': ADMIN_KEY };
 
-interface Point {
-  at: string;
-  waiting: number;
-  active: number;
-  admitted: number;
-  abandoned: number;
-  admittedPerMinute: number;
-  waitSeconds: { p50: number; p90: number; p99: number } | null;
-}
+type Point = HistoryPoint;
 
 async function history(app: FastifyInstance, url = '/admin/v1/queue/history?minutes=1') {
   const res = await app.inject({ method: 'GET', url, headers: admin });

@@ -44,7 +44,7 @@ describe('the operator page', () => {
     // The general line's chart is drawn from the server's history of the line (a bucket a second here).
     const waitingChart = page.getByTestId('history-general-waiting');
     await waitingChart.getByRole('img', { name: /^Waiting and active\. Now 1 waiting and 0 active$/ }).waitFor({ timeout: 10_000 });
-    expect(await waitingChart.locator('.series.waiting, .dot.waiting').count()).toBeGreaterThan(0);
+    expect(await waitingChart.locator('.series.waiting, .point.waiting').count()).toBeGreaterThan(0);
     const fifteen = page.getByTestId('history-general').getByRole('button', { name: '15 min' });
     await fifteen.click();
     expect(await fifteen.getAttribute('aria-pressed')).toBe('true');

@@ -107,7 +107,7 @@ function Chart({
         {series.map((s, i) =>
           runsOf(values[i]!).map((run, j) =>
             run.length === 1 ? (
-              <circle key={`${s.class}-${j}`} class={`dot ${s.class}`} cx={run[0]![0]} cy={run[0]![1]} r="2" />
+              <circle key={`${s.class}-${j}`} class={`point ${s.class}`} cx={run[0]![0]} cy={run[0]![1]} r="2" />
             ) : (
               <polyline key={`${s.class}-${j}`} class={`series ${s.class}`} points={run.map(([px, py]) => `${px.toFixed(1)},${py.toFixed(1)}`).join(' ')} />
             ),
