@@ -24,10 +24,12 @@ import {
   auditAdmissionWithoutSeat,
   auditAfterSoldOut,
   auditDrawRecord,
+  auditHoldsWithinTurns,
   auditSaleOrder,
   peakSeatsPerUser,
   recomputeDraw,
   type Audit,
+  type GrantedHold,
   type FinalPoll,
   type ReservationSpan,
   type SaleEntryLog,
@@ -171,7 +173,10 @@ interface Persona {
 interface SaleTraits {
   /** Arrival relative to opensAt (negative: in the pre-queue). */
   arrivalMs: number;
-  /** Holds seats until refused SEAT_LIMIT_REACHED (or maxSeatsPerUser + 1 held), then pays for one. */
+  /**
+   * Tries to hold a second seat with the same token (refused HOLD_EXISTS: a token holds one seat at a
+   * time), then pays for the one it has.
+   */
   greedy: boolean;
   /** Joins the line again after paying, to buy one more seat. */
   buysAgain: boolean;
@@ -226,6 +231,7 @@ interface TokenAnswer {
   token?: string;
   status: 'WAITING' | 'ACTIVE' | 'EXPIRED' | 'SOLD_OUT';
   position: number;
+  expiresAt?: string;
   pollAfterSeconds?: number;
   saleId?: string;
   phase?: string;
@@ -240,7 +246,10 @@ function observe(log: FanLog, body: TokenAnswer, sentAt: number | undefined, rec
   if (body.status === 'WAITING' || body.status === 'ACTIVE') {
     if (sentAt !== undefined) log.lastLiveSentAt = Math.max(log.lastLiveSentAt, sentAt);
     if (body.status === 'WAITING' && sentAt !== undefined) log.lastWaitingSentAt = Math.max(log.lastWaitingSentAt, sentAt);
-    if (body.status === 'ACTIVE') log.activeSeenAt = Math.min(log.activeSeenAt, receivedAt);
+    if (body.status === 'ACTIVE') {
+      log.activeSeenAt = Math.min(log.activeSeenAt, receivedAt);
+      if (body.expiresAt) log.turnEndsAt = Date.parse(body.expiresAt);
+    }
   } else if (body.status === 'SOLD_OUT' && log.soldOutSeenAt === Infinity) {
     log.soldOutSeenAt = receivedAt;
     log.toldWhileWaiting = log.activeSeenAt === Infinity;
@@ -261,6 +270,8 @@ const anomalyExamples = new Map<string, string>();
 const fans: FanLog[] = [];
 const saleStats = new Map<string, number>();
 const paymentIds = new Set<string>();
+/** Every hold a fan was granted, with the end of its token's turn as the fan was told it. */
+const grantedHolds: GrantedHold[] = [];
 /** When each accepted payment's request was sent (epoch ms, this machine's clock, as the server's). */
 const paymentSentAt = new Map<string, number>();
 let stopping = false;
@@ -442,6 +453,7 @@ async function visit(fan: Fan, sale: Sale): Promise<Outcome> {
     toldWhileWaiting: false,
     lastLiveSentAt: -Infinity,
     paid: false,
+    turnEndsAt: NaN,
   };
   observe(log, issued.body, issued.sentAt, issued.receivedAt);
   fans.push(log);
@@ -503,7 +515,7 @@ async function visit(fan: Fan, sale: Sale): Promise<Outcome> {
     const free = seats.body.seats.map((s) => s.number);
     const held: Hold[] = [];
     // Race for a random free seat; on a conflict try another from the same list. A greedy fan of a sale
-    // keeps holding until refused for the seats-per-fan limit (or one past it), then pays for one.
+    // tries a second seat with the same token (refused HOLD_EXISTS), then pays for the one it holds.
     while (free.length > 0 && !stopping) {
       const seatNumber = free.splice(Math.floor(random() * free.length), 1)[0]!;
       const hold = await call<Hold>('hold', 'POST', '/api/v1/reservations', token, { userId, concertId: sale.concertId, date, seatNumber });
@@ -512,8 +524,14 @@ async function visit(fan: Fan, sale: Sale): Promise<Outcome> {
         usedLive(log, hold);
         if (saleId) checkHoldAccepted(fan, sale, hold);
         fan.holds.set(hold.body.reservationId, Date.parse(hold.body.heldUntil));
+        grantedHolds.push({ heldUntil: Date.parse(hold.body.heldUntil), turnEndsAt: log.turnEndsAt });
+        if (held.length > 0) note(anomalies, 'a second live hold of one token was accepted');
         held.push(hold.body);
-        if (fan.traits?.greedy && held.length <= sale.maxSeatsPerUser) continue;
+        if (fan.traits?.greedy && held.length === 1) continue;
+        break;
+      }
+      if (code === 'HOLD_EXISTS') {
+        checkHoldExists(held, hold);
         break;
       }
       if (saleId && code === 'SEAT_LIMIT_REACHED') {
@@ -551,6 +569,13 @@ function checkHoldAccepted(fan: Fan, sale: Sale, hold: JsonResponse<unknown>): v
 function checkHoldRefused(fan: Fan, sale: Sale, hold: JsonResponse<unknown>): void {
   note(saleStats, 'holds refused SEAT_LIMIT_REACHED');
   if (seatsOf(fan, toEpoch(hold.sentAt)) < sale.maxSeatsPerUser) note(anomalies, 'SEAT_LIMIT_REACHED below maxSeatsPerUser');
+}
+
+/** HOLD_EXISTS must name the token's live hold: the one this fan holds. */
+function checkHoldExists(held: readonly Hold[], refused: JsonResponse<unknown>): void {
+  note(saleStats, 'holds refused HOLD_EXISTS');
+  const named = (refused.body as { error?: { reservationId?: unknown } } | null)?.error?.reservationId;
+  if (!held.some((h) => h.reservationId === named)) note(anomalies, 'HOLD_EXISTS naming no hold of this token');
 }
 
 /** A sale's token was refused on use: ask its status once (SOLD_OUT is the end of the sale, not an error). */
@@ -716,6 +741,9 @@ async function count(db: Database, query: RawBuilder<unknown>): Promise<number> 
   return Number((rows[0] as { n?: number | string } | undefined)?.n ?? 0);
 }
 
+/** How long after its token paid another hold of that token may still block its seat (none should at all). */
+const HOLD_RELEASE_GRACE_MS = 2_000;
+
 async function auditDatabase(db: Database, sale: Sale): Promise<Audit[]> {
   const audits: Audit[] = [];
   const sold = await count(db, sql`select count(*) as n from seats where concert_id = ${sale.concertId} and status = 'SOLD'`);
@@ -788,6 +816,19 @@ async function auditDatabase(db: Database, sale: Sale): Promise<Audit[]> {
     pass: sentLate.length === 0,
     detail: `${sentLate.length} of ${payments} payments were sent after their hold's heldUntil (${committedLate.length} committed after it, sent in time and judged at arrival); ${outcomes.get('paid too late (refused)') ?? 0} late payment attempts were refused`,
   });
+
+  // A paid token ends, and whatever else it held is given back with it (at once, so the grace is generous).
+  const heldAfterPayment = await count(
+    db,
+    sql`select count(*) as n from reservations r join payments p on p.queue_token_id = r.queue_token_id
+        where r.id <> p.reservation_id and r.created_at > p.paid_at`,
+  );
+  const stillHeldAfterPayment = await count(
+    db,
+    sql`select count(*) as n from reservations r join payments p on p.queue_token_id = r.queue_token_id
+        where r.id <> p.reservation_id and r.status = 'HELD' and r.held_until > p.paid_at + make_interval(secs => ${HOLD_RELEASE_GRACE_MS / 1000})`,
+  );
+  audits.push(auditHoldsWithinTurns(grantedHolds, { heldAfterPayment, stillHeldAfterPayment }, HOLD_RELEASE_GRACE_MS));
 
   audits.push({
     name: "the client's successful payments are the database's",

@@ -155,8 +155,15 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     queue.onReset(() => concerts.forgetCachedListings());
     const reservations = createReservationService({ db, holdSeconds: config.reservation.holdSeconds, versions, metrics });
     const points = createPointsService({ db, metrics });
-    const sales = createSaleService({ db, queue, config, log: app.log, metrics });
-    const payments = createPaymentService({ db, queue, afterSale: (concertId) => sales.afterSale(concertId), log: app.log, metrics });
+    const sales = createSaleService({ db, queue, holds: reservations, config, log: app.log, metrics });
+    const payments = createPaymentService({
+      db,
+      queue,
+      holds: reservations,
+      afterSale: (concertId) => sales.afterSale(concertId),
+      log: app.log,
+      metrics,
+    });
     metrics.readFrom({ lines: () => queue.lineFigures(), seats: () => sales.seatFigures(), pool: () => poolUsage(db) });
     const demoUsers = config.seedDemo ? await seedDemo(db, concerts, sales) : [];
 

@@ -1,4 +1,5 @@
 // Domain errors carry a stable code; the HTTP status for each code lives in one table, here.
+import type { EndReason } from './queue/queue.store.js';
 
 export const errorStatus = {
   VALIDATION_ERROR: 400,
@@ -36,6 +37,7 @@ export const errorStatus = {
   SALE_EXISTS: 409,
   SALE_STARTED: 409,
   SEAT_LIMIT_REACHED: 409,
+  HOLD_EXISTS: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RANGE_NOT_SATISFIABLE: 416,
@@ -54,23 +56,34 @@ export type ErrorCode = keyof typeof errorStatus;
  */
 export class DomainError extends Error {
   readonly code: ErrorCode;
+  /** Facts the error body carries beside its code and message (HOLD_EXISTS names the hold, TOKEN_EXPIRED its reason). */
+  readonly details: ErrorDetails | undefined;
 
-  constructor(code: ErrorCode, message: string) {
+  constructor(code: ErrorCode, message: string, details?: ErrorDetails) {
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     super(message);
     Error.stackTraceLimit = limit;
     this.code = code;
+    this.details = details;
     this.name = 'DomainError';
   }
 }
 
-export interface ErrorBody {
-  error: { code: ErrorCode; message: string };
+/** The optional fields of an error body: each is present only on the codes that name it. */
+export interface ErrorDetails {
+  /** HOLD_EXISTS: the token's live hold. */
+  reservationId?: string;
+  /** TOKEN_EXPIRED: why the token ended, when the store still remembers it. */
+  reason?: EndReason;
 }
 
-export function errorBody(code: ErrorCode, message: string): ErrorBody {
-  return { error: { code, message } };
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string } & ErrorDetails;
+}
+
+export function errorBody(code: ErrorCode, message: string, details?: ErrorDetails): ErrorBody {
+  return { error: { code, message, ...details } };
 }
 
 /** A dependency (PostgreSQL, Redis) did not answer: the request may succeed if retried shortly. */

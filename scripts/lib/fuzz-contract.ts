@@ -43,6 +43,7 @@ export const CONTRACT_CODES: Readonly<Record<string, number>> = Object.freeze({
   SALE_EXISTS: 409,
   SALE_STARTED: 409,
   SEAT_LIMIT_REACHED: 409,
+  HOLD_EXISTS: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   RANGE_NOT_SATISFIABLE: 416,
@@ -51,6 +52,11 @@ export const CONTRACT_CODES: Readonly<Record<string, number>> = Object.freeze({
   HEADERS_TOO_LARGE: 431,
   SERVICE_UNAVAILABLE: 503,
 });
+
+/** The fields an error of these codes may carry beside code and message (HOLD_EXISTS must carry its hold). */
+const OPTIONAL_FIELDS: Readonly<Record<string, readonly string[]>> = Object.freeze({ HOLD_EXISTS: ['reservationId'], TOKEN_EXPIRED: ['reason'] });
+const END_REASONS = ['PAID', 'TURN_OVER', 'IDLE', 'SOLD_OUT', 'SALE_CLOSED'];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Why an error response breaks the contract, or undefined when it keeps it. */
 export function errorShapeProblem(method: string, response: WireResponse): string | undefined {
@@ -69,10 +75,16 @@ export function errorShapeProblem(method: string, response: WireResponse): strin
   if (keys.length !== 1 || keys[0] !== 'error') return `body has keys [${keys.join(', ')}], not just "error"`;
   const error = (body as { error: unknown }).error;
   if (error === null || typeof error !== 'object' || Array.isArray(error)) return '"error" is not an object';
-  const fields = Object.keys(error).sort();
-  if (fields.length !== 2 || fields[0] !== 'code' || fields[1] !== 'message') return `"error" has keys [${fields.join(', ')}], not code and message`;
   const { code, message } = error as { code: unknown; message: unknown };
   if (typeof code !== 'string' || typeof message !== 'string') return 'code or message is not a string';
+  const allowed = ['code', 'message', ...(OPTIONAL_FIELDS[code] ?? [])];
+  const fields = Object.keys(error);
+  if (!fields.includes('code') || !fields.includes('message') || fields.some((f) => !allowed.includes(f))) {
+    return `"error" has keys [${fields.join(', ')}], not code and message${allowed.length > 2 ? ` (and ${allowed.slice(2).join(', ')})` : ''}`;
+  }
+  const extra = error as { reservationId?: unknown; reason?: unknown };
+  if (code === 'HOLD_EXISTS' && (typeof extra.reservationId !== 'string' || !UUID.test(extra.reservationId))) return 'HOLD_EXISTS without the uuid of its hold';
+  if ('reason' in extra && !END_REASONS.includes(extra.reason as string)) return `TOKEN_EXPIRED with an unknown reason ${String(extra.reason)}`;
   const status = CONTRACT_CODES[code];
   if (status === undefined) return `code ${code} is in none of the contract's tables`;
   if (status !== response.status) return `code ${code} maps to ${status}, answered with ${response.status}`;

@@ -37,6 +37,8 @@ export interface SaleEntryLog {
   lastLiveSentAt: number;
   /** Its payment was accepted (which ends the token). */
   paid: boolean;
+  /** The token's expiresAt (epoch ms) as an ACTIVE answer told it: when its turn ends (NaN: never seen ACTIVE). */
+  turnEndsAt: number;
 }
 
 export function sha256Hex(hex: string): string {
@@ -402,4 +404,35 @@ export function peakSeatsPerUser(spans: ReservationSpan[], shrinkMs: number): { 
   let who: string | undefined;
   for (const [u, p] of peaks) if (p > peak) [peak, who] = [p, u];
   return { peak, userId: who, over: (max) => [...peaks.values()].filter((p) => p > max).length };
+}
+
+/** A hold a fan was granted: its heldUntil, and the end of the turn its token was told (both epoch ms). */
+export interface GrantedHold {
+  heldUntil: number;
+  /** NaN when the fan never saw its token's ACTIVE expiresAt (it then proves nothing). */
+  turnEndsAt: number;
+}
+
+/**
+ * No seat stayed held past its token's end. Seen by the fans: no hold was granted with a heldUntil after
+ * the end of its token's turn. Recorded by the database, for the tokens that ended by paying (the only
+ * end it records): no hold of a token was made after its payment, and none still blocked its seat more
+ * than `graceMs` after it (those are given back when the token ends).
+ */
+export function auditHoldsWithinTurns(
+  holds: readonly GrantedHold[],
+  paidTokens: { heldAfterPayment: number; stillHeldAfterPayment: number },
+  graceMs: number,
+): Audit {
+  const checked = holds.filter((h) => Number.isFinite(h.turnEndsAt));
+  const past = checked.filter((h) => h.heldUntil > h.turnEndsAt);
+  const worst = past.reduce((m, h) => Math.max(m, h.heldUntil - h.turnEndsAt), 0);
+  return {
+    name: "no seat held past its token's end",
+    pass: past.length === 0 && paidTokens.heldAfterPayment === 0 && paidTokens.stillHeldAfterPayment === 0,
+    detail:
+      `${formatInt(checked.length)} of ${formatInt(holds.length)} granted holds checked against their turn's end: ${past.length} ended after it` +
+      (past.length ? ` (worst by ${worst} ms)` : '') +
+      `; holds of paid tokens: ${paidTokens.heldAfterPayment} made after the payment, ${paidTokens.stillHeldAfterPayment} still HELD past it by more than ${graceMs} ms`,
+  };
 }

@@ -8,6 +8,7 @@ import type { ConcertService } from '../concerts/concert.service.js';
 import type { DB } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { DateOnly, DateTime, errorResponses, Strict, Uuid } from '../http/schemas.js';
+import { LineMessage, OperatorMessage } from '../queue/queue.schemas.js';
 import type { QueueService } from '../queue/queue.service.js';
 import { insertUser, insertUsers } from '../users/user.repository.js';
 
@@ -24,6 +25,7 @@ const QueueState = Type.Object({
   activeLimit: Type.Integer(),
   admittedPerMinute: Type.Integer({ description: 'admissions measured over the last 60 s' }),
   paused: Type.Boolean(),
+  message: LineMessage,
 });
 
 function digest(value: string): Buffer {
@@ -138,11 +140,12 @@ export async function adminRoutes(app: FastifyInstance, { adminKey, db, concerts
     {
       schema: {
         tags: ['admin'],
-        summary: 'Pause or resume admission, or change how many may be ACTIVE',
+        summary: 'Pause or resume admission, change how many may be ACTIVE, or set the message shown to the line',
         security,
         body: Strict({
           activeLimit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
           paused: Type.Optional(Type.Boolean()),
+          message: Type.Optional(OperatorMessage),
         }),
         response: { 200: QueueState, ...errorResponses },
       },

@@ -69,6 +69,8 @@ export interface ReservationTable {
   status: ReservationStatus;
   held_until: Timestamp;
   created_at: CreatedAt;
+  /** The queue token that made the hold (null for holds older than the column): one live hold per token. */
+  queue_token_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface PaymentTable {
@@ -99,6 +101,8 @@ export interface QueueLineTable {
   paused: ColumnType<boolean, boolean | undefined, boolean>;
   version: ColumnType<number, number | undefined, number>;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  /** The operator's message to the line's fans; null for none. */
+  message: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface QueueSnapshotTable {
@@ -146,6 +150,8 @@ export interface SaleTable {
   draw_entries: string | null;
   sold_out_at: Timestamp | null;
   created_at: CreatedAt;
+  /** The operator's message to the sale line's fans; null for none. */
+  message: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface DB {

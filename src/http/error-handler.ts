@@ -3,7 +3,7 @@
 // shows the client nothing of its insides.
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { DependencyUnavailableError, DomainError, errorBody, errorStatus, isDependencyFailure, type ErrorCode } from '../errors.js';
+import { DependencyUnavailableError, DomainError, errorBody, errorStatus, isDependencyFailure, type ErrorCode, type ErrorDetails } from '../errors.js';
 import { OutageLog } from '../health/outage-log.js';
 
 declare module 'fastify' {
@@ -49,8 +49,11 @@ function validationCode(request: FastifyRequest, error: FastifyError): ErrorCode
   return 'VALIDATION_ERROR';
 }
 
-function send(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
-  return reply.code(errorStatus[code]).type('application/json; charset=utf-8').send(errorBody(code, message));
+function send(reply: FastifyReply, code: ErrorCode, message: string, details?: ErrorDetails): FastifyReply {
+  return reply
+    .code(errorStatus[code])
+    .type('application/json; charset=utf-8')
+    .send(errorBody(code, message, details));
 }
 
 /** Client errors Fastify or its plugins raise with a status of their own (a Range past the end, say). */
@@ -104,7 +107,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
       void reply.header('retry-after', String(RETRY_AFTER_SECONDS));
       return send(reply, 'SERVICE_UNAVAILABLE', 'the service is briefly unavailable; try again in a moment');
     }
-    if (error instanceof DomainError) return send(reply, error.code, error.message);
+    if (error instanceof DomainError) return send(reply, error.code, error.message, error.details);
     if (isUnstorableText(error)) return send(reply, 'VALIDATION_ERROR', 'a text field holds a character that cannot be stored (such as NUL)');
     if (error.validation) return send(reply, validationCode(request, error), error.message);
     const mapped = error.code ? fastifyCodes[error.code] : undefined;

@@ -12,6 +12,15 @@ export function Strict<T extends TProperties>(properties: T, options: { descript
   return Type.Object(properties, { additionalProperties: false, ...options });
 }
 
+/** Why a queue token ended: in the token's views once it has, and in a TOKEN_EXPIRED error. */
+export const TokenEndReason = Type.Union(
+  [Type.Literal('PAID'), Type.Literal('TURN_OVER'), Type.Literal('IDLE'), Type.Literal('SOLD_OUT'), Type.Literal('SALE_CLOSED')],
+  {
+    description:
+      'why the token ended: PAID (its fan paid), TURN_OVER (its ACTIVE time ran out), IDLE (abandoned WAITING: silent past the idle limit), SOLD_OUT (its sale sold out), SALE_CLOSED (its sale closed)',
+  },
+);
+
 export const ErrorResponse = Type.Object(
   {
     error: Type.Object({
@@ -19,9 +28,13 @@ export const ErrorResponse = Type.Object(
         examples: ['SEAT_UNAVAILABLE'],
         description: `stable; the status follows from it: ${Object.entries(errorStatus)
           .map(([code, status]) => `${code} ${status}`)
-          .join(', ')}. LINE_RESET: the token's line was lost (Redis came back empty); join again.`,
+          .join(
+            ', ',
+          )}. LINE_RESET: the token's line was lost (Redis came back empty); join again. HOLD_EXISTS: this token already holds a seat (see reservationId); pay for it or let it lapse.`,
       }),
       message: Type.String(),
+      reservationId: Type.Optional(Type.String({ format: 'uuid', description: "HOLD_EXISTS only: the token's live hold" })),
+      reason: Type.Optional(TokenEndReason),
     }),
   },
   { $id: 'ErrorResponse', description: 'every error has this shape' },

@@ -8,6 +8,7 @@ import { findStoredAnswer, isKeyTaken, keyToStore, type IdempotencyScope, type S
 import type { PaymentMetrics } from '../metrics/metrics.js';
 import type { QueueService } from '../queue/queue.service.js';
 import { GENERAL_LINE, saleLineId } from '../queue/queue.store.js';
+import type { ReservationService } from '../reservations/reservation.service.js';
 import { findPayingToken, findPaymentObstacles, isBalanceShort, payForHold, type Payment } from './payment.repository.js';
 
 export type { Payment };
@@ -23,6 +24,8 @@ export interface PaymentRequest {
 export interface PaymentServiceDeps {
   db: Kysely<DB>;
   queue: Pick<QueueService, 'endToken'>;
+  /** Gives back what the paying token still holds besides the seat it paid for. */
+  holds: Pick<ReservationService, 'releaseTokenHolds'>;
   /** Told after a seat of this concert was sold (the last one ends its sale at once). */
   afterSale?: (concertId: string) => Promise<void>;
   log?: { error: (obj: unknown, msg: string) => void };
@@ -46,12 +49,17 @@ function scopeOf(request: PaymentRequest): IdempotencyScope | undefined {
   };
 }
 
-export function createPaymentService({ db, queue, afterSale, log, metrics }: PaymentServiceDeps) {
-  /** After commit: the payment stands even if ending the token fails (it then lapses by its TTL). */
+export function createPaymentService({ db, queue, holds, afterSale, log, metrics }: PaymentServiceDeps) {
+  /**
+   * After commit: the token ends, and any other hold it has is given back at once. The payment stands
+   * even if either fails: the token then lapses by its TTL, and its holds with it (a hold never
+   * outlives its token's turn), and a retry of the payment does both again.
+   */
   async function endToken(tokenId: string, saleId?: string | null): Promise<void> {
     await queue
       .endToken(tokenId, saleId ? saleLineId(saleId) : GENERAL_LINE)
       .catch((err: unknown) => log?.error({ err, tokenId }, 'could not end a paid token'));
+    await holds.releaseTokenHolds(tokenId).catch((err: unknown) => log?.error({ err, tokenId }, "could not give back a paid token's other holds"));
   }
 
   /**

@@ -4,8 +4,8 @@ import { sql, type Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import type { LineSettings, QueueSettings } from './queue.store.js';
 
-function toSettings(row: { active_limit: number; paused: boolean; version: number }): LineSettings {
-  return { activeLimit: row.active_limit, paused: row.paused, version: row.version };
+function toSettings(row: { active_limit: number; paused: boolean; version: number; message: string | null }): LineSettings {
+  return { activeLimit: row.active_limit, paused: row.paused, version: row.version, message: row.message };
 }
 
 /** The line's settings, created from `initial` if the line has none yet (its first start). */
@@ -19,7 +19,7 @@ export async function ensureLineSettings(db: Kysely<DB>, line: string, initial: 
 }
 
 export async function loadLineSettings(db: Kysely<DB>, line: string): Promise<LineSettings> {
-  const row = await db.selectFrom('queue_lines').select(['active_limit', 'paused', 'version']).where('line', '=', line).executeTakeFirstOrThrow();
+  const row = await db.selectFrom('queue_lines').select(['active_limit', 'paused', 'version', 'message']).where('line', '=', line).executeTakeFirstOrThrow();
   return toSettings(row);
 }
 
@@ -30,11 +30,12 @@ export async function updateLineSettings(db: Kysely<DB>, line: string, change: P
     .set({
       ...(change.activeLimit !== undefined ? { active_limit: change.activeLimit } : {}),
       ...(change.paused !== undefined ? { paused: change.paused } : {}),
+      ...(change.message !== undefined ? { message: change.message } : {}),
       version: sql<number>`version + 1`,
       updated_at: sql<Date>`now()`,
     })
     .where('line', '=', line)
-    .returning(['active_limit', 'paused', 'version'])
+    .returning(['active_limit', 'paused', 'version', 'message'])
     .executeTakeFirstOrThrow();
   return toSettings(row);
 }

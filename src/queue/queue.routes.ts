@@ -7,8 +7,9 @@ import type { StreamMetrics } from '../metrics/metrics.js';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { bearerToken, claimsOf, tokenGuard } from '../http/auth.js';
-import { DateTime, errorResponses, Strict, Uuid } from '../http/schemas.js';
+import { DateTime, errorResponses, Strict, TokenEndReason, Uuid } from '../http/schemas.js';
 import { SalePhase } from '../sales/sale.schemas.js';
+import { MAX_MESSAGE_LENGTH } from './queue.schemas.js';
 import type { QueueService, TokenView } from './queue.service.js';
 
 const Status = Type.Union([Type.Literal('WAITING'), Type.Literal('ACTIVE'), Type.Literal('EXPIRED'), Type.Literal('SOLD_OUT')], {
@@ -28,6 +29,12 @@ const SaleFields = {
   ),
 };
 
+/** What the operator says to the line, in every view of a token. */
+const LineFields = {
+  paused: Type.Boolean({ description: "admission of this token's line is paused by the operator (nobody is let in until it resumes)" }),
+  message: Type.Optional(Type.String({ maxLength: MAX_MESSAGE_LENGTH, description: "the operator's message to this line's fans; absent when none is set" })),
+};
+
 const Challenge = Type.Object({
   algorithm: Type.String(),
   challenge: Type.String(),
@@ -43,6 +50,7 @@ const IssuedToken = Type.Object({
   position: Type.Integer({ minimum: 0 }),
   estimatedWaitSeconds: Type.Integer({ minimum: 0 }),
   expiresAt: DateTime,
+  ...LineFields,
   ...SaleFields,
 });
 
@@ -53,6 +61,8 @@ const TokenStatus = Type.Object({
   estimatedWaitSeconds: Type.Integer({ minimum: 0 }),
   pollAfterSeconds: Type.Integer({ minimum: 1, description: 'when a polling client should ask again' }),
   expiresAt: DateTime,
+  ...LineFields,
+  reason: Type.Optional(TokenEndReason),
   ...SaleFields,
 });
 
@@ -165,7 +175,7 @@ export async function queueStatusRoutes(
         tags: ['queue'],
         summary: 'Your place in line as Server-Sent Events (an open stream keeps it)',
         description:
-          'Sends the state as a `data:` JSON object (like GET /me) at once and on every change, a heartbeat comment at least every 15 s, and ends after the token expires. Takes the token as `?token=` too, for EventSource.',
+          "Sends the state as a `data:` JSON object (like GET /me) at once; again whenever anything in it changes (status, position, phase, the line's pause or the operator's message), on every instance at once; and at least every 15 s with a fresh estimatedWaitSeconds, beside a heartbeat comment. The last event of an ended token says why it ended (`reason`), then the stream ends. Takes the token as `?token=` too, for EventSource.",
         security: [{ queueToken: [] }],
         querystring: Type.Object({ token: Type.Optional(Type.String()) }),
         produces: ['text/event-stream'],
@@ -190,11 +200,13 @@ export async function queueStatusRoutes(
       let last = '';
       let closed = false;
       let checking = Promise.resolve();
-      const send = (view: TokenView) => {
-        const key = `${view.status}:${view.position}:${view.phase ?? ''}`;
-        if (key === last) return;
-        last = key;
-        raw.write(`data: ${JSON.stringify(view)}\n\n`);
+      // A change of the line sends the state if anything in it changed; the heartbeat sends it anyway,
+      // so an estimate computed from the admission rate never goes stale for longer than a heartbeat.
+      const send = (view: TokenView, always: boolean) => {
+        const data = JSON.stringify(view);
+        if (data === last && !always) return;
+        last = data;
+        raw.write(`data: ${data}\n\n`);
         if (view.status === 'EXPIRED' || view.status === 'SOLD_OUT') end();
       };
       // Checks run one after another, so events leave in the order the states were read.
@@ -206,7 +218,7 @@ export async function queueStatusRoutes(
             if (closed) return;
             // A token the store no longer knows was lost with its line (Redis came back empty): end the
             // stream without a state, and the client's next poll is told LINE_RESET.
-            if (state) send(queue.view(state));
+            if (state) send(queue.view(state), touch);
             else end();
           } catch (err) {
             request.log.warn({ err }, 'queue stream check failed');
@@ -230,7 +242,7 @@ export async function queueStatusRoutes(
       streams.add(end);
       metrics?.streamOpened();
       raw.on('close', end);
-      send(queue.view(request.queueState!));
+      send(queue.view(request.queueState!), true);
     },
   );
 }

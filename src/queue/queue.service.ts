@@ -15,6 +15,7 @@ import {
   LineNotSeededError,
   saleLineId,
   type AdmitResult,
+  type EndReason,
   type LineEnd,
   type LineSettings,
   type QueueLines,
@@ -41,6 +42,12 @@ export interface TokenView {
   estimatedWaitSeconds: number;
   pollAfterSeconds: number;
   expiresAt: string;
+  /** The operator paused admission of the token's line. */
+  paused: boolean;
+  /** The operator's message to the line, when one is set. */
+  message?: string;
+  /** Why the token ended, once it has (EXPIRED or SOLD_OUT). */
+  reason?: EndReason;
   saleId?: string;
   phase?: SalePhase;
   seatsLeft?: number;
@@ -103,6 +110,12 @@ class KnownUsers {
     if (this.ids.size >= this.capacity) this.ids.clear();
     this.ids.add(id);
   }
+}
+
+/** An operator's message as a line keeps it: trimmed, and null for none (null, "" or only spaces clear it). */
+export function operatorMessage(message: string | null): string | null {
+  const trimmed = message?.trim() ?? '';
+  return trimmed === '' ? null : trimmed;
 }
 
 /** No estimate is worth more than this; past it the wait is simply "very long" (e.g. the line is closed). */
@@ -232,6 +245,9 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
       estimatedWaitSeconds: Math.min(MAX_ESTIMATE_SECONDS, estimatedWaitSeconds),
       pollAfterSeconds: pollAfterSeconds(state, estimatedWaitSeconds, config.queue),
       expiresAt: new Date(state.expiresAt).toISOString(),
+      paused: state.paused,
+      ...(state.message ? { message: state.message } : {}),
+      ...(state.reason ? { reason: state.reason } : {}),
     };
     const described = line.hooks.describe?.();
     if (line.id === GENERAL_LINE || !described) return base;
@@ -241,7 +257,7 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
   async function refreshStats(line: LineRuntime): Promise<QueueStats> {
     const stats = await line.store.stats(now());
     line.admittedPerMinute = stats.admittedPerMinute;
-    line.settings = { activeLimit: stats.activeLimit, paused: stats.paused };
+    line.settings = { activeLimit: stats.activeLimit, paused: stats.paused, message: stats.message };
     line.waiting = stats.waiting + stats.prequeued;
     line.active = stats.active;
     return stats;
@@ -405,7 +421,7 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
       }
       if (state.userId !== claims.userId) throw new DomainError('INVALID_TOKEN', 'the queue token is not known');
       if (state.status === 'EXPIRED' || (state.status === 'SOLD_OUT' && requirement !== 'status')) {
-        throw new DomainError('TOKEN_EXPIRED', 'the queue token has expired; join the queue again');
+        throw new DomainError('TOKEN_EXPIRED', 'the queue token has expired; join the queue again', state.reason ? { reason: state.reason } : undefined);
       }
       if (requirement === 'active' && state.status !== 'ACTIVE') {
         throw new DomainError('TOKEN_NOT_ACTIVE', `still waiting in line at position ${state.position}`);
@@ -439,10 +455,14 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
       return line ? refreshStats(line) : storeOf(lineId).stats(now());
     },
 
-    /** Written to PostgreSQL first (the source of truth), then to the store every instance reads. */
+    /**
+     * Written to PostgreSQL first (the source of truth), then to the store every instance reads, which
+     * wakes the line's streams on every instance. A message is trimmed; null or blank clears it.
+     */
     async updateSettings(change: Partial<QueueSettings>, lineId: string = GENERAL_LINE): Promise<QueueStats> {
       const line = runtimeOf(lineId);
-      await line.store.seed(await line.hooks.settings.save(change));
+      const normalized = change.message === undefined ? change : { ...change, message: operatorMessage(change.message) };
+      await line.store.seed(await line.hooks.settings.save(normalized));
       await tickLine(line);
       return refreshStats(line);
     },

@@ -6,7 +6,9 @@ import { EventEmitter } from 'node:events';
 import {
   LineEndedError,
   newEpoch,
+  reasonOfLineEnd,
   type AdmitResult,
+  type EndReason,
   type JoinResult,
   type LineEnd,
   type LineSettings,
@@ -35,18 +37,24 @@ interface Entry {
   savedSeenAt: number;
   activeUntil: number;
   endedAt: number;
+  /** Why it ended; null while live (and for a token restored from a snapshot that did not record it). */
+  reason: EndReason | null;
 }
 
 const MINUTE_MS = 60_000;
 
 const STATUSES = ['WAITING', 'ACTIVE', 'EXPIRED', 'SOLD_OUT'] as const;
 type StatusCode = 0 | 1 | 2 | 3;
+const REASONS = ['PAID', 'TURN_OVER', 'IDLE', 'SOLD_OUT', 'SALE_CLOSED'] as const satisfies readonly EndReason[];
+type ReasonCode = 0 | 1 | 2 | 3 | 4;
 
 /**
  * tokenId, userId, entryId, seq, pre, drawRank, status (index in STATUSES), lastSeenAt, activeUntil,
- * endedAt, joinedAt (absent in snapshots written before it was recorded).
+ * endedAt, joinedAt, reason (index in REASONS, null while live). The last two are absent in snapshots
+ * written before they were recorded: such a snapshot still loads (version 3 either way, since an older
+ * build reading a newer one ignores the extra places), and its ended tokens have no reason.
  */
-export type SavedToken = [string, string, string, number, boolean, number | null, StatusCode, number, number, number, number?];
+export type SavedToken = [string, string, string, number, boolean, number | null, StatusCode, number, number, number, number?, (ReasonCode | null)?];
 
 /** What a line is besides its tokens: small, written whole with every snapshot. */
 export interface LineState {
@@ -136,11 +144,26 @@ export class MemoryQueueStore implements QueueStore {
     store.lineEnded = snapshot.ended;
     const active: Entry[] = [];
     const ended: Entry[] = [];
-    for (const [tokenId, userId, entryId, seq, pre, drawRank, code, lastSeenAt, activeUntil, endedAt, joinedAt = 0] of snapshot.tokens) {
+    for (const [tokenId, userId, entryId, seq, pre, drawRank, code, lastSeenAt, activeUntil, endedAt, joinedAt = 0, reasonCode = null] of snapshot.tokens) {
       const status = STATUSES[code];
       const waiting = status === 'WAITING';
       const seenAt = waiting ? lastSeenAt + downtime : lastSeenAt;
-      const entry: Entry = { tokenId, userId, entryId, seq, pre, drawRank, status, joinedAt, lastSeenAt: seenAt, savedSeenAt: seenAt, activeUntil, endedAt };
+      const reason = reasonCode === null ? (status === 'SOLD_OUT' ? 'SOLD_OUT' : null) : REASONS[reasonCode];
+      const entry: Entry = {
+        tokenId,
+        userId,
+        entryId,
+        seq,
+        pre,
+        drawRank,
+        status,
+        joinedAt,
+        lastSeenAt: seenAt,
+        savedSeenAt: seenAt,
+        activeUntil,
+        endedAt,
+        reason,
+      };
       store.tokens.set(tokenId, entry);
       if (pre) store.prequeue.set(entryId, tokenId);
       if (status === 'EXPIRED' || status === 'SOLD_OUT') {
@@ -198,6 +221,7 @@ export class MemoryQueueStore implements QueueStore {
       e.activeUntil,
       e.endedAt,
       e.joinedAt,
+      e.reason === null ? null : (REASONS.indexOf(e.reason) as ReasonCode),
     ];
   }
 
@@ -249,6 +273,7 @@ export class MemoryQueueStore implements QueueStore {
       savedSeenAt: now,
       activeUntil: 0,
       endedAt: 0,
+      reason: null,
     };
     this.dirty.add(newTokenId);
     const opensAt = this.settings.opensAt ?? 0;
@@ -279,10 +304,10 @@ export class MemoryQueueStore implements QueueStore {
     return this.view(entry);
   }
 
-  async expire(tokenId: string, now: number): Promise<void> {
+  async expire(tokenId: string, now: number, reason: EndReason = 'PAID'): Promise<void> {
     const entry = this.tokens.get(tokenId);
     if (!entry || !isLive(entry)) return;
-    this.end(entry, now, 'EXPIRED');
+    this.end(entry, now, 'EXPIRED', reason);
     this.events.emit('change');
   }
 
@@ -369,7 +394,7 @@ export class MemoryQueueStore implements QueueStore {
   async endLine(now: number, status: LineEnd): Promise<void> {
     if (this.lineEnded) return;
     this.lineEnded = status;
-    for (const entry of this.tokens.values()) if (isLive(entry)) this.end(entry, now, status);
+    for (const entry of this.tokens.values()) if (isLive(entry)) this.end(entry, now, status, reasonOfLineEnd(status));
     this.events.emit('change');
   }
 
@@ -384,13 +409,18 @@ export class MemoryQueueStore implements QueueStore {
       admittedPerMinute: this.admissions.size,
       activeLimit: this.settings.activeLimit,
       paused: this.settings.paused,
+      message: this.settings.message ?? null,
       drawn: this.drawnOrNoPrequeue(),
       ended: this.lineEnded !== null,
     };
   }
 
   async seed(settings: LineSettings): Promise<string> {
-    if (settings.version > this.settings.version) this.settings = { ...settings };
+    if (settings.version > this.settings.version) {
+      this.settings = { ...settings };
+      // A pause or a message is news to every open stream of the line.
+      this.events.emit('change');
+    }
     return this.epoch;
   }
 
@@ -422,21 +452,27 @@ export class MemoryQueueStore implements QueueStore {
   private endIfOver(entry: Entry, now: number): boolean {
     if (!isLive(entry)) return false;
     if (this.lineEnded) {
-      this.end(entry, now, this.lineEnded);
+      this.end(entry, now, this.lineEnded, reasonOfLineEnd(this.lineEnded));
       return true;
     }
-    const lapsed =
-      (entry.status === 'WAITING' && now - entry.lastSeenAt >= this.timings.waitingIdleMs) || (entry.status === 'ACTIVE' && now >= entry.activeUntil);
-    if (lapsed) this.end(entry, now, 'EXPIRED');
-    return lapsed;
+    if (entry.status === 'WAITING' && now - entry.lastSeenAt >= this.timings.waitingIdleMs) {
+      this.end(entry, now, 'EXPIRED', 'IDLE');
+      return true;
+    }
+    if (entry.status === 'ACTIVE' && now >= entry.activeUntil) {
+      this.end(entry, now, 'EXPIRED', 'TURN_OVER');
+      return true;
+    }
+    return false;
   }
 
-  private end(entry: Entry, now: number, status: LineEnd): void {
+  private end(entry: Entry, now: number, status: LineEnd, reason: EndReason): void {
     this.touched(entry);
     if (entry.status === 'WAITING' && entry.seq > 0) this.line.delete(entry.seq);
     this.active.delete(entry.tokenId);
     entry.status = status;
     entry.endedAt = now;
+    entry.reason = reason;
     if (this.liveByUser.get(entry.userId) === entry.tokenId) this.liveByUser.delete(entry.userId);
     this.ended.push(entry.tokenId);
   }
@@ -466,6 +502,9 @@ export class MemoryQueueStore implements QueueStore {
       expiresAt: entry.status === 'ACTIVE' ? entry.activeUntil : waiting ? entry.lastSeenAt + this.timings.waitingIdleMs : entry.endedAt,
       entryId: entry.entryId,
       drawRank: entry.drawRank,
+      ...(entry.reason ? { reason: entry.reason } : {}),
+      paused: this.settings.paused,
+      message: this.settings.message ?? null,
     };
   }
 }

@@ -12,12 +12,13 @@
 //                              it from cursor + 1 (HGET, O(1) per entry); HLEN is the `waiting` count.
 //   B token:<tokenId>  hash    userId, seq, status (WAITING|ACTIVE|EXPIRED|SOLD_OUT), lastSeenAt,
 //                              activeUntil, endedAt, joinedAt (epoch ms, from the callers' `now`),
-//                              entryId, pre ('1' if it joined the pre-queue), drawRank.
+//                              entryId, pre ('1' if it joined the pre-queue), drawRank, reason (why it
+//                              ended: PAID|TURN_OVER|IDLE|SOLD_OUT|SALE_CLOSED).
 //   B user:<userId>    string  tokenId of the user's live token: what makes join idempotent.
 //   B active           zset    tokenId scored by activeUntil; lapsed ones are found by ZRANGEBYSCORE.
 //   B ended            zset    tokenId scored by endedAt; admission forgets tokens past the retention.
 //   B admitted         zset    seq scored by admission time, trimmed to the last 60 s (admittedPerMinute).
-//   B settings         hash    activeLimit, paused, version, opensAt: a copy of the line's row in
+//   B settings         hash    activeLimit, paused, version, opensAt, message: a copy of the line's row in
 //                              PostgreSQL (the source of truth), taken only when newer; shared by every
 //                              instance.
 //   B epoch            string  a random id of this incarnation of the line. Redis that comes back empty
@@ -27,7 +28,7 @@
 //   B meta             hash    preCount (joins of the pre-queue), preClosed, drawn, ended (the status the
 //                              line's tokens end with: SOLD_OUT when its sale sold out, EXPIRED when it closed).
 //   B pre              hash    entryId -> tokenId of the pre-queue's joins, read once at the draw.
-//   B changes          pub/sub channel; admission, endings and the draw publish. Each instance holds ONE
+//   B changes          pub/sub channel; admission, endings, the draw and new settings publish. Each instance holds ONE
 //                              subscriber connection (PSUBSCRIBE over every line) and fans out to its
 //                              local listeners.
 //
@@ -52,6 +53,7 @@ import {
   LineNotSeededError,
   newEpoch,
   type AdmitResult,
+  type EndReason,
   type JoinResult,
   type LineEnd,
   type LineSettings,
@@ -141,8 +143,28 @@ export function queueKeys(prefix: string, lineId: string = GENERAL_LINE) {
   };
 }
 
-/** created, tokenId, userId, seq, status, lastSeenAt, activeUntil, endedAt, cursor, epoch, entryId, drawRank, preCount (see the scripts). */
-type TokenRow = [number, string, string, string, TokenState['status'], string, string, string, string, string, string, string, string];
+/**
+ * created, tokenId, userId, seq, status, lastSeenAt, activeUntil, endedAt, cursor, epoch, entryId, drawRank,
+ * preCount, reason, the line's paused and message (see the scripts).
+ */
+type TokenRow = [
+  number,
+  string,
+  string,
+  string,
+  TokenState['status'],
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+  EndReason | '',
+  string,
+  string,
+];
 
 /** Every line under one prefix, over two connections shared by all of them. */
 export class RedisQueueLines implements QueueLines {
@@ -263,8 +285,8 @@ export class RedisQueueStore implements QueueStore {
     return row ? this.toState(row) : null;
   }
 
-  async expire(tokenId: string, now: number): Promise<void> {
-    await this.run(queueScripts.expire, now, tokenId);
+  async expire(tokenId: string, now: number, reason: EndReason = 'PAID'): Promise<void> {
+    await this.run(queueScripts.expire, now, tokenId, reason);
   }
 
   async admit(now: number, cap = Infinity, joinedUpTo = Infinity): Promise<AdmitResult> {
@@ -314,7 +336,7 @@ export class RedisQueueStore implements QueueStore {
   }
 
   async stats(now: number): Promise<QueueStats> {
-    const [waiting, active, admittedPerMinute, activeLimit, paused, prequeued, drawn, ended] = (await this.run(queueScripts.stats, now)) as [
+    const [waiting, active, admittedPerMinute, activeLimit, paused, prequeued, drawn, ended, message] = (await this.run(queueScripts.stats, now)) as [
       number,
       number,
       number,
@@ -323,8 +345,19 @@ export class RedisQueueStore implements QueueStore {
       number,
       number,
       number,
+      string,
     ];
-    return { waiting, active, admittedPerMinute, activeLimit: Number(activeLimit), paused: paused === '1', prequeued, drawn: drawn === 1, ended: ended === 1 };
+    return {
+      waiting,
+      active,
+      admittedPerMinute,
+      activeLimit: Number(activeLimit),
+      paused: paused === '1',
+      message: message || null,
+      prequeued,
+      drawn: drawn === 1,
+      ended: ended === 1,
+    };
   }
 
   async seed(settings: LineSettings): Promise<string> {
@@ -339,6 +372,7 @@ export class RedisQueueStore implements QueueStore {
       settings.paused ? '1' : '0',
       settings.version,
       settings.opensAt ?? 0,
+      settings.message ?? '',
     )) as string;
     this.noteEpoch(epoch);
     return epoch;
@@ -397,8 +431,10 @@ export class RedisQueueStore implements QueueStore {
   }
 
   private toState(row: TokenRow): TokenState {
-    const [, tokenId, userId, seqText, status, lastSeenAt, activeUntil, endedAt, cursor, , entryId, drawRank, preCount] = row;
+    const [, tokenId, userId, seqText, status, lastSeenAt, activeUntil, endedAt, cursor, , entryId, drawRank, preCount, reason, paused, message] = row;
     const seq = Number(seqText);
+    // A token that ended before reasons were kept has none; a sold-out one can only have ended so.
+    const why = reason || (status === 'SOLD_OUT' ? 'SOLD_OUT' : undefined);
     return {
       tokenId,
       userId,
@@ -409,6 +445,9 @@ export class RedisQueueStore implements QueueStore {
       expiresAt: status === 'ACTIVE' ? Number(activeUntil) : status === 'WAITING' ? Number(lastSeenAt) + this.timings.waitingIdleMs : Number(endedAt),
       entryId,
       drawRank: drawRank ? Number(drawRank) : null,
+      ...(why ? { reason: why } : {}),
+      paused: paused === '1',
+      message: message || null,
     };
   }
 }

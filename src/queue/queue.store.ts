@@ -18,6 +18,18 @@ export type TokenStatus = 'WAITING' | 'ACTIVE' | 'EXPIRED' | 'SOLD_OUT';
 /** How a line's live tokens end when the line ends: its sale sold out, or closed. */
 export type LineEnd = 'SOLD_OUT' | 'EXPIRED';
 
+/**
+ * Why a token ended, remembered with it: PAID (expire() after a payment), TURN_OVER (an ACTIVE token's
+ * time ran out), IDLE (a WAITING token silent past the idle limit), SOLD_OUT and SALE_CLOSED (its line
+ * ended: endLine with SOLD_OUT or EXPIRED).
+ */
+export type EndReason = 'PAID' | 'TURN_OVER' | 'IDLE' | 'SOLD_OUT' | 'SALE_CLOSED';
+
+/** The reason a line's end gives the tokens it ends. */
+export function reasonOfLineEnd(end: LineEnd): EndReason {
+  return end === 'SOLD_OUT' ? 'SOLD_OUT' : 'SALE_CLOSED';
+}
+
 export interface TokenState {
   tokenId: string;
   userId: string;
@@ -31,11 +43,19 @@ export interface TokenState {
   entryId: string;
   /** The place the draw gave this entry (1-based); null before the draw and for joins after the open. */
   drawRank: number | null;
+  /** Why it ended, once EXPIRED or SOLD_OUT (absent for a token that ended before reasons were kept). */
+  reason?: EndReason;
+  /** The line's admission is paused by the operator (as the store's copy of the settings says now). */
+  paused: boolean;
+  /** The operator's message to the line, or null. */
+  message: string | null;
 }
 
 export interface QueueSettings {
   activeLimit: number;
   paused: boolean;
+  /** The operator's message to the line's fans; absent or null: none. */
+  message?: string | null;
 }
 
 /** Settings as PostgreSQL keeps them: every change bumps the version, and a copy only takes a newer one. */
@@ -70,6 +90,7 @@ export class LineEndedError extends Error {
 }
 
 export interface QueueStats extends QueueSettings {
+  message: string | null;
   /** Tokens in line not yet admitted or skipped (may include some abandoned ones not yet noticed). */
   waiting: number;
   /** Joins that wait in the pre-queue for the draw (counted until the draw gives them places). */
@@ -123,8 +144,11 @@ export interface QueueStore {
    * live WAITING token counts as seen now (polling and streaming keep a place in line).
    */
   get(tokenId: string, now: number, touch: boolean): Promise<TokenState | null>;
-  /** Ends a token (after payment). Frees its ACTIVE slot at once. Ending an ended token does nothing. */
-  expire(tokenId: string, now: number): Promise<void>;
+  /**
+   * Ends a token (after payment: reason PAID). Frees its ACTIVE slot at once. Ending an ended token
+   * does nothing (its first reason stays).
+   */
+  expire(tokenId: string, now: number, reason?: EndReason): Promise<void>;
   /**
    * Ends ACTIVE tokens past their time, then admits the earliest live WAITING tokens, in arrival
    * order, until `activeLimit` are ACTIVE (none while paused, before the draw, or once ended), and at
@@ -159,7 +183,8 @@ export interface QueueStore {
   /**
    * Takes these settings unless it has a newer version already; after the line was lost, starts a new
    * epoch too. Shared by every instance. Lowering the limit ends nobody; it only holds admission back.
-   * Returns the current epoch.
+   * Taking newer settings wakes onChange listeners on every instance (a pause or a message is news to
+   * the line's streams). Returns the current epoch.
    */
   seed(settings: LineSettings): Promise<string>;
   /**
@@ -171,8 +196,8 @@ export interface QueueStore {
   /** Calls `listener` when this instance sees the line start a new epoch. Returns an unsubscribe function. */
   onReset(listener: () => void): () => void;
   /**
-   * Calls `listener` whenever admission or an ending may have changed someone's status or position,
-   * whichever instance made the change. Returns an unsubscribe function.
+   * Calls `listener` whenever admission, an ending or the operator's settings may have changed what a
+   * token's view says, whichever instance made the change. Returns an unsubscribe function.
    */
   onChange(listener: () => void): () => void;
   /** Throws when the store cannot answer (readiness). */

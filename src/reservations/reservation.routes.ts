@@ -42,7 +42,9 @@ export async function reservationRoutes(
     {
       schema: {
         tags: ['reservations'],
-        summary: 'Hold a seat for a few minutes',
+        summary: 'Hold a seat for a few minutes (one at a time per token, never past the end of its turn)',
+        description:
+          "A hold lasts RESERVATION_HOLD_SECONDS, but never past the token's expiresAt (the end of its ACTIVE turn): heldUntil is the earlier of the two, so every hold can be paid for until its heldUntil. A token holds one live seat at a time: another hold while it has one is 409 HOLD_EXISTS, naming it in `reservationId`.",
         security: [{ queueToken: [] }],
         body: Strict({ userId: Uuid, concertId: Uuid, date: DateOnly, seatNumber: Type.Integer({ minimum: 1, maximum: 1_000_000 }) }),
         response: { 201: ReservationResponse, ...errorResponses },
@@ -52,10 +54,11 @@ export async function reservationRoutes(
     async (request, reply) => {
       const { userId, concertId, date, seatNumber } = request.body;
       assertTokenUser(request, userId);
-      const { saleId } = claimsOf(request);
+      const { saleId, tokenId } = claimsOf(request);
       sales.assertConcertAccess(saleId, concertId);
       const line = saleId ? { saleId, maxSeatsPerUser: sales.maxSeatsPerUser(saleId) } : { saleId: null };
-      const reservation = await reservations.holdSeat(userId, { concertId, date, number: seatNumber }, line);
+      const token = { tokenId, turnEndsAt: request.queueState!.expiresAt };
+      const reservation = await reservations.holdSeat(userId, { concertId, date, number: seatNumber }, line, token);
       return reply.code(201).send(reservation);
     },
   );

@@ -1,7 +1,8 @@
-// What this instance knows for certain about taken seats, so a stampede on a few seats costs the
-// database one attempt per seat rather than one per fan. A held seat stays taken at least until its
-// heldUntil (holds are never released early) and a sold seat forever, so "taken until T" learned from
-// the database stays true on every instance; only the database decides who takes a free seat.
+// What this instance knows about taken seats, so a stampede on a few seats costs the database one
+// attempt per seat (and per moment) rather than one per fan. A sold seat stays sold forever; a held seat
+// stays held until its heldUntil unless its token ends first (then it is given back at once, on any
+// instance), so the caller trusts "held until T" only for a moment (see HELD_CLAIM_MS in the service).
+// Only the database decides who takes a free seat.
 
 export class SeatClaims {
   /** seat key → epoch ms until which the seat is certainly taken (Infinity once sold). */
@@ -26,6 +27,11 @@ export class SeatClaims {
   markTaken(key: string, until: number): void {
     if (this.takenUntil.size >= this.maxEntries && !this.takenUntil.has(key)) this.takenUntil.clear();
     this.takenUntil.set(key, Math.max(until, this.takenUntil.get(key) ?? 0));
+  }
+
+  /** The seat was given back (its hold released here): nothing known about it holds any more. */
+  forget(key: string): void {
+    this.takenUntil.delete(key);
   }
 
   /**

@@ -73,6 +73,8 @@ export interface SaleUpdate {
   queueOpensAt?: Date;
   opensAt?: Date;
   closesAt?: Date | null;
+  /** The operator's message to the line (already trimmed; null clears it). */
+  message?: string | null;
 }
 
 /** Applies a change and bumps the settings version, in one statement. Undefined if there is no such sale. */
@@ -85,6 +87,7 @@ export async function updateSale(db: Kysely<DB>, saleId: string, change: SaleUpd
       ...(change.queueOpensAt !== undefined ? { queue_opens_at: change.queueOpensAt } : {}),
       ...(change.opensAt !== undefined ? { opens_at: change.opensAt } : {}),
       ...(change.closesAt !== undefined ? { closes_at: change.closesAt } : {}),
+      ...(change.message !== undefined ? { message: change.message } : {}),
       settings_version: sql<number>`settings_version + 1`,
     })
     .where('id', '=', saleId)

@@ -2,6 +2,7 @@
 // service returns are both derived from these.
 import { Type, type Static } from 'typebox';
 import { DateTime, Strict, Uuid } from '../http/schemas.js';
+import { LineMessage, OperatorMessage } from '../queue/queue.schemas.js';
 
 export const SalePhase = Type.Union(
   [Type.Literal('SCHEDULED'), Type.Literal('PREQUEUE'), Type.Literal('OPEN'), Type.Literal('SOLD_OUT'), Type.Literal('CLOSED')],
@@ -36,6 +37,7 @@ export const AdminSale = Type.Object({
   activeLimit: Type.Integer(),
   admittedPerMinute: Type.Integer({ description: 'admissions measured over the last 60 s' }),
   paused: Type.Boolean(),
+  message: LineMessage,
   sold: Type.Integer(),
   held: Type.Integer(),
   free: Type.Integer(),
@@ -66,5 +68,6 @@ export const SaleChange = Strict({
   queueOpensAt: Type.Optional(DateTime),
   opensAt: Type.Optional(DateTime),
   closesAt: Type.Optional(Type.Union([DateTime, Type.Null()])),
+  message: Type.Optional(OperatorMessage),
 });
 export type SaleChange = Static<typeof SaleChange>;

@@ -8,7 +8,8 @@ import type { DB } from '../db/schema.js';
 import { DomainError } from '../errors.js';
 import { OutageLog, type OutageLogger } from '../health/outage-log.js';
 import type { SaleMetrics, SeatFigures } from '../metrics/metrics.js';
-import type { LineHooks, QueueService } from '../queue/queue.service.js';
+import { operatorMessage, type LineHooks, type QueueService } from '../queue/queue.service.js';
+import type { ReservationService } from '../reservations/reservation.service.js';
 import { saleLineId, type LineSettings, type QueueStore } from '../queue/queue.store.js';
 import { commitmentOf, drawOrder, newSeed } from './sale-draw.js';
 import {
@@ -30,6 +31,8 @@ import type { AdminSale, Draw, NewSale, Sale, SaleChange, SalePhase } from './sa
 export interface SaleServiceDeps {
   db: Kysely<DB>;
   queue: QueueService;
+  /** Gives back the holds of a sale's line when it closes (its tokens end then). */
+  holds?: Pick<ReservationService, 'releaseSaleHolds'>;
   config: Pick<Config, 'queue'>;
   now?: () => number;
   log?: OutageLogger;
@@ -51,7 +54,7 @@ export function phaseOf(row: Pick<SaleRow, 'queue_opens_at' | 'opens_at' | 'clos
   return 'OPEN';
 }
 
-export function createSaleService({ db, queue, config, now = Date.now, log, metrics }: SaleServiceDeps) {
+export function createSaleService({ db, queue, holds, config, now = Date.now, log, metrics }: SaleServiceDeps) {
   /** Sales not closed, by id; refreshed every second and after every change made here. */
   let open = new Map<string, SaleRow>();
   /** concertId -> saleId of the concert's sale that is not closed. */
@@ -95,7 +98,7 @@ export function createSaleService({ db, queue, config, now = Date.now, log, metr
   }
 
   function lineSettings(row: SaleRow): LineSettings {
-    return { activeLimit: row.active_limit, paused: row.paused, version: row.settings_version, opensAt: ms(row.opens_at)! };
+    return { activeLimit: row.active_limit, paused: row.paused, message: row.message, version: row.settings_version, opensAt: ms(row.opens_at)! };
   }
 
   async function loadRow(saleId: string): Promise<SaleRow> {
@@ -252,10 +255,12 @@ export function createSaleService({ db, queue, config, now = Date.now, log, metr
   async function refresh(): Promise<void> {
     const rows = await findOpenSales(db);
     const next = new Map(rows.map((r) => [r.id, r]));
-    for (const saleId of open.keys()) {
+    for (const [saleId, row] of open) {
       if (next.has(saleId)) continue;
-      // Closed: whoever still waits or shops in its line is told their token ended, then the line rests.
+      // Closed: whoever still waits or shops in its line is told their token ended (SALE_CLOSED), the
+      // seats they held are given back at once, then the line rests.
       await queue.endLine(saleLineId(saleId), 'EXPIRED');
+      if (holds && row.closes_at) await holds.releaseSaleHolds(row.concert_id, new Date(row.closes_at));
       queue.closeLine(saleLineId(saleId));
     }
     // A read that began before this instance marked a sale sold out must not make it look open again.
@@ -278,6 +283,7 @@ export function createSaleService({ db, queue, config, now = Date.now, log, metr
       activeLimit: stats.activeLimit,
       admittedPerMinute: stats.admittedPerMinute,
       paused: stats.paused,
+      message: stats.message,
       sold: c.sold,
       held: c.held,
       free: c.free,
@@ -429,6 +435,7 @@ export function createSaleService({ db, queue, config, now = Date.now, log, metr
       const update: SaleUpdate = {
         ...(change.activeLimit !== undefined ? { activeLimit: change.activeLimit } : {}),
         ...(change.paused !== undefined ? { paused: change.paused } : {}),
+        ...(change.message !== undefined ? { message: operatorMessage(change.message) } : {}),
         ...(change.queueOpensAt ? { queueOpensAt: new Date(next.queueOpensAt) } : {}),
         ...(change.opensAt ? { opensAt: new Date(next.opensAt) } : {}),
         ...(change.closesAt !== undefined ? { closesAt: next.closesAt === null ? null : new Date(next.closesAt) } : {}),

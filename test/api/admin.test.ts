@@ -111,7 +111,7 @@ describe('operator endpoints', () => {
     for (const u of users) await joinQueue(t.app, u);
     const state = async () => json(await t.app.inject({ method: 'GET', url: '/admin/v1/queue', headers: admin }));
     const first = await state();
-    expect(first).toEqual({ waiting: 2, active: 2, activeLimit: 2, admittedPerMinute: 2, paused: false });
+    expect(first).toEqual({ waiting: 2, active: 2, activeLimit: 2, admittedPerMinute: 2, paused: false, message: null });
 
     const patched = await t.app.inject({ method: 'PATCH', url: '/admin/v1/queue', headers: admin, payload: { activeLimit: 3, paused: true } });
     expect(patched.statusCode).toBe(200);

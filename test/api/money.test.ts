@@ -275,22 +275,23 @@ describe('payments', () => {
     const short = await createTestApp({ reservation: { holdSeconds: 0.4, sweepMs: 50 } });
     try {
       const fan = await activeUser(short.app, 100_000);
+      const other = await activeUser(short.app, 100_000);
       const concert = await createConcert(short.app, { price: 1_000 });
       const inTime = json(await hold(short.app, fan, concert, 1));
-      const tooLate = json(await hold(short.app, fan, concert, 2));
+      const tooLate = json(await hold(short.app, other, concert, 2));
       const arrivedInTime = new Date();
       // Both holds lapsed (the second was made a moment after the first, so it lapses a moment later).
       await waitFor(async () => expect(Date.now()).toBeGreaterThan(Math.max(Date.parse(inTime.heldUntil), Date.parse(tooLate.heldUntil)) + 100), 3_000, 10);
       // Both holds have lapsed by now; one payment arrived before that and waited, the other arrives now.
-      const payments = createPaymentService({ db: short.db, queue: { endToken: async () => {} } });
+      const payments = createPaymentService({ db: short.db, queue: { endToken: async () => {} }, holds: { releaseTokenHolds: async () => 0 } });
       const paid = await payments.pay({ userId: fan.userId, reservationId: inTime.reservationId, arrivedAt: arrivedInTime }, { tokenId: randomUUID() });
       expect(paid.body.amount).toBe(1_000);
       await expect(
-        payments.pay({ userId: fan.userId, reservationId: tooLate.reservationId, arrivedAt: new Date() }, { tokenId: randomUUID() }),
+        payments.pay({ userId: other.userId, reservationId: tooLate.reservationId, arrivedAt: new Date() }, { tokenId: randomUUID() }),
       ).rejects.toMatchObject({
         code: 'RESERVATION_EXPIRED',
       });
-      await expectLedgerMatchesBalances(short.db, [fan.userId]);
+      await expectLedgerMatchesBalances(short.db, [fan.userId, other.userId]);
     } finally {
       await short.close();
     }

@@ -313,9 +313,13 @@ describe('sales', () => {
       for (const token of [other.token, waiting.token]) {
         const res = await me(t.app, token);
         expect(res.statusCode).toBe(200);
-        expect(json(res)).toMatchObject({ status: 'SOLD_OUT', phase: 'SOLD_OUT', seatsLeft: 0 });
+        expect(json(res)).toMatchObject({ status: 'SOLD_OUT', reason: 'SOLD_OUT', phase: 'SOLD_OUT', seatsLeft: 0 });
       }
+      const buyerNow = await me(t.app, buyer.token);
+      expect(buyerNow.statusCode).toBe(401);
+      expect(json(buyerNow).error).toMatchObject({ code: 'TOKEN_EXPIRED', reason: 'PAID' });
       await waitFor(async () => expect(events.join('')).toContain('"status":"SOLD_OUT"'));
+      expect(events.join('')).toContain('"reason":"SOLD_OUT"');
       const points = await t.app.inject({ method: 'GET', url: `/api/v1/users/${other.userId}/points`, headers: bearer(other.token) });
       expect(points.statusCode).toBe(401);
       expect(json(points).error.code).toBe('TOKEN_EXPIRED');
@@ -326,16 +330,35 @@ describe('sales', () => {
       await expectLedgerMatchesBalances(t.db, [buyer.userId]);
     });
 
-    it('hold at most maxSeatsPerUser seats of a sale, even when one fan sends many holds at once (409 SEAT_LIMIT_REACHED)', async () => {
-      const concert = await createConcert(t.app, { seatCount: 20 });
-      const sale = await createSale(t.app, concert.concertId, { maxSeatsPerUser: 3 });
-      const fan = await activeInSale(t.app, sale.saleId);
-      const results = await Promise.all(Array.from({ length: 12 }, (_, i) => holdIn(t.app, fan, concert, i + 1)));
-      const codes = results.map((r) => (r.statusCode === 201 ? 'HELD' : json(r).error.code));
-      expect(codes.filter((c) => c === 'HELD')).toHaveLength(3);
-      expect(codes.filter((c) => c !== 'HELD').every((c) => c === 'SEAT_LIMIT_REACHED')).toBe(true);
-      const live = await t.db.selectFrom('reservations').select('id').where('user_id', '=', fan.userId).where('status', '=', 'HELD').execute();
-      expect(live).toHaveLength(3);
+    it("hold at most maxSeatsPerUser seats of a sale across the fan's tokens, one live hold per token, even when one fan sends many holds at once (409 SEAT_LIMIT_REACHED)", async () => {
+      const concert = await createConcert(t.app, { seatCount: 30, price: 1_000 });
+      const sale = await createSale(t.app, concert.concertId, { maxSeatsPerUser: 2 });
+      let fan = await activeInSale(t.app, sale.saleId, 10_000);
+      const burst = async (first: number) => {
+        const results = await Promise.all(Array.from({ length: 8 }, (_, i) => holdIn(t.app, fan, concert, first + i)));
+        return results.map((r) => (r.statusCode === 201 ? `HELD ${json(r).reservationId}` : json(r).error.code));
+      };
+      // Each token holds one seat at a time; paying for it ends the token, and the fan joins again.
+      for (const first of [1, 9]) {
+        const codes = await burst(first);
+        const held = codes.filter((c) => c.startsWith('HELD'));
+        expect(held, codes.join()).toHaveLength(1);
+        expect(codes.filter((c) => !c.startsWith('HELD')).every((c) => c === 'HOLD_EXISTS')).toBe(true);
+        const paid = await t.app.inject({
+          method: 'POST',
+          url: '/api/v1/payments',
+          headers: bearer(fan.token),
+          payload: { userId: fan.userId, reservationId: held[0]!.split(' ')[1] },
+        });
+        expect(paid.statusCode, paid.body).toBe(201);
+        const again = json(await joinSale(t.app, fan.userId, sale.saleId));
+        await waitFor(async () => expect(json(await me(t.app, again.token)).status).toBe('ACTIVE'));
+        fan = { userId: fan.userId, token: again.token as string };
+      }
+      // Two seats owned: the fan's third token may hold nothing, however many holds it sends at once.
+      expect(await burst(17)).toEqual(Array.from({ length: 8 }, () => 'SEAT_LIMIT_REACHED'));
+      const mine = await t.db.selectFrom('reservations').select('status').where('user_id', '=', fan.userId).where('status', '!=', 'EXPIRED').execute();
+      expect(mine.map((r) => r.status)).toEqual(['CONFIRMED', 'CONFIRMED']);
     });
 
     it("reach a concert on sale only with an ACTIVE token of its sale (403 SALE_MISMATCH), and a sale's token reaches only its concert", async () => {
@@ -390,20 +413,37 @@ describe('sales', () => {
       expect(paid.statusCode).toBe(201);
     });
 
-    it('are told their token ended when the sale closes (401 TOKEN_EXPIRED), whether WAITING or ACTIVE', async () => {
+    it('are told their token ended when the sale closes (401 TOKEN_EXPIRED, reason SALE_CLOSED), whether WAITING or ACTIVE, and the seats they held are free at once', async () => {
       const closesAt = Date.now() + 1_500;
-      const sale = await createSale(t.app, (await createConcert(t.app)).concertId, { activeLimit: 1, closesAt: iso(closesAt) });
+      const concert = await createConcert(t.app, { seatCount: 3 });
+      const sale = await createSale(t.app, concert.concertId, { activeLimit: 1, closesAt: iso(closesAt) });
       const active = await activeInSale(t.app, sale.saleId);
+      const held = await holdIn(t.app, active, concert, 2);
+      expect(held.statusCode, held.body).toBe(201);
       const waiting = json(await joinSale(t.app, await createUser(t.app), sale.saleId));
       expect(json(await me(t.app, waiting.token)).status).toBe('WAITING');
       await waitFor(async () => {
         for (const token of [active.token, waiting.token]) {
           const res = await me(t.app, token);
           expect(res.statusCode).toBe(401);
-          expect(json(res).error.code).toBe('TOKEN_EXPIRED');
+          expect(json(res).error).toMatchObject({ code: 'TOKEN_EXPIRED', reason: 'SALE_CLOSED' });
         }
       }, 5_000);
       expect(json(await joinSale(t.app, await createUser(t.app), sale.saleId)).error.code).toBe('SALE_CLOSED');
+      // Its hold (30 s, in a turn of 10 min) did not wait to lapse: the seat is free and counted again.
+      await waitFor(async () => {
+        const seat = await t.db
+          .selectFrom('seats')
+          .select(['status'])
+          .where('concert_id', '=', concert.concertId)
+          .where('number', '=', 2)
+          .executeTakeFirstOrThrow();
+        expect(seat.status).toBe('FREE');
+      }, 3_000);
+      const reservation = await t.db.selectFrom('reservations').select('status').where('id', '=', json(held).reservationId).executeTakeFirstOrThrow();
+      expect(reservation.status).toBe('EXPIRED');
+      const date = await t.db.selectFrom('concert_dates').select('available_seats').where('concert_id', '=', concert.concertId).executeTakeFirstOrThrow();
+      expect(date.available_seats).toBe(3);
     });
 
     it('stand in several sales at once, each line admitting on its own', async () => {

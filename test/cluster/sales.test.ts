@@ -380,7 +380,8 @@ describe('three instances, scheduled sales', () => {
             const code = held.body?.error?.code;
             if (held.status === 201) fan.reservationId = held.body.reservationId;
             else if (held.status === 409 && code === 'SEAT_UNAVAILABLE') conflicts++;
-            else if (held.status === 409 && code === 'SEAT_LIMIT_REACHED' && won.length === 1) limited++;
+            // The other click: one live hold per token (HOLD_EXISTS), or the seats-per-fan limit.
+            else if (held.status === 409 && (code === 'HOLD_EXISTS' || code === 'SEAT_LIMIT_REACHED') && won.length === 1) limited++;
             else if (ended(held) && won.length === 0) throw notYet('token ended before the hold');
             else return odd('hold', held);
           }

@@ -57,4 +57,22 @@ describe('in-process queue store snapshots', () => {
     const next = await join(restored, T0 + 30);
     expect(next.position).toBe(3);
   });
+
+  it('carries why each token ended over a restart, and loads a snapshot written before reasons were kept', async () => {
+    const store = new MemoryQueueStore(timings, { activeLimit: 2, paused: false });
+    const [paid, turnOver] = [await join(store), await join(store)];
+    await store.admit(T0);
+    await store.expire(paid.tokenId, T0 + 1);
+    await store.admit(T0 + timings.activeTtlMs);
+    const snapshot = store.snapshot();
+    const restored = MemoryQueueStore.restore(snapshot, T0 + 20_000, T0 + 20_000, timings, { activeLimit: 2, paused: false });
+    expect((await restored.get(paid.tokenId, T0 + 20_000, false))!.reason).toBe('PAID');
+    expect((await restored.get(turnOver.tokenId, T0 + 20_000, false))!.reason).toBe('TURN_OVER');
+
+    // An older build's tokens end at joinedAt: they load, and their ended tokens simply have no reason.
+    const old = { ...snapshot, tokens: snapshot.tokens.map((t) => t.slice(0, 11) as SavedToken) };
+    const fromOld = MemoryQueueStore.restore(old, T0 + 20_000, T0 + 20_000, timings, { activeLimit: 2, paused: false });
+    expect(await fromOld.get(paid.tokenId, T0 + 20_000, false)).toMatchObject({ status: 'EXPIRED' });
+    expect((await fromOld.get(paid.tokenId, T0 + 20_000, false))!.reason).toBeUndefined();
+  });
 });

@@ -189,6 +189,53 @@ export function describeQueueStore(name: string, makeStore: StoreFactory): void 
       off();
     });
 
+    it('remembers why each token ended: PAID, TURN_OVER or IDLE, and a second ending keeps the first reason', async () => {
+      const store = await open({ activeLimit: 1 });
+      const [paid, turnOver, idle] = await joinMany(store, 3);
+      await store.admit(T0);
+      expect((await store.get(paid!.tokenId, T0, false))!.reason).toBeUndefined();
+      await store.expire(paid!.tokenId, T0 + 1);
+      expect(await store.get(paid!.tokenId, T0 + 2, false)).toMatchObject({ status: 'EXPIRED', reason: 'PAID' });
+      // `turnOver` keeps its place by polling and is admitted; `idle` is never seen again.
+      await store.get(turnOver!.tokenId, T0 + 4_000, true);
+      expect((await store.admit(T0 + 4_500)).admitted).toBe(1);
+      expect(await store.get(idle!.tokenId, T0 + 6_000, false)).toMatchObject({ status: 'EXPIRED', reason: 'IDLE' });
+      // The ACTIVE turn runs out: admission ends it (and so does a read of it after its time).
+      await store.admit(T0 + 4_500 + timings.activeTtlMs);
+      expect(await store.get(turnOver!.tokenId, T0 + 4_500 + timings.activeTtlMs, false)).toMatchObject({ status: 'EXPIRED', reason: 'TURN_OVER' });
+      await store.expire(turnOver!.tokenId, T0 + 20_000);
+      expect((await store.get(turnOver!.tokenId, T0 + 20_000, false))!.reason).toBe('TURN_OVER');
+    });
+
+    it('ends an ACTIVE token read after its time as TURN_OVER, before any admission pass has run', async () => {
+      const store = await open({ activeLimit: 1 });
+      const [a] = await joinMany(store, 1);
+      await store.admit(T0);
+      expect(await store.get(a!.tokenId, T0 + timings.activeTtlMs, false)).toMatchObject({ status: 'EXPIRED', reason: 'TURN_OVER' });
+    });
+
+    it("says in every token's state whether its line is paused and what the operator tells it, and wakes listeners when that changes", async () => {
+      const store = await open({ activeLimit: 0 });
+      const [a] = await joinMany(store, 1);
+      expect(await store.get(a!.tokenId, T0, false)).toMatchObject({ paused: false, message: null });
+      expect(await store.stats(T0)).toMatchObject({ paused: false, message: null });
+      let calls = 0;
+      const off = store.onChange(() => calls++);
+      await store.seed({ activeLimit: 0, paused: true, message: 'Back at 20:00', version: 1 });
+      await expect.poll(() => calls, { timeout: 2_000 }).toBeGreaterThan(0);
+      expect(await store.get(a!.tokenId, T0 + 1, true)).toMatchObject({ paused: true, message: 'Back at 20:00' });
+      expect(await store.stats(T0 + 1)).toMatchObject({ paused: true, message: 'Back at 20:00' });
+      // A join sees it too, and an older copy of the settings changes nothing.
+      expect((await store.join(randomUUID(), randomUUID(), T0 + 2)).state).toMatchObject({ paused: true, message: 'Back at 20:00' });
+      await store.seed({ activeLimit: 0, paused: false, message: null, version: 1 });
+      expect(await store.get(a!.tokenId, T0 + 3, false)).toMatchObject({ paused: true, message: 'Back at 20:00' });
+      const before = calls;
+      await store.seed({ activeLimit: 0, paused: false, message: null, version: 2 });
+      await expect.poll(() => calls, { timeout: 2_000 }).toBeGreaterThan(before);
+      expect(await store.get(a!.tokenId, T0 + 4, false)).toMatchObject({ paused: false, message: null });
+      off();
+    });
+
     it('answers null for a token it never issued, and forgets ended tokens after the retention time', async () => {
       const store = await open();
       expect(await store.get(randomUUID(), T0, false)).toBeNull();
@@ -345,6 +392,8 @@ export function describeQueueLines(name: string, makeLines: LinesFactory): void 
           T0 + 3,
         ),
       ).toEqual(['EXPIRED', 'EXPIRED']);
+      const reasons = await Promise.all([active!, waiting!].map(async (t) => (await store.get(t.tokenId, T0 + 3, false))!.reason));
+      expect(reasons).toEqual(['SALE_CLOSED', 'SALE_CLOSED']);
       expect((await store.stats(T0 + 3)).ended).toBe(true);
     });
 
@@ -392,6 +441,8 @@ export function describeQueueLines(name: string, makeLines: LinesFactory): void 
           T0 + 3,
         ),
       ).toEqual(['EXPIRED', 'SOLD_OUT', 'SOLD_OUT']);
+      const reasons = await Promise.all([paid!, active!, waiting!].map(async (t) => (await store.get(t.tokenId, T0 + 3, false))!.reason));
+      expect(reasons).toEqual(['PAID', 'SOLD_OUT', 'SOLD_OUT']);
       await expect(store.join(randomUUID(), randomUUID(), T0 + 4)).rejects.toBeInstanceOf(LineEndedError);
       expect(await store.stats(T0 + 4)).toMatchObject({ ended: true, waiting: 0, active: 0 });
       expect((await store.admit(T0 + 5)).admitted).toBe(0);

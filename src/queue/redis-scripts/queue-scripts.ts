@@ -36,11 +36,11 @@ local function userKey(userId) return base .. 'user:' .. userId end
 
 local function load(id)
   local f = redis.call('HMGET', tokenKey(id), 'userId', 'seq', 'status', 'lastSeenAt', 'activeUntil', 'endedAt',
-                       'entryId', 'pre', 'drawRank')
+                       'entryId', 'pre', 'drawRank', 'reason')
   if not f[1] then return nil end
   return { id = id, userId = f[1], seq = tonumber(f[2]), status = f[3], lastSeenAt = tonumber(f[4]),
            activeUntil = tonumber(f[5]), endedAt = tonumber(f[6]), entryId = f[7] or '', pre = f[8] == '1',
-           drawRank = f[9] or '' }
+           drawRank = f[9] or '', reason = f[10] or '' }
 end
 
 -- The pre-queue and the line's end: preCount (joins of the pre-queue), preClosed, drawn, and ended
@@ -57,21 +57,31 @@ end
 
 local function live(t) return t.status == 'WAITING' or t.status == 'ACTIVE' end
 
+-- Why a live token ends if it lapsed now: IDLE (WAITING, silent too long), TURN_OVER (ACTIVE, its time
+-- ran out); false while it has not lapsed.
 local function lapsed(t)
-  return (t.status == 'WAITING' and now - t.lastSeenAt >= idleMs)
-      or (t.status == 'ACTIVE' and now >= t.activeUntil)
+  if t.status == 'WAITING' and now - t.lastSeenAt >= idleMs then return 'IDLE' end
+  if t.status == 'ACTIVE' and now >= t.activeUntil then return 'TURN_OVER' end
+  return false
+end
+
+-- The reason a line's end gives its tokens: SOLD_OUT, or SALE_CLOSED when it ended as EXPIRED.
+local function endReason(lineEnd)
+  if lineEnd == 'SOLD_OUT' then return 'SOLD_OUT' end
+  return 'SALE_CLOSED'
 end
 
 -- Ends a live token: out of the line and the active set, the user free to join again, remembered as
--- ended (EXPIRED, or SOLD_OUT when its line ended) for the retention time (admission forgets it then;
--- the TTL is only a backstop).
-local function finish(t, status)
+-- ended (EXPIRED, or SOLD_OUT when its line ended) with why (PAID, TURN_OVER, IDLE, SOLD_OUT,
+-- SALE_CLOSED) for the retention time (admission forgets it then; the TTL is only a backstop).
+local function finish(t, status, reason)
   if t.status == 'WAITING' and t.seq > 0 then redis.call('HDEL', lineKey, int(t.seq)) end
   redis.call('ZREM', activeKey, t.id)
   t.status = status
   t.endedAt = now
+  t.reason = reason
   local key = tokenKey(t.id)
-  redis.call('HSET', key, 'status', status, 'endedAt', int(now))
+  redis.call('HSET', key, 'status', status, 'endedAt', int(now), 'reason', reason)
   redis.call('PEXPIRE', key, int(retention + gcMargin))
   local uk = userKey(t.userId)
   if redis.call('GET', uk) == t.id then redis.call('DEL', uk) end
@@ -82,11 +92,12 @@ end
 local function settle(t, m)
   if not live(t) then return false end
   if m.ended then
-    finish(t, m.ended)
+    finish(t, m.ended, endReason(m.ended))
     return true
   end
-  if lapsed(t) then
-    finish(t, 'EXPIRED')
+  local why = lapsed(t)
+  if why then
+    finish(t, 'EXPIRED', why)
     return true
   end
   return false
@@ -104,12 +115,14 @@ local function touch(t)
 end
 
 -- One row per token, the same everywhere: created, tokenId, userId, seq, status, lastSeenAt,
--- activeUntil, endedAt, cursor, epoch, entryId, drawRank ('' if none), preCount.
+-- activeUntil, endedAt, cursor, epoch, entryId, drawRank ('' if none), preCount, reason ('' while
+-- live), and the line's paused ('1'/'0') and message ('' if none), so a poll reads them in its one call.
 local function reply(t, created, m)
   local cursor = redis.call('GET', cursorKey) or '0'
+  local settings = redis.call('HMGET', settingsKey, 'paused', 'message')
   return { created and 1 or 0, t.id, t.userId, int(t.seq), t.status, int(t.lastSeenAt),
            int(t.activeUntil), int(t.endedAt), cursor, redis.call('GET', epochKey) or '', t.entryId,
-           t.drawRank, int(m.preCount) }
+           t.drawRank, int(m.preCount), t.reason or '', settings[1] or '0', settings[2] or '' }
 end
 
 -- A line is seeded while it has an epoch and settings; after Redis came back empty it has neither,
@@ -168,14 +181,17 @@ local ttl = int(idleMs + retention + gcMargin)
 redis.call('PEXPIRE', key, ttl)
 redis.call('SET', userKey(userId), newId, 'PX', ttl)
 return reply({ id = newId, userId = userId, seq = seq, status = 'WAITING', lastSeenAt = now,
-               activeUntil = 0, endedAt = 0, entryId = entryId, drawRank = '' }, true, m)
+               activeUntil = 0, endedAt = 0, entryId = entryId, drawRank = '', reason = '' }, true, m)
 `;
 
-/** ARGV[7] = tokenId. Returns 1 if it ended the token now, 0 if it was unknown or already ended. */
+/**
+ * ARGV[7] = tokenId, ARGV[8] = why it ends (PAID). Returns 1 if it ended the token now, 0 if it was
+ * unknown or already ended (its first reason stays).
+ */
 const EXPIRE = `
 local t = load(ARGV[7])
 if not t or not live(t) then return 0 end
-finish(t, 'EXPIRED')
+finish(t, 'EXPIRED', ARGV[8])
 redis.call('PUBLISH', channel, 'expire')
 return 1
 `;
@@ -200,7 +216,7 @@ local more = 0
 local lapsedIds = redis.call('ZRANGEBYSCORE', activeKey, '-inf', int(now), 'LIMIT', 0, budget)
 for _, id in ipairs(lapsedIds) do
   local t = load(id)
-  if t and t.status == 'ACTIVE' then finish(t, 'EXPIRED') else redis.call('ZREM', activeKey, id) end
+  if t and t.status == 'ACTIVE' then finish(t, 'EXPIRED', 'TURN_OVER') else redis.call('ZREM', activeKey, id) end
   changed = true
 end
 if #lapsedIds >= budget then more = 1 end
@@ -236,8 +252,9 @@ if settings[2] ~= '1' and not m.ended and (m.drawn or opensAt() == 0) then
       redis.call('HDEL', lineKey, field)
       local t = load(id)
       if t and t.status == 'WAITING' then
-        if lapsed(t) then
-          finish(t, 'EXPIRED')
+        local why = lapsed(t)
+        if why then
+          finish(t, 'EXPIRED', why)
           abandoned = abandoned + 1
         else
           local key = tokenKey(id)
@@ -265,9 +282,9 @@ if changed then redis.call('PUBLISH', channel, 'admit') end
 return { admitted, more, redis.call('GET', epochKey), abandoned, joinedAts }
 `;
 
-/** Returns { waiting, active, admittedPerMinute, activeLimit, paused, prequeued, drawn, ended (1/0) } read at one instant. */
+/** Returns { waiting, active, admittedPerMinute, activeLimit, paused, prequeued, drawn, ended (1/0), message ('' if none) } read at one instant. */
 const STATS = `
-local settings = redis.call('HMGET', settingsKey, 'activeLimit', 'paused')
+local settings = redis.call('HMGET', settingsKey, 'activeLimit', 'paused', 'message')
 local m = meta()
 local drawn = m.drawn or opensAt() == 0
 return {
@@ -279,18 +296,22 @@ return {
   drawn and 0 or m.preCount,
   drawn and 1 or 0,
   m.ended and 1 or 0,
+  settings[3] or '',
 }
 `;
 
 /**
- * ARGV[7] = a new epoch, used only if the line has none (it was lost); ARGV[8..11] = activeLimit,
- * paused ('1'/'0'), version, opensAt: taken unless the copy here is as new already. Returns the epoch.
+ * ARGV[7] = a new epoch, used only if the line has none (it was lost); ARGV[8..12] = activeLimit,
+ * paused ('1'/'0'), version, opensAt, message ('' for none): taken unless the copy here is as new
+ * already. Taking them publishes, so every instance's streams of the line see a pause or a message at
+ * once. Returns the epoch.
  */
 const SEED = `
 redis.call('SET', epochKey, ARGV[7], 'NX')
 local have = tonumber(redis.call('HGET', settingsKey, 'version') or '-1')
 if tonumber(ARGV[10]) > have then
-  redis.call('HSET', settingsKey, 'activeLimit', ARGV[8], 'paused', ARGV[9], 'version', ARGV[10], 'opensAt', ARGV[11])
+  redis.call('HSET', settingsKey, 'activeLimit', ARGV[8], 'paused', ARGV[9], 'version', ARGV[10], 'opensAt', ARGV[11],
+             'message', ARGV[12])
   redis.call('PUBLISH', channel, 'settings')
 end
 return redis.call('GET', epochKey)
@@ -351,7 +372,7 @@ if redis.call('HEXISTS', metaKey, 'ended') == 1 then return 0 end
 redis.call('HSET', metaKey, 'ended', ARGV[7])
 for _, id in ipairs(redis.call('ZRANGE', activeKey, 0, -1)) do
   local t = load(id)
-  if t and t.status == 'ACTIVE' then finish(t, ARGV[7]) end
+  if t and t.status == 'ACTIVE' then finish(t, ARGV[7], endReason(ARGV[7])) end
 end
 redis.call('DEL', lineKey)
 redis.call('PUBLISH', channel, 'end')
