@@ -4,10 +4,11 @@ import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
 import { Type } from 'typebox';
+import { NewConcert } from '../concerts/concert.schemas.js';
 import type { ConcertService } from '../concerts/concert.service.js';
 import type { DB } from '../db/schema.js';
 import { DomainError } from '../errors.js';
-import { DateOnly, DateTime, errorResponses, Strict, Uuid } from '../http/schemas.js';
+import { errorResponses, Strict, Uuid } from '../http/schemas.js';
 import { LineMessage, OperatorMessage } from '../queue/queue.schemas.js';
 import type { QueueService } from '../queue/queue.service.js';
 import { insertUser, insertUsers } from '../users/user.repository.js';
@@ -99,32 +100,15 @@ export async function adminRoutes(app: FastifyInstance, { adminKey, db, concerts
     {
       schema: {
         tags: ['admin'],
-        summary: 'Create a concert with its dates and seats',
+        summary: 'Create a concert with its dates and seats: numbered seats at one price per date, or the seats of a layout',
         security,
-        body: Strict({
-          title: Type.String({ minLength: 1, maxLength: 200 }),
-          venue: Type.String({ minLength: 1, maxLength: 200 }),
-          dates: Type.Array(
-            Strict({
-              date: DateOnly,
-              startsAt: DateTime,
-              seatCount: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
-              price: Type.Integer({ minimum: 0, maximum: 100_000_000 }),
-            }),
-            { minItems: 1, maxItems: 366 },
-          ),
-        }),
+        body: NewConcert,
         response: { 201: Type.Object({ concertId: Uuid }), ...errorResponses },
       },
       onRequest,
     },
     async (request, reply) => {
-      const { title, venue, dates } = request.body;
-      const concertId = await concerts.createConcert({
-        title,
-        venue,
-        dates: dates.map((d) => ({ date: d.date, startsAt: d.startsAt, seatCount: d.seatCount ?? 50, price: d.price })),
-      });
+      const concertId = await concerts.createConcert(request.body);
       return reply.code(201).send({ concertId });
     },
   );

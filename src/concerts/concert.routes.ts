@@ -3,9 +3,10 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { claimsOf, tokenGuard } from '../http/auth.js';
-import { DateOnly, DateTime, errorResponses, Strict, Uuid, Won } from '../http/schemas.js';
+import { DateOnly, errorResponses, Strict, Uuid } from '../http/schemas.js';
 import type { QueueService } from '../queue/queue.service.js';
 import type { SaleService } from '../sales/sale.service.js';
+import { ConcertListing, DateListing, SeatListing } from './concert.schemas.js';
 import type { ConcertService } from './concert.service.js';
 
 export async function concertRoutes(
@@ -23,7 +24,7 @@ export async function concertRoutes(
         summary: "The concerts this token's line sells: a sale's concert, or every concert without a sale",
         security: [{ queueToken: [] }],
         response: {
-          200: Type.Object({ concerts: Type.Array(Type.Object({ concertId: Uuid, title: Type.String(), venue: Type.String() })) }),
+          200: Type.Object({ concerts: Type.Array(ConcertListing) }),
           ...errorResponses,
         },
       },
@@ -45,9 +46,7 @@ export async function concertRoutes(
         security: [{ queueToken: [] }],
         params: Strict({ concertId: Uuid }),
         response: {
-          200: Type.Object({
-            dates: Type.Array(Type.Object({ date: DateOnly, startsAt: DateTime, totalSeats: Type.Integer(), availableSeats: Type.Integer() })),
-          }),
+          200: Type.Object({ dates: Type.Array(DateListing) }),
           ...errorResponses,
         },
       },
@@ -68,7 +67,7 @@ export async function concertRoutes(
         security: [{ queueToken: [] }],
         params: Strict({ concertId: Uuid, date: DateOnly }),
         response: {
-          200: Type.Object({ seats: Type.Array(Type.Object({ seatId: Uuid, number: Type.Integer(), price: Won })) }),
+          200: Type.Object({ seats: Type.Array(SeatListing) }),
           ...errorResponses,
         },
       },

@@ -7,6 +7,7 @@ import * as initial from './migrations/0001-initial.js';
 import * as paymentToken from './migrations/0002-payment-token.js';
 import * as queueLines from './migrations/0003-queue-lines.js';
 import * as sales from './migrations/0004-sales.js';
+import * as seatLayout from './migrations/0005-seat-layout.js';
 import * as turnAndHold from './migrations/0006-turn-and-hold.js';
 import * as lineHistory from './migrations/0007-line-history.js';
 import { PGliteDialect } from './pglite-dialect.js';
@@ -35,6 +36,7 @@ const migrations: Record<string, Migration> = {
   '0002-payment-token': paymentToken,
   '0003-queue-lines': queueLines,
   '0004-sales': sales,
+  '0005-seat-layout': seatLayout,
   '0006-turn-and-hold': turnAndHold,
   '0007-line-history': lineHistory,
 };

@@ -29,11 +29,22 @@ export interface PointLedgerTable {
   created_at: CreatedAt;
 }
 
+export type Stage = 'top' | 'bottom' | 'left' | 'right';
+
+/** A layout's sections from the stage outward, as the operator gave them (concert.schemas.ts checks them). */
+export type LayoutSections = { name: string; price: number; rows: { name: string; seats: number }[] }[];
+
 export interface ConcertTable {
   id: string;
   title: string;
   venue: string;
   created_at: CreatedAt;
+  /** The venue's IANA time zone (Asia/Seoul): the pages show the concert's times in it. */
+  time_zone: string;
+  /** Where the stage is drawn on the seat map; null when the concert has no layout (numbered seats only). */
+  stage: ColumnType<Stage | null, Stage | null | undefined, Stage | null>;
+  /** jsonb: written as JSON text, read parsed. Null exactly when stage is. Its prices are its seats'. */
+  sections: ColumnType<LayoutSections | null, string | null | undefined, string | null>;
 }
 
 export interface ConcertDateTable {
@@ -44,6 +55,9 @@ export interface ConcertDateTable {
   total_seats: number;
   /** Seats neither held nor sold, as of the last hold, payment or sweep (lapsed holds are added at read). */
   available_seats: number;
+  /** The lowest and highest price of the date's seats, set with them (seat prices never change). */
+  min_price: Money;
+  max_price: Money;
 }
 
 export interface SeatTable {
@@ -56,6 +70,11 @@ export interface SeatTable {
   /** The live reservation on this seat, while HELD or SOLD. */
   reservation_id: string | null;
   held_until: Timestamp | null;
+  /** Where the seat is in its concert's layout; all three null for a concert without one. */
+  section: ColumnType<string | null, string | null | undefined, string | null>;
+  row: ColumnType<string | null, string | null | undefined, string | null>;
+  /** 1-based place in its row. */
+  seat_in_row: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface ReservationTable {

@@ -1,10 +1,12 @@
-// Demo data for a newcomer: a few users with points, one concert with several dates of 50 seats sold
-// through the general line, and a second concert put on sale through a line of its own whose pre-queue
-// is open at start and which opens a few minutes later, so the countdown, the draw and the open can be
-// watched without configuring anything. Created only where missing, so a restart changes nothing.
+// Demo data for a newcomer: a few users with points, one concert in Seoul with several dates whose seats
+// follow a hall's layout (a stage, VIP, R and S sections at three prices) sold through the general
+// line, and a second concert put on sale through a line of its own whose pre-queue is open at start and
+// which opens a few minutes later, so the countdown, the draw and the open can be watched without
+// configuring anything. Both are in Seoul's time zone. Created only where missing, so a restart changes nothing.
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { Type } from 'typebox';
+import type { SeatLayout } from '../concerts/concert.schemas.js';
 import type { ConcertService } from '../concerts/concert.service.js';
 import type { DB } from '../db/schema.js';
 import type { SaleService } from '../sales/sale.service.js';
@@ -16,6 +18,39 @@ const DEMO_USERS = 5;
 const DEMO_POINTS = 300_000;
 const DAY_MS = 86_400_000;
 const SALE_TITLE = 'boxoffice Live: Spring On-Sale';
+const SEOUL = 'Asia/Seoul';
+/** The demo concert's hall: rows widen away from the stage, as in a fan-shaped hall. 72 seats. */
+export const DEMO_LAYOUT: SeatLayout = {
+  stage: 'top',
+  sections: [
+    {
+      name: 'VIP',
+      price: 165_000,
+      rows: [
+        { name: 'A', seats: 6 },
+        { name: 'B', seats: 8 },
+      ],
+    },
+    {
+      name: 'R',
+      price: 132_000,
+      rows: [
+        { name: 'C', seats: 8 },
+        { name: 'D', seats: 10 },
+        { name: 'E', seats: 10 },
+      ],
+    },
+    {
+      name: 'S',
+      price: 99_000,
+      rows: [
+        { name: 'F', seats: 10 },
+        { name: 'G', seats: 10 },
+        { name: 'H', seats: 10 },
+      ],
+    },
+  ],
+};
 /** The demo sale opens this long after the first start: long enough to read the pre-queue screen. */
 export const DEMO_SALE_OPENS_AFTER_MS = 3 * 60_000;
 
@@ -41,9 +76,11 @@ export async function seedDemo(db: Kysely<DB>, concerts: ConcertService, sales: 
     await concerts.createConcert({
       title: 'boxoffice Live: Winter Stage',
       venue: 'Olympic Hall, Seoul',
-      dates: [30, 31, 37].map((offset, i) => {
+      timeZone: SEOUL,
+      layout: DEMO_LAYOUT,
+      dates: [30, 31, 37].map((offset) => {
         const startsAt = new Date(day(offset).getTime() + 10 * 3_600_000); // 19:00 in Seoul
-        return { date: startsAt.toISOString().slice(0, 10), startsAt: startsAt.toISOString(), seatCount: 50, price: [55_000, 77_000, 99_000][i]! };
+        return { date: startsAt.toISOString().slice(0, 10), startsAt: startsAt.toISOString() };
       }),
     });
   }
@@ -53,6 +90,7 @@ export async function seedDemo(db: Kysely<DB>, concerts: ConcertService, sales: 
     const concertId = await concerts.createConcert({
       title: SALE_TITLE,
       venue: 'KSPO Dome, Seoul',
+      timeZone: SEOUL,
       dates: [{ date: startsAt.toISOString().slice(0, 10), startsAt: startsAt.toISOString(), seatCount: 40, price: 88_000 }],
     });
     await sales.createSale({

@@ -19,11 +19,18 @@ describe('concerts and seats', () => {
     const fan = await activeUser(t.app);
     const concert = await createConcert(t.app, { dates: 3, seatCount: 5, price: 70_000 });
     const concerts = json(await get(fan.token, '/api/v1/concerts')).concerts;
-    expect(concerts).toContainEqual({ concertId: concert.concertId, title: expect.any(String), venue: 'Test Hall' });
+    expect(concerts).toContainEqual({ concertId: concert.concertId, title: expect.any(String), venue: 'Test Hall', timeZone: expect.any(String) });
 
     const dates = json(await get(fan.token, `/api/v1/concerts/${concert.concertId}/dates`)).dates;
     expect(dates.map((d: any) => d.date)).toEqual(concert.dates);
-    expect(dates[0]).toEqual({ date: concert.dates[0], startsAt: `${concert.dates[0]}T10:00:00.000Z`, totalSeats: 5, availableSeats: 5 });
+    expect(dates[0]).toEqual({
+      date: concert.dates[0],
+      startsAt: `${concert.dates[0]}T10:00:00.000Z`,
+      totalSeats: 5,
+      availableSeats: 5,
+      minPrice: 70_000,
+      maxPrice: 70_000,
+    });
 
     const seats = json(await get(fan.token, `/api/v1/concerts/${concert.concertId}/dates/${concert.dates[0]}/seats`)).seats;
     expect(seats.map((s: any) => s.number)).toEqual([1, 2, 3, 4, 5]);
