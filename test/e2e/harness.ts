@@ -1,9 +1,11 @@
 // Shared by the browser tests: starts the built server on a free port with its own in-memory
 // database, drives the admin and public API to make each test's data, launches Debian's
 // Chromium through playwright-core, and saves step screenshots under test-output/e2e. Every page of a
-// browser launched here reports Content-Security-Policy violations, and a test that caused one fails.
+// browser launched here reports Content-Security-Policy violations, and a test that caused one fails;
+// expectAccessible checks a page with axe-core without loosening that policy.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,9 +28,11 @@ export interface TestServer {
   balance(userId: string): Promise<number>;
   logs(): string;
   stop(): Promise<void>;
+  /** Kills the server at once (SIGKILL), as a crash would: nothing is saved on the way out. */
+  crash(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', reject);
@@ -60,7 +64,8 @@ export async function waitUntil<T>(check: () => Promise<T | undefined | false> |
 export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
   const entry = path.join(repoRoot, 'dist', 'src', 'server.js');
   if (!existsSync(entry)) throw new Error('dist/src/server.js is missing: run npm run build first');
-  const port = await freePort();
+  // A restart of the same server passes its PORT (and DATA_DIR) again, so pages keep their address.
+  const port = env['PORT'] ? Number(env['PORT']) : await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   // Always the embedded database and in-process queue, whatever the calling shell points at.
   const { DATABASE_URL: _db, REDIS_URL: _redis, ...inherited } = process.env;
@@ -119,6 +124,11 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
     await exit;
     clearTimeout(timer);
   };
+  const crash = async () => {
+    if (exited) return;
+    child.kill('SIGKILL');
+    await exit;
+  };
 
   try {
     await waitUntil(
@@ -163,6 +173,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
     },
     logs: () => output,
     stop,
+    crash,
   };
 }
 
@@ -215,9 +226,13 @@ export function expectNoCspViolations(): void {
   expect(seen, 'Content-Security-Policy violations').toEqual([]);
 }
 
-/** A fresh fan: own cookies and storage, English, a given screen size. */
-export async function newFan(browser: Browser, viewport = { width: 900, height: 1000 }): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ viewport, locale: 'en-US', reducedMotion: 'reduce' });
+/** A fresh fan: own cookies and storage, English (or `locale`), a given screen size. */
+export async function newFan(
+  browser: Browser,
+  viewport = { width: 900, height: 1000 },
+  locale: 'en-US' | 'ko-KR' = 'en-US',
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport, locale, reducedMotion: 'reduce' });
   const page = await context.newPage();
   page.setDefaultTimeout(15_000);
   return { context, page };
@@ -237,6 +252,54 @@ export async function docShot(page: Page, name: string): Promise<void> {
   if (existsSync(file) && process.env['E2E_DOCS'] !== '1') return;
   // The body's box, so a short page has no empty band below it.
   await page.locator('body').screenshot({ path: file });
+}
+
+// Accessibility ------------------------------------------------------------------------------
+
+let axeSource: string | undefined;
+
+interface AxeNode {
+  target: unknown[];
+  failureSummary?: string;
+}
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: AxeNode[];
+}
+
+/**
+ * Runs axe-core on the page as it is now and fails on any violation of impact serious or critical,
+ * listing each rule, the elements and what is wrong with them. axe's source goes in through the
+ * DevTools protocol (page.evaluate), which the page's Content-Security-Policy does not govern, so the
+ * policy stays as strict as in production and the CSP-violation check still sees everything else.
+ */
+export async function expectAccessible(page: Page, screen: string): Promise<void> {
+  axeSource ??= readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+  if (!(await page.evaluate('typeof window.axe === "object"'))) await page.evaluate(axeSource);
+  const violations = (await page.evaluate(`window.axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations)`)) as AxeViolation[];
+  const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  const lang = await page.evaluate('document.documentElement.lang');
+  const report = serious.map(
+    (v) => `${v.id} (${v.impact}): ${v.help}\n${v.nodes.map((n) => `    ${n.target.join(' ')}: ${(n.failureSummary ?? '').replace(/\s+/g, ' ')}`).join('\n')}`,
+  );
+  expect.soft(report, `axe violations on ${screen} (lang ${String(lang)})`).toEqual([]);
+}
+
+/**
+ * expectAccessible in the page's language, then in the other one through the page's language button,
+ * then back: every screen is checked in English and Korean. The screen must stay put meanwhile.
+ */
+export async function expectAccessibleInBothLanguages(page: Page, screen: string): Promise<void> {
+  const first = (await page.evaluate('document.documentElement.lang')) as string;
+  const other = first === 'ko' ? 'en' : 'ko';
+  await expectAccessible(page, screen);
+  await page.locator('button.lang').click();
+  await waitUntil(async () => (await page.evaluate('document.documentElement.lang')) === other, `lang=${other}`);
+  await expectAccessible(page, screen);
+  await page.locator('button.lang').click();
+  await waitUntil(async () => (await page.evaluate('document.documentElement.lang')) === first, `lang=${first}`);
 }
 
 /** Waits until the locator's text matches. */

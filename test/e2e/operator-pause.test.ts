@@ -45,6 +45,17 @@ describe('the operator page', () => {
     const waitingChart = page.getByTestId('history-general-waiting');
     await waitingChart.getByRole('img', { name: /^Waiting and active\. Now 1 waiting and 0 active$/ }).waitFor({ timeout: 10_000 });
     expect(await waitingChart.locator('.series.waiting, .point.waiting').count()).toBeGreaterThan(0);
+    // The operator's message reaches the waiting fan, and clearing it takes it away.
+    const general = page.locator('section[aria-labelledby="queue-title"]');
+    await general.getByLabel('Message to the line').fill('Doors open at 19:00. Thank you for waiting.');
+    await general.getByRole('button', { name: 'Post message' }).click();
+    await page.getByText('The message is shown to the line.').waitFor();
+    await waitForText(fan.page.getByTestId('operator-message'), /Doors open at 19:00\. Thank you for waiting\./);
+    await general.getByRole('button', { name: 'Clear message' }).click();
+    await page.getByText('The message is cleared.').waitFor();
+    await fan.page.getByTestId('operator-message').waitFor({ state: 'detached' });
+    expect(await general.getByLabel('Message to the line').inputValue()).toBe('');
+
     const fifteen = page.getByTestId('history-general').getByRole('button', { name: '15 min' });
     await fifteen.click();
     expect(await fifteen.getAttribute('aria-pressed')).toBe('true');

@@ -28,10 +28,12 @@ describe('the waiting room', () => {
     await b.page.getByRole('heading', { name: 'You are in the waiting room' }).waitFor();
     await waitForText(b.page.getByTestId('position'), /^1$/);
     await waitForText(b.page.getByTestId('wait'), /\S/);
+    // Progress since joining: first in line at join is 0 % until admitted (never a half-full bar).
     const progress = b.page.getByRole('progressbar', { name: 'Progress to the front of the line' });
-    expect(Number(await progress.getAttribute('aria-valuenow'))).toBeGreaterThan(0);
-    // The stream is open: the page says it is live, not polling.
+    expect(await progress.getAttribute('aria-valuenow')).toBe('0');
+    // The stream is open: the page says it is live, not polling, and how fresh its numbers are.
     await b.page.getByText('Live updates').waitFor();
+    await waitForText(b.page.getByTestId('updated'), /^Updated \d+ s ago$/);
     await shot(b.page, '2-02-second-fan-waits');
     await docShot(b.page, 'waiting-room');
 

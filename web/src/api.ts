@@ -8,13 +8,23 @@ export class ApiError extends Error {
     message: string,
     /** From a Retry-After header (429, 503): how long to wait before trying again. */
     readonly retryAfterSeconds?: number,
+    /** What the error body carries beside code and message (HOLD_EXISTS: reservationId; TOKEN_EXPIRED: reason). */
+    readonly details: ErrorDetails = {},
   ) {
     super(message);
     this.name = 'ApiError';
   }
 }
 
+export interface ErrorDetails {
+  reservationId?: string;
+  reason?: EndReason;
+}
+
 export type SalePhase = 'SCHEDULED' | 'PREQUEUE' | 'OPEN' | 'SOLD_OUT' | 'CLOSED';
+
+/** Why a token ended: its fan paid, its turn ran out, it was silent too long, or its sale sold out or closed. */
+export type EndReason = 'PAID' | 'TURN_OVER' | 'IDLE' | 'SOLD_OUT' | 'SALE_CLOSED';
 
 export interface QueueState {
   userId: string;
@@ -24,6 +34,12 @@ export interface QueueState {
   estimatedWaitSeconds: number;
   pollAfterSeconds?: number;
   expiresAt: string;
+  /** The operator paused admission of this line: nobody is let in until it resumes. */
+  paused?: boolean;
+  /** The operator's message to everyone in this line, when one is set. */
+  message?: string;
+  /** Once the token ended (EXPIRED or SOLD_OUT): why. */
+  reason?: EndReason;
   // A sale's token adds these; the general line's has none of them.
   saleId?: string;
   phase?: SalePhase;
@@ -38,10 +54,26 @@ export interface IssuedToken extends QueueState {
   token: string;
 }
 
+/** Where the stage is drawn, relative to the seats. */
+export type Stage = 'top' | 'bottom' | 'left' | 'right';
+
+/**
+ * A venue's seats: sections from the stage outward, each with its price and its rows; seats are numbered
+ * 1..N in section, row and seat order, so a seat's place follows from its number.
+ */
+export interface SeatLayout {
+  stage: Stage;
+  sections: { name: string; price: number; rows: { name: string; seats: number }[] }[];
+}
+
 export interface Concert {
   concertId: string;
   title: string;
   venue: string;
+  /** The venue's IANA time zone; absent only in a session saved before the server listed it. */
+  timeZone?: string;
+  /** Absent for a concert of plain numbered seats. */
+  layout?: SeatLayout;
 }
 
 export interface ConcertDate {
@@ -49,12 +81,19 @@ export interface ConcertDate {
   startsAt: string;
   totalSeats: number;
   availableSeats: number;
+  /** The price range of the date's seats (absent only in a session saved before the server listed it). */
+  minPrice?: number;
+  maxPrice?: number;
 }
 
 export interface Seat {
   seatId: string;
   number: number;
   price: number;
+  /** Only for a concert with a layout. */
+  section?: string;
+  row?: string;
+  seatInRow?: number;
 }
 
 export interface Reservation {
@@ -83,6 +122,8 @@ export interface QueueStats {
   activeLimit: number;
   admittedPerMinute: number;
   paused: boolean;
+  /** The operator's message to the line's fans, or null. */
+  message: string | null;
 }
 
 /** One step of a line's history (GET /admin/v1/queue/history). */
@@ -149,6 +190,7 @@ export interface SaleChange {
   queueOpensAt?: string;
   opensAt?: string;
   closesAt?: string | null;
+  message?: string | null;
 }
 
 /** A bot-check puzzle in ALTCHA's v1 format (API.md, "Bot check"). */
@@ -205,10 +247,13 @@ export async function call<T>(path: string, options: CallOptions = {}): Promise<
   }
   const payload: unknown = await response.json().catch(() => undefined);
   if (!response.ok) {
-    const error = (payload as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+    const error = (payload as { error?: { code?: unknown; message?: unknown; reservationId?: unknown; reason?: unknown } } | undefined)?.error;
     const code = typeof error?.code === 'string' ? error.code : `HTTP_${response.status}`;
     const message = typeof error?.message === 'string' ? error.message : code;
-    throw new ApiError(response.status, code, message, retryAfterSeconds(response.headers.get('retry-after')));
+    const details: ErrorDetails = {};
+    if (typeof error?.reservationId === 'string') details.reservationId = error.reservationId;
+    if (typeof error?.reason === 'string') details.reason = error.reason as EndReason;
+    throw new ApiError(response.status, code, message, retryAfterSeconds(response.headers.get('retry-after')), details);
   }
   return payload as T;
 }
@@ -259,7 +304,8 @@ export const fanApi = {
 
 export const adminApi = {
   queue: (adminKey: string) => call<QueueStats>('/admin/v1/queue', { adminKey }),
-  updateQueue: (adminKey: string, body: { activeLimit?: number; paused?: boolean }) => call<QueueStats>('/admin/v1/queue', { method: 'PATCH', body, adminKey }),
+  updateQueue: (adminKey: string, body: { activeLimit?: number; paused?: boolean; message?: string | null }) =>
+    call<QueueStats>('/admin/v1/queue', { method: 'PATCH', body, adminKey }),
   sales: (adminKey: string) => call<{ sales: AdminSale[] }>('/admin/v1/sales', { adminKey }),
   createSale: (adminKey: string, body: NewSale) => call<AdminSale>('/admin/v1/sales', { method: 'POST', body, adminKey }),
   updateSale: (adminKey: string, saleId: string, body: SaleChange) =>

@@ -33,16 +33,33 @@ const en = {
   lessThanMinute: 'less than a minute',
   minutes: (m: number) => (m === 1 ? '1 minute' : `${m} minutes`),
   seconds: (s: number) => (s === 1 ? '1 second' : `${s} seconds`),
+  hoursMinutes: (h: number, m: number) => (m > 0 ? `${h} h ${m} min` : `${h} h`),
   progressLabel: 'Progress to the front of the line',
   keepOpen: 'Keep this page open. It updates by itself and moves on when it is your turn. Reloading keeps your place.',
   liveUpdates: 'Live updates',
   pollingUpdates: (s: number) => `Checking every ${s} s`,
+  updatedAgo: (s: number) => (s < 1 ? 'Updated just now' : `Updated ${s} s ago`),
+  pausedNotice: 'Admission is paused by the organiser; you keep your place.',
+  operatorMessage: 'Message from the organiser',
+  unreachable: "We can't reach boxoffice right now; your place in line is kept, and this page keeps trying.",
+  nextTryIn: (s: number) => (s < 1 ? 'Trying now…' : `Next try in ${s} s`),
+  offline: 'Your connection seems to be offline; your place in line is kept, and this page reconnects by itself when you are back online.',
+  retryNow: 'Try again now',
   startOver: 'Start over',
   signedInAs: (name: string) => `Signed in as ${name}`,
   userShort: (id: string) => `user ${id}`,
 
   expiredTitle: 'Your place in line has ended',
-  expiredText: 'The page was closed for too long, your turn ran out, or you already paid. Join again to get a new place at the back of the line.',
+  endedBecause: {
+    TURN_OVER: 'Your turn ended before payment.',
+    IDLE: 'Your place lapsed because this page was silent for too long.',
+    SOLD_OUT: 'Every seat was sold, so your place in line ended.',
+    SALE_CLOSED: 'The sale closed, so your place in its line ended.',
+    PAID: 'You paid with this place in line (perhaps in another tab or window), which ends it.',
+    LINE_RESET: 'The line was restarted and your place in it was lost; join again.',
+  } as Record<string, string>,
+  endedUnknown: 'This place in line is no longer valid.',
+  rejoinHint: 'Join again to get a new place at the back of the line.',
   rejoin: 'Join the line again',
   lineResetNotice: 'The waiting line was restarted by the service, so you were given a new place in it automatically.',
 
@@ -125,9 +142,25 @@ const en = {
   holdSeat: 'Hold this seat',
   holding: 'Holding…',
   seatLost: (n: number) => `Sorry, someone else just took seat ${n}. Please pick another seat.`,
+  stage: 'Stage',
+  priceLegend: 'Prices',
+  priceTier: (sections: string, price: string) => `${sections}: ${price}`,
+  sectionTitle: (name: string, price: string) => `${name} · ${price}`,
+  aisle: 'Aisle',
+  seatPlace: (section: string, row: string, seat: number) => `${section} row ${row} seat ${seat}`,
+  placeFree: (place: string, price: string) => `${place}, ${price}, available`,
+  placeChosen: (place: string, price: string) => `${place}, ${price}, selected`,
+  placeTaken: (place: string, price: string) => `${place}, ${price}, taken`,
+  chosenPlace: (place: string, price: string) => `${place} · ${price}`,
+  placeLost: (place: string) => `Sorry, someone else just took ${place}. Please pick another seat.`,
+  priceRange: (min: string, max: string) => `${min} – ${max}`,
+  scrollMap: 'Scroll sideways to see every seat.',
 
-  heldTitle: (n: number) => `Seat ${n} is held for you`,
+  seatNumbered: (n: number) => `seat ${n}`,
+  heldTitle: (seat: string) => `${seat.charAt(0).toUpperCase()}${seat.slice(1)} is held for you`,
+  holdEndedTitle: (seat: string) => `Your hold on ${seat} has ended`,
   holdEndsIn: (time: string) => `Hold ends in ${time}`,
+  holdExists: (seat: string) => `You already hold ${seat} from another tab or window, and one place in line holds one seat at a time, so here it is.`,
   concertLabel: 'Concert',
   dateLabel: 'Date',
   seatLabel: 'Seat',
@@ -169,6 +202,12 @@ const en = {
   limitSaved: (n: number) => `Active limit set to ${n}.`,
   pausedNow: 'Admission is paused: nobody new is let in.',
   resumedNow: 'Admission is running again.',
+  lineMessageLabel: 'Message to the line',
+  lineMessageHint: 'Every waiting fan of this line sees it within 2 seconds. Up to 280 characters.',
+  postMessage: 'Post message',
+  clearMessage: 'Clear message',
+  messagePosted: 'The message is shown to the line.',
+  messageCleared: 'The message is cleared.',
   historyTitle: 'History of the line',
   historyWindow: 'Show the last',
   chartWaitingTitle: 'Waiting and active',
@@ -264,6 +303,7 @@ const en = {
     SALE_CLOSED: 'This sale has closed.',
     SALE_MISMATCH: "This concert is sold through a line of its own. Join that sale's line to buy seats for it.",
     SEAT_LIMIT_REACHED: 'You already have the most seats one fan may buy in this sale.',
+    HOLD_EXISTS: 'You already hold a seat with this place in line, in another tab or window. Pay for it there, or wait for its hold to end.',
     SALE_EXISTS: 'This concert already has a sale that is not closed.',
     SALE_STARTED: 'That time has already passed, so it can no longer be changed.',
     INVALID_USER_ASSERTION:
@@ -301,16 +341,33 @@ const ko: Dict = {
   lessThanMinute: '1분 미만',
   minutes: (m: number) => `${m}분`,
   seconds: (s: number) => `${s}초`,
+  hoursMinutes: (h: number, m: number) => (m > 0 ? `${h}시간 ${m}분` : `${h}시간`),
   progressLabel: '대기열 진행률',
   keepOpen: '이 페이지를 열어 두세요. 자동으로 갱신되며 차례가 되면 다음 단계로 넘어갑니다. 새로고침해도 순번은 유지됩니다.',
   liveUpdates: '실시간 갱신 중',
   pollingUpdates: (s: number) => `${s}초마다 확인 중`,
+  updatedAgo: (s: number) => (s < 1 ? '방금 갱신' : `${s}초 전 갱신`),
+  pausedNotice: '주최 측이 입장을 일시 정지했습니다. 대기 순번은 그대로 유지됩니다.',
+  operatorMessage: '주최 측 안내',
+  unreachable: '지금 boxoffice 서버에 연결할 수 없습니다. 대기 순번은 그대로 유지되며, 이 페이지가 계속 다시 시도합니다.',
+  nextTryIn: (s: number) => (s < 1 ? '지금 시도하는 중…' : `${s}초 후 다시 시도`),
+  offline: '인터넷 연결이 끊긴 것 같습니다. 대기 순번은 그대로 유지되며, 다시 연결되면 이 페이지가 자동으로 이어집니다.',
+  retryNow: '지금 다시 시도',
   startOver: '처음으로',
   signedInAs: (name: string) => `${name} 님`,
   userShort: (id: string) => `사용자 ${id}`,
 
   expiredTitle: '대기 순번이 만료되었습니다',
-  expiredText: '페이지를 너무 오래 닫아 두었거나, 이용 시간이 끝났거나, 이미 결제를 마쳤습니다. 다시 들어가면 대기열 맨 뒤에 새 순번을 받습니다.',
+  endedBecause: {
+    TURN_OVER: '결제하기 전에 이용 시간이 끝났습니다.',
+    IDLE: '이 페이지가 너무 오래 응답하지 않아 순번이 만료되었습니다.',
+    SOLD_OUT: '모든 좌석이 판매되어 대기 순번이 끝났습니다.',
+    SALE_CLOSED: '예매가 종료되어 대기 순번이 끝났습니다.',
+    PAID: '이 대기 순번으로 이미 결제하여(다른 탭이나 창에서일 수 있습니다) 순번이 끝났습니다.',
+    LINE_RESET: '대기열이 다시 시작되어 순번이 사라졌습니다. 다시 들어가 주세요.',
+  },
+  endedUnknown: '이 대기 순번은 더 이상 유효하지 않습니다.',
+  rejoinHint: '다시 들어가면 대기열 맨 뒤에 새 순번을 받습니다.',
   rejoin: '대기열 다시 들어가기',
   lineResetNotice: '서비스 사정으로 대기열이 다시 시작되어, 자동으로 새 순번을 받았습니다.',
 
@@ -386,17 +443,35 @@ const ko: Dict = {
   legendFree: '선택 가능',
   legendTaken: '선택 불가',
   legendChosen: '내 선택',
-  seatFree: (n: number, price: string) => `${n}번 좌석, ${price}, 선택 가능`,
-  seatChosen: (n: number, price: string) => `${n}번 좌석, ${price}, 선택됨`,
-  seatTaken: (n: number) => `${n}번 좌석, 선택 불가`,
+  // "좌석 7", not "7번 좌석": the seat shows "7", and its name must hold that word (label in name).
+  seatFree: (n: number, price: string) => `좌석 ${n}, ${price}, 선택 가능`,
+  seatChosen: (n: number, price: string) => `좌석 ${n}, ${price}, 선택됨`,
+  seatTaken: (n: number) => `좌석 ${n}, 선택 불가`,
   pickSeat: '빈 좌석을 고르세요. 회색 좌석은 이미 선택되었습니다. 좌석표는 몇 초마다 갱신됩니다.',
   chosenSeat: (n: number, price: string) => `${n}번 좌석 · ${price}`,
   holdSeat: '이 좌석 선점하기',
   holding: '선점하는 중…',
   seatLost: (n: number) => `죄송합니다. 방금 다른 분이 ${n}번 좌석을 선택했습니다. 다른 좌석을 골라 주세요.`,
+  stage: '무대',
+  priceLegend: '등급별 가격',
+  priceTier: (sections: string, price: string) => `${sections}: ${price}`,
+  sectionTitle: (name: string, price: string) => `${name} · ${price}`,
+  aisle: '통로',
+  // "좌석 3", not "3번": the seat's visible number must be a word of its accessible name (axe's label-in-name).
+  seatPlace: (section: string, row: string, seat: number) => `${section} ${row}열 좌석 ${seat}`,
+  placeFree: (place: string, price: string) => `${place}, ${price}, 선택 가능`,
+  placeChosen: (place: string, price: string) => `${place}, ${price}, 선택됨`,
+  placeTaken: (place: string, price: string) => `${place}, ${price}, 선택 불가`,
+  chosenPlace: (place: string, price: string) => `${place} · ${price}`,
+  placeLost: (place: string) => `죄송합니다. 방금 다른 분이 선택한 좌석입니다 (${place}). 다른 좌석을 골라 주세요.`,
+  priceRange: (min: string, max: string) => `${min} – ${max}`,
+  scrollMap: '옆으로 밀어 모든 좌석을 볼 수 있습니다.',
 
-  heldTitle: (n: number) => `${n}번 좌석을 잡아 두었습니다`,
+  seatNumbered: (n: number) => `${n}번 좌석`,
+  heldTitle: (seat: string) => `${seat}을 잡아 두었습니다`,
+  holdEndedTitle: (seat: string) => `${seat} 선점이 끝났습니다`,
   holdEndsIn: (time: string) => `선점 ${time} 남음`,
+  holdExists: (seat: string) => `다른 탭이나 창에서 이미 ${seat}을 잡아 두었습니다. 대기 순번 하나로는 한 번에 한 좌석만 잡을 수 있어 그 좌석을 보여 드립니다.`,
   concertLabel: '공연',
   dateLabel: '날짜',
   seatLabel: '좌석',
@@ -438,6 +513,12 @@ const ko: Dict = {
   limitSaved: (n: number) => `동시 이용 한도를 ${n}명으로 바꿨습니다.`,
   pausedNow: '입장이 일시 정지되었습니다. 새로 들어오는 사람이 없습니다.',
   resumedNow: '입장이 다시 진행됩니다.',
+  lineMessageLabel: '대기열 안내 메시지',
+  lineMessageHint: '이 대기열의 모든 대기자에게 2초 안에 표시됩니다. 최대 280자.',
+  postMessage: '메시지 게시',
+  clearMessage: '메시지 지우기',
+  messagePosted: '메시지가 대기열에 표시됩니다.',
+  messageCleared: '메시지를 지웠습니다.',
   historyTitle: '대기열 기록',
   historyWindow: '표시 기간',
   chartWaitingTitle: '대기 및 이용 인원',
@@ -533,6 +614,7 @@ const ko: Dict = {
     SALE_CLOSED: '판매가 종료된 예매입니다.',
     SALE_MISMATCH: '이 공연은 별도 대기열에서 판매합니다. 해당 예매 대기열에 들어가 좌석을 구매해 주세요.',
     SEAT_LIMIT_REACHED: '이 예매에서 한 사람이 살 수 있는 최대 좌석 수에 이미 도달했습니다.',
+    HOLD_EXISTS: '이 대기 순번으로 다른 탭이나 창에서 이미 좌석을 잡아 두었습니다. 그곳에서 결제하거나 선점이 끝날 때까지 기다려 주세요.',
     SALE_EXISTS: '이 공연에는 이미 종료되지 않은 예매가 있습니다.',
     SALE_STARTED: '이미 지난 시각이라 바꿀 수 없습니다.',
     INVALID_USER_ASSERTION: '예매처 로그인 정보가 만료되었거나 확인할 수 없습니다. 예매처 사이트에서 다시 로그인한 뒤 그곳에서 다시 들어와 주세요.',
@@ -609,6 +691,22 @@ export function formatTime(lang: Lang, iso: string): string {
   return new Intl.DateTimeFormat(locales[lang], { timeStyle: 'short' }).format(at);
 }
 
+/**
+ * A concert's time as the venue's clock shows it, with the zone named: "7:00 PM Korean Standard Time" /
+ * "오후 7:00 한국 표준시" for a 19:00 show in Seoul, wherever the fan is. Without a zone (or one this
+ * browser does not know) the browser's own, still named.
+ */
+export function formatVenueTime(lang: Lang, iso: string, timeZone: string | undefined): string {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return '';
+  const options: Intl.DateTimeFormatOptions = { hour: 'numeric', minute: '2-digit', timeZoneName: 'long' };
+  try {
+    return new Intl.DateTimeFormat(locales[lang], { ...options, ...(timeZone ? { timeZone } : {}) }).format(at);
+  } catch {
+    return new Intl.DateTimeFormat(locales[lang], options).format(at);
+  }
+}
+
 export function formatClock(lang: Lang, at: Date): string {
   return new Intl.DateTimeFormat(locales[lang], { timeStyle: 'medium' }).format(at);
 }
@@ -647,9 +745,11 @@ export function formatZone(lang: Lang, iso?: string): string {
   return parts.find((part) => part.type === 'timeZoneName')?.value ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
 }
 
+/** "less than a minute", "about 3 minutes 20 seconds", "about 42 minutes", "about 8 h 20 min". */
 export function formatWait(t: Dict, seconds: number): string {
   if (seconds < 60) return t.lessThanMinute;
   const minutes = Math.floor(seconds / 60);
+  if (minutes >= 60) return t.waitAbout(t.hoursMinutes(Math.floor(minutes / 60), minutes % 60));
   const rest = Math.round(seconds % 60);
   return t.waitAbout(rest > 0 && minutes < 10 ? `${t.minutes(minutes)} ${t.seconds(rest)}` : t.minutes(minutes));
 }

@@ -39,8 +39,10 @@ export function Frame({ subtitle, aside, children }: { subtitle?: string; aside?
         </div>
         <div class="top-actions">
           {aside}
-          <button type="button" class="lang" lang={lang === 'en' ? 'ko' : 'en'} aria-label={t.switchLabel} onClick={() => setLang(lang === 'en' ? 'ko' : 'en')}>
-            {t.switchTo}
+          {/* The accessible name holds the visible word, so a speech user can say what they see. */}
+          <button type="button" class="lang" onClick={() => setLang(lang === 'en' ? 'ko' : 'en')}>
+            <span class="visually-hidden">{t.switchLabel}: </span>
+            <span lang={lang === 'en' ? 'ko' : 'en'}>{t.switchTo}</span>
           </button>
         </div>
       </header>

@@ -6,6 +6,7 @@ import { adminApi, ApiError, type QueueStats } from '../api';
 import { errorText, formatClock, formatNumber, useI18n } from '../i18n';
 import { ErrorLine, Frame, Title } from '../shared';
 import { LineHistoryCharts } from './line-history';
+import { LineMessageForm } from './line-message';
 import { SalesAdmin } from './sales-admin';
 
 const pollMs = 2000;
@@ -137,7 +138,7 @@ function QueuePanel({ adminKey, onRejected }: { adminKey: string; onRejected: (r
     if (stats && !limitTouched) setLimit(String(stats.activeLimit));
   }, [stats?.activeLimit, limitTouched]);
 
-  const update = async (body: { paused?: boolean; activeLimit?: number }, done: (next: QueueStats) => string) => {
+  const update = async (body: { paused?: boolean; activeLimit?: number; message?: string | null }, done: (next: QueueStats) => string) => {
     setBusy(true);
     setStatus(null);
     try {
@@ -227,6 +228,12 @@ function QueuePanel({ adminKey, onRejected }: { adminKey: string; onRejected: (r
               </button>
             </form>
           </div>
+          <LineMessageForm
+            id="general"
+            message={stats.message}
+            busy={busy}
+            onSave={(message) => update({ message }, (next) => (next.message === null ? t.messageCleared : t.messagePosted))}
+          />
           {status && (
             <p class="success" role="status">
               {status}

@@ -6,6 +6,7 @@ import { adminApi, ApiError, type AdminSale, type SaleChange } from '../api';
 import { errorText, formatClock, formatNumber, formatWhen, formatZone, useI18n } from '../i18n';
 import { ErrorLine } from '../shared';
 import { LineHistoryCharts } from './line-history';
+import { LineMessageForm } from './line-message';
 
 const pollMs = 3000;
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -223,6 +224,12 @@ function SalePanel({
           </button>
         </form>
       </div>
+      <LineMessageForm
+        id={id}
+        message={sale.message}
+        busy={busy}
+        onSave={(message) => update({ message }, (next) => (next.message === null ? t.messageCleared : t.messagePosted))}
+      />
       <ErrorLine text={formError} />
       {status && (
         <p class="success" role="status">

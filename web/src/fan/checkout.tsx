@@ -3,6 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, fanApi, newIdempotencyKey, type Concert, type Payment, type Reservation } from '../api';
 import { errorText, formatCountdown, formatDay, formatMoney, useI18n } from '../i18n';
+import { seatName } from './venue-map';
 import { ErrorLine, useNow, Title } from '../shared';
 import type { StepProps } from './concerts';
 
@@ -96,8 +97,13 @@ export function Checkout({ token, userId, onApiError, concert, reservation, onPa
   };
 
   return (
-    <section class="card" aria-labelledby="held-title">
-      <Title id="held-title">{t.heldTitle(reservation.seatNumber)}</Title>
+    <section class="card" aria-labelledby={holdOver ? 'hold-ended-title' : 'held-title'}>
+      {/* A new id when the hold lapses: the heading changes and takes focus, so the change is heard too. */}
+      {holdOver ? (
+        <Title id="hold-ended-title">{t.holdEndedTitle(seatName(t, concert.layout, reservation.seatNumber))}</Title>
+      ) : (
+        <Title id="held-title">{t.heldTitle(seatName(t, concert.layout, reservation.seatNumber))}</Title>
+      )}
       {holdOver ? (
         <p class="notice" role="alert">
           {t.holdLapsed}
@@ -118,7 +124,7 @@ export function Checkout({ token, userId, onApiError, concert, reservation, onPa
         </div>
         <div>
           <dt>{t.seatLabel}</dt>
-          <dd>{reservation.seatNumber}</dd>
+          <dd>{concert.layout ? seatName(t, concert.layout, reservation.seatNumber) : reservation.seatNumber}</dd>
         </div>
         <div>
           <dt>{t.priceLabel}</dt>

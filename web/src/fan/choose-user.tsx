@@ -104,10 +104,9 @@ export function ChooseUser({ busy, checking, error, onJoin, sale, onPickSale, on
           <ul class="choices">
             {demoUsers.map((user) => (
               <li key={user.userId}>
+                {/* The initials are a picture (drawn by CSS from data-initials), not words of the name. */}
                 <button type="button" class="choice" disabled={busy} aria-label={t.continueAs(user.name)} onClick={() => onJoin(user.userId, user.name)}>
-                  <span class="avatar" aria-hidden="true">
-                    {initials(user.name)}
-                  </span>
+                  <span class="avatar" aria-hidden="true" data-initials={initials(user.name)} />
                   {user.name}
                 </button>
               </li>

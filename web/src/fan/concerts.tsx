@@ -1,7 +1,7 @@
 // Choosing what to see: the concerts on sale, then the dates of one that still have seats.
 import { useEffect, useState } from 'preact/hooks';
 import { fanApi, type Concert, type ConcertDate } from '../api';
-import { errorText, formatDay, formatNumber, formatTime, useI18n } from '../i18n';
+import { errorText, formatDay, formatMoney, formatNumber, formatVenueTime, useI18n, type Dict, type Lang } from '../i18n';
 import { ErrorLine, Title } from '../shared';
 
 export interface StepProps {
@@ -62,6 +62,13 @@ export function ConcertList({ token, onApiError, onPick }: StepProps & { onPick:
   );
 }
 
+/** "99,000 won – 165,000 won", or one price when every seat costs the same. */
+function priceRange(lang: Lang, t: Dict, date: ConcertDate): string | null {
+  const { minPrice, maxPrice } = date;
+  if (minPrice === undefined || maxPrice === undefined) return null;
+  return minPrice === maxPrice ? formatMoney(lang, minPrice) : t.priceRange(formatMoney(lang, minPrice), formatMoney(lang, maxPrice));
+}
+
 export function DateList({
   token,
   onApiError,
@@ -95,9 +102,14 @@ export function DateList({
             <li key={date.date}>
               <button type="button" class="choice wide" onClick={() => onPick(date)}>
                 <span class="choice-title">
-                  {formatDay(lang, date.date)} {formatTime(lang, date.startsAt)}
+                  {formatDay(lang, date.date)} <span data-testid="date-time">{formatVenueTime(lang, date.startsAt, concert.timeZone)}</span>
                 </span>
                 <span class="choice-sub">{t.seatsLeft(formatNumber(lang, date.availableSeats), formatNumber(lang, date.totalSeats))}</span>
+                {priceRange(lang, t, date) && (
+                  <span class="choice-sub" data-testid="price-range">
+                    {priceRange(lang, t, date)}
+                  </span>
+                )}
               </button>
             </li>
           ))}

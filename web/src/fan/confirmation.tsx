@@ -1,6 +1,7 @@
 // The end of the journey: what was bought and the payment id to show at the door.
 import type { Concert, Payment, Reservation } from '../api';
 import { formatDay, formatMoney, useI18n } from '../i18n';
+import { seatName } from './venue-map';
 import { Title } from '../shared';
 
 interface Props {
@@ -37,7 +38,7 @@ export function Confirmation({ payment, reservation, concert, onDone, onJoinSale
         </div>
         <div>
           <dt>{t.seatLabel}</dt>
-          <dd data-testid="done-seat">{reservation.seatNumber}</dd>
+          <dd data-testid="done-seat">{concert?.layout ? seatName(t, concert.layout, reservation.seatNumber) : reservation.seatNumber}</dd>
         </div>
         <div>
           <dt>{t.amountPaid}</dt>

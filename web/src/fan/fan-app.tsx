@@ -1,10 +1,12 @@
 // The fan's journey as one small state machine: who (and which line: the general one or a sale's) →
 // waiting room (a sale's pre-queue first) → concert, date, seat → hold and pay → confirmation, or a
-// sale's final screen when it sells out or closes. Everything it needs to resume after a reload is
-// in the session. Wherever a join is one click away, the bot check is solved ahead of the click.
+// sale's final screen when it sells out or closes, or a sentence saying why the place ended. Everything
+// it needs to resume after a reload is in the session. Wherever a join is one click away, the bot check
+// is solved ahead of the click.
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { ApiError, fanApi, type QueueState, type Sale } from '../api';
+import { ApiError, type EndReason, fanApi, type QueueState, type Sale } from '../api';
 import { errorText, formatCountdown, useI18n, type Dict } from '../i18n';
+import { seatName } from './venue-map';
 import { ErrorLine, Frame, StatusLine, useNow, Title } from '../shared';
 import { useProofReady } from './bot-check';
 import { Checkout } from './checkout';
@@ -15,10 +17,14 @@ import { DrawPanel } from './draw-panel';
 import { joinLine } from './join';
 import { SaleEnded } from './sale-ended';
 import { SeatMap } from './seat-map';
+import { backoffMs } from './backoff';
 import { loadSession, saveSession, type FanSession } from './session';
 import { WaitingRoom } from './waiting-room';
 
 type Phase = 'who' | 'checking' | 'waiting' | 'active' | 'expired' | 'soldout' | 'closed';
+
+/** Why the place ended, as the service said: a token's end reason, or its line was lost. */
+type EndedWhy = EndReason | 'LINE_RESET' | undefined;
 
 function firstPhase(session: FanSession | null): Phase {
   if (session?.ended) return session.ended === 'SOLD_OUT' ? 'soldout' : 'closed';
@@ -32,6 +38,20 @@ function isTokenEnded(error: unknown): boolean {
 
 function isLineReset(error: unknown): boolean {
   return error instanceof ApiError && error.code === 'LINE_RESET';
+}
+
+/** The service, not the fan's request, failed: worth asking again after a while. */
+function isOutage(error: unknown): boolean {
+  return !(error instanceof ApiError) || error.status === 0 || error.status >= 500;
+}
+
+function outageText(t: Dict): string {
+  return typeof navigator !== 'undefined' && navigator.onLine === false ? t.offline : t.unreachable;
+}
+
+/** Where the progress bar starts: the place at join, except in a pre-queue, where it is not a place yet. */
+function joinedPosition(state: QueueState): Pick<FanSession, 'startPosition'> {
+  return state.phase === 'PREQUEUE' ? {} : { startPosition: state.position };
 }
 
 /** A refused join that is final for this sale: its seats are gone, or its time is over. */
@@ -54,7 +74,11 @@ export function FanApp() {
   const [busy, setBusy] = useState(false);
   /** A join is waiting for the bot check to finish (only when the fan was quicker than the worker). */
   const [checking, setChecking] = useState(false);
-  const [notice, setNotice] = useState<string | undefined>(undefined);
+  /** The fan was given a new place because the line was restarted (said in the waiting room). */
+  const [lineWasReset, setLineWasReset] = useState(false);
+  const [endedWhy, setEndedWhy] = useState<EndedWhy>(undefined);
+  /** The hold another tab of this place took, shown here instead of the one this tab tried. */
+  const [heldElsewhere, setHeldElsewhere] = useState<string | null>(null);
   /** The sale whose Join button the fan pressed, while they choose who they are. */
   const [target, setTarget] = useState<Sale | null>(null);
 
@@ -82,6 +106,14 @@ export function FanApp() {
     setPhase(ended === 'SOLD_OUT' ? 'soldout' : 'closed');
   }, []);
 
+  /** The place ended: a sale's final screen when its sale sold out or closed, else a sentence saying why. */
+  const endPlace = useCallback((why: EndedWhy) => {
+    if (why === 'SALE_CLOSED') return endSale('CLOSED');
+    if (why === 'SOLD_OUT' && loadSession()?.sale) return endSale('SOLD_OUT');
+    setEndedWhy(why);
+    setPhase('expired');
+  }, []);
+
   /** Where a queue state sends the fan. */
   const enterQueueState = useCallback((state: QueueState) => {
     setQueue(state);
@@ -89,7 +121,7 @@ export function FanApp() {
     else if (state.phase === 'CLOSED') endSale('CLOSED');
     else if (state.status === 'ACTIVE') setPhase('active');
     else if (state.status === 'WAITING') setPhase('waiting');
-    else setPhase('expired');
+    else endPlace(state.reason);
   }, []);
 
   /**
@@ -102,37 +134,72 @@ export function FanApp() {
     setPhase('checking');
     joinLine(current.userId, current.sale?.saleId, setChecking).then(
       (issued) => {
-        setSession({ userId: current.userId, name: current.name, token: issued.token, startPosition: issued.position, sale: current.sale });
-        setNotice(t.lineResetNotice);
+        setSession({ userId: current.userId, name: current.name, token: issued.token, ...joinedPosition(issued), sale: current.sale });
+        setLineWasReset(true);
         enterQueueState(issued);
       },
       (failure: unknown) => {
         const ended = saleEndedBy(failure);
         if (ended) return endSale(ended);
         setError(joinErrorText(t, failure));
-        setPhase('expired');
+        endPlace('LINE_RESET');
       },
     );
   }, [t]);
 
   /**
-   * The token was refused as ended. In a sale's line that may be the sell-out (every token of the sale
-   * ends with it), which the token's own status still tells: ask it before saying "expired".
+   * The token was refused as ended. The refusal may say why; if not, the token's own status does (a
+   * poll answers a sale's sell-out with status SOLD_OUT, and an ended token with its reason).
    */
-  const settleEndedToken = useCallback(() => {
-    const current = loadSession();
-    if (!current?.sale || !current.token) return setPhase('expired');
-    fanApi.queueState(current.token).then(enterQueueState, () => setPhase('expired'));
-  }, []);
+  const settleEndedToken = useCallback(
+    (failure?: unknown) => {
+      const told = failure instanceof ApiError ? failure.details.reason : undefined;
+      const current = loadSession();
+      if (told || !current?.token || (failure instanceof ApiError && failure.code === 'INVALID_TOKEN')) return endPlace(told);
+      fanApi.queueState(current.token).then(enterQueueState, (again: unknown) => {
+        if (isLineReset(again)) rejoinAfterReset();
+        else endPlace(again instanceof ApiError ? again.details.reason : undefined);
+      });
+    },
+    [rejoinAfterReset],
+  );
+
+  /** HOLD_EXISTS: this place already holds a seat (taken in another tab): show that hold and say so. */
+  const showExistingHold = useCallback(
+    (reservationId: string) => {
+      const current = loadSession();
+      if (!current?.token) return;
+      const token = current.token;
+      fanApi
+        .reservation(token, reservationId)
+        .then(async (reservation) => {
+          const concert =
+            current.concert?.concertId === reservation.concertId
+              ? current.concert
+              : (await fanApi.concerts(token)).concerts.find((c) => c.concertId === reservation.concertId);
+          if (!concert) throw new ApiError(404, 'CONCERT_NOT_FOUND', 'the held seat is of a concert not listed');
+          setHeldElsewhere(reservation.reservationId);
+          patch({ concert, reservation, ...(current.date?.date === reservation.date ? {} : { date: undefined }) });
+        })
+        .catch((failure: unknown) => {
+          if (!handleApiError(failure)) setError(errorText(t, { code: 'HOLD_EXISTS' }));
+        });
+    },
+    [t],
+  );
 
   /** A shared reaction to errors from any step: an ended token or a not-yet-active one moves the phase. */
-  const handleApiError = useCallback((failure: unknown): boolean => {
+  function handleApiError(failure: unknown): boolean {
     if (isLineReset(failure)) {
       rejoinAfterReset();
       return true;
     }
     if (isTokenEnded(failure)) {
-      settleEndedToken();
+      settleEndedToken(failure);
+      return true;
+    }
+    if (failure instanceof ApiError && failure.code === 'HOLD_EXISTS' && failure.details.reservationId) {
+      showExistingHold(failure.details.reservationId);
       return true;
     }
     const ended = saleEndedBy(failure);
@@ -145,23 +212,38 @@ export function FanApp() {
       return true;
     }
     return false;
-  }, []);
+  }
 
-  // After a reload: ask where this token stands before showing anything.
+  // After a reload: ask where this token stands before showing anything; through an outage, ask again
+  // with back-off rather than stop at an error.
   useEffect(() => {
     if (phase !== 'checking' || !session?.token) return;
+    const token = session.token;
     let cancelled = false;
-    fanApi
-      .queueState(session.token)
-      .then((state) => !cancelled && enterQueueState(state))
-      .catch((failure: unknown) => {
-        if (cancelled) return;
-        if (isLineReset(failure)) rejoinAfterReset();
-        else if (isTokenEnded(failure)) setPhase('expired');
-        else setError(errorText(t, failure));
-      });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let attempt = 0;
+    const ask = () => {
+      fanApi.queueState(token).then(
+        (state) => {
+          if (cancelled) return;
+          setError(null);
+          enterQueueState(state);
+        },
+        (failure: unknown) => {
+          if (cancelled) return;
+          if (isLineReset(failure)) rejoinAfterReset();
+          else if (isTokenEnded(failure)) settleEndedToken(failure);
+          else if (isOutage(failure)) {
+            setError(outageText(t));
+            timer = setTimeout(ask, backoffMs(attempt++));
+          } else setError(errorText(t, failure));
+        },
+      );
+    };
+    ask();
     return () => {
       cancelled = true;
+      clearTimeout(timer);
     };
   }, [phase, session?.token]);
 
@@ -174,7 +256,7 @@ export function FanApp() {
       () => {
         fanApi.queueState(token).then(enterQueueState, (failure: unknown) => {
           if (isLineReset(failure)) rejoinAfterReset();
-          else if (isTokenEnded(failure)) settleEndedToken();
+          else if (isTokenEnded(failure)) settleEndedToken(failure);
         });
       },
       Math.max(0, activeUntil - Date.now()) + 1000,
@@ -188,9 +270,10 @@ export function FanApp() {
     setError(null);
     try {
       const issued = await joinLine(userId, sale?.saleId, setChecking);
-      setNotice(undefined);
+      setLineWasReset(false);
+      setEndedWhy(undefined);
       setTarget(null);
-      setSession({ userId, name, token: issued.token, startPosition: issued.position, ...(sale ? { sale } : {}) });
+      setSession({ userId, name, token: issued.token, ...joinedPosition(issued), ...(sale ? { sale } : {}) });
       enterQueueState(issued);
     } catch (failure) {
       const ended = sale ? saleEndedBy(failure) : null;
@@ -270,9 +353,10 @@ export function FanApp() {
   if (phase === 'expired') {
     return (
       <Frame aside={aside}>
-        <section class="card" aria-labelledby="expired-title">
+        <section class="card" aria-labelledby="expired-title" data-testid="ended" data-reason={endedWhy ?? ''}>
           <Title id="expired-title">{t.expiredTitle}</Title>
-          <p>{t.expiredText}</p>
+          <p data-testid="ended-why">{(endedWhy && t.endedBecause[endedWhy]) || t.endedUnknown}</p>
+          <p>{t.rejoinHint}</p>
           <ErrorLine text={error} />
           <StatusLine text={checking ? t.checkingBrowser : null} />
           <div class="actions">
@@ -313,12 +397,12 @@ export function FanApp() {
           startPosition={session.startPosition}
           onStartPosition={(startPosition) => patch({ startPosition })}
           onActive={enterQueueState}
-          onExpired={() => setPhase('expired')}
+          onExpired={endPlace}
           onFinal={enterQueueState}
           sale={session.sale}
           onLineReset={rejoinAfterReset}
           onLeave={startOver}
-          notice={notice}
+          notice={lineWasReset ? t.lineResetNotice : undefined}
         />
       </Frame>
     );
@@ -333,11 +417,21 @@ export function FanApp() {
       <DrawPanel saleId={saleId} entryId={queue.entryId} drawRank={queue.drawRank} commitmentSeenBefore={session.sale?.draw.commitment} card />
     ) : null;
   let step: preact.JSX.Element;
-  if (!session.concert) {
+  if (session.reservation?.status === 'HELD' && session.concert) {
+    step = (
+      <Checkout
+        {...common}
+        concert={session.concert}
+        reservation={session.reservation}
+        onPaid={(payment) => patch({ payment })}
+        onBack={() => patch({ reservation: undefined })}
+      />
+    );
+  } else if (!session.concert) {
     step = <ConcertList {...common} onPick={(concert) => patch({ concert, date: undefined })} />;
   } else if (!session.date) {
     step = <DateList {...common} concert={session.concert} onPick={(date) => patch({ date })} onBack={() => patch({ concert: undefined })} />;
-  } else if (session.reservation?.status !== 'HELD') {
+  } else {
     step = (
       <SeatMap
         {...common}
@@ -348,20 +442,16 @@ export function FanApp() {
         onBack={() => patch({ date: undefined })}
       />
     );
-  } else {
-    step = (
-      <Checkout
-        {...common}
-        concert={session.concert}
-        reservation={session.reservation}
-        onPaid={(payment) => patch({ payment })}
-        onBack={() => patch({ reservation: undefined })}
-      />
-    );
   }
+  const holdExists = session.reservation?.status === 'HELD' && session.reservation.reservationId === heldElsewhere;
   return (
     <Frame aside={aside}>
       <TurnBanner expiresAt={queue?.status === 'ACTIVE' ? queue.expiresAt : undefined} />
+      {holdExists && session.reservation && (
+        <p class="notice" role="status" data-testid="hold-exists">
+          {t.holdExists(seatName(t, session.concert?.layout, session.reservation.seatNumber))}
+        </p>
+      )}
       {step}
       {!session.date && draw}
     </Frame>

@@ -1,11 +1,14 @@
 // The seat map of one date. The server lists only free seats, so any number missing from the
 // list is taken (held or sold) and drawn greyed out. It refreshes every few seconds, so a seat
-// someone else takes greys out here too. Arrow keys move between seats (one tab stop).
+// someone else takes greys out here too. Arrow keys move between seats (one tab stop). A concert with a
+// layout is drawn as its hall (venue-map.tsx); one without, as a numbered grid. On a phone the chosen
+// seat's summary and the hold button stay pinned to the bottom of the screen.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, fanApi, type Concert, type ConcertDate, type Reservation, type Seat } from '../api';
-import { errorText, formatDay, formatMoney, useI18n } from '../i18n';
+import { errorText, formatDay, formatMoney, formatVenueTime, useI18n } from '../i18n';
 import { ErrorLine, Title } from '../shared';
 import type { StepProps } from './concerts';
+import { placeName, seatPlaces, VenueMap } from './venue-map';
 
 const refreshMs = 3000;
 
@@ -30,6 +33,13 @@ export function SeatMap({ token, userId, onApiError, concert, date, onHeld, onBa
   const grid = useRef<HTMLDivElement>(null);
   const selectedRef = useRef(selected);
   selectedRef.current = selected;
+  const layout = concert.layout;
+  const places = layout ? seatPlaces(layout) : undefined;
+  /** "Sorry, someone else just took VIP row A seat 3…", or "…seat 3" on a numbered grid. */
+  const lostText = (n: number) => {
+    const place = places?.[n - 1];
+    return place ? t.placeLost(placeName(t, place)) : t.seatLost(n);
+  };
 
   useEffect(() => {
     let stopped = false;
@@ -44,7 +54,7 @@ export function SeatMap({ token, userId, onApiError, concert, date, onHeld, onBa
         const mine = selectedRef.current;
         if (mine !== null && !seats.has(mine)) {
           setSelected(null);
-          setNotice(t.seatLost(mine));
+          setNotice(lostText(mine));
         }
       } catch (failure) {
         if (stopped || onApiError(failure)) return;
@@ -79,7 +89,7 @@ export function SeatMap({ token, userId, onApiError, concert, date, onHeld, onBa
           return next;
         });
         setSelected(null);
-        setNotice(t.seatLost(seatNumber));
+        setNotice(lostText(seatNumber));
         setRefreshNow((n) => n + 1);
         // The hold button is gone; keep the keyboard on the map, on the seat that was lost.
         setFocusSeat(seatNumber);
@@ -95,7 +105,7 @@ export function SeatMap({ token, userId, onApiError, concert, date, onHeld, onBa
     }
   };
 
-  const total = date.totalSeats;
+  const total = places?.length ?? date.totalSeats;
   const numbers = Array.from({ length: total }, (_, i) => i + 1);
 
   const moveFocus = (event: KeyboardEvent) => {
@@ -113,10 +123,11 @@ export function SeatMap({ token, userId, onApiError, concert, date, onHeld, onBa
   };
 
   const chosen = selected !== null ? free?.get(selected) : undefined;
+  const chosenPlace = selected !== null ? places?.[selected - 1] : undefined;
   const day = formatDay(lang, date.date);
 
   return (
-    <section class="card" aria-labelledby="seats-title">
+    <section class={chosen ? 'card seat-card choosing' : 'card seat-card'} aria-labelledby="seats-title">
       <p class="crumb">
         <button type="button" class="link" onClick={onBack}>
           ← {t.backToDates}
@@ -124,13 +135,15 @@ export function SeatMap({ token, userId, onApiError, concert, date, onHeld, onBa
       </p>
       <Title id="seats-title">{t.seatsTitle}</Title>
       <p class="muted">
-        {concert.title} · {day}
+        {concert.title} · {day} <span data-testid="seat-map-time">{formatVenueTime(lang, date.startsAt, concert.timeZone)}</span>
       </p>
       <p class="small">{t.pickSeat}</p>
       <ul class="legend" aria-hidden="true">
-        <li>
-          <span class="swatch free" /> {t.legendFree}
-        </li>
+        {!layout && (
+          <li>
+            <span class="swatch free" /> {t.legendFree}
+          </li>
+        )}
         <li>
           <span class="swatch taken" /> {t.legendTaken}
         </li>
@@ -148,6 +161,20 @@ export function SeatMap({ token, userId, onApiError, concert, date, onHeld, onBa
         <p class="muted" role="status">
           {t.loading}
         </p>
+      ) : layout ? (
+        <VenueMap
+          layout={layout}
+          free={free}
+          selected={selected}
+          focusSeat={focusSeat}
+          label={t.seatMapLabel(day)}
+          mapRef={grid}
+          onFocusSeat={setFocusSeat}
+          onToggle={(n) => {
+            setNotice(null);
+            setSelected(selected === n ? null : n);
+          }}
+        />
       ) : (
         <div class="seat-grid" role="group" aria-label={t.seatMapLabel(day)} ref={grid} onKeyDown={moveFocus}>
           {numbers.map((n) => {
@@ -177,10 +204,14 @@ export function SeatMap({ token, userId, onApiError, concert, date, onHeld, onBa
           })}
         </div>
       )}
-      <div class="hold-bar" aria-live="polite">
+      <div class="hold-bar" aria-live="polite" data-testid="hold-bar">
         {chosen && selected !== null ? (
           <>
-            <span class="hold-summary">{t.chosenSeat(selected, formatMoney(lang, chosen.price))}</span>
+            <span class="hold-summary">
+              {chosenPlace
+                ? t.chosenPlace(placeName(t, chosenPlace), formatMoney(lang, chosen.price))
+                : t.chosenSeat(selected, formatMoney(lang, chosen.price))}
+            </span>
             <button type="button" class="primary" disabled={holding} onClick={hold}>
               {holding ? t.holding : t.holdSeat}
             </button>

@@ -5,7 +5,10 @@ export interface FanSession {
   userId: string;
   name?: string;
   token?: string;
-  /** The furthest place in line seen for this token: the start of the progress bar. */
+  /**
+   * The place this token joined at (in a sale's line: its first place after the draw), or a later one
+   * if the place ever grew: where the progress bar starts, so it measures progress since joining.
+   */
   startPosition?: number;
   /** The sale whose line the token is in (as it was listed when the fan joined); none for the general line. */
   sale?: Sale;

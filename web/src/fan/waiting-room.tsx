@@ -1,20 +1,25 @@
-// The waiting room: place in line, estimated wait and progress, pushed live over Server-Sent
-// Events; when the stream fails it falls back to polling at the server's pollAfterSeconds.
+// The waiting room: place in line, estimated wait (or, while the operator has paused admission, a
+// sentence saying so), progress since joining, the operator's message, and how fresh all of it is.
+// The numbers come from queue-feed.ts (a live stream, else polls, backing off through an outage);
+// when they cannot be had the page says whether the service or the fan's connection is away.
 // In a sale's line it is the pre-queue until the open, then shows the place the draw gave.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, fanApi, type QueueState, type Sale } from '../api';
-import { errorText, formatNumber, formatWait, useI18n } from '../i18n';
-import { ErrorLine, Title } from '../shared';
+import { type ApiError, type EndReason, fanApi, type QueueState, type Sale } from '../api';
+import { formatNumber, formatWait, useI18n } from '../i18n';
+import { Title, useNow } from '../shared';
 import { DrawPanel } from './draw-panel';
 import { PreQueue, useSale } from './prequeue';
+import { type Link, useQueueFeed } from './queue-feed';
 
 interface Props {
   token: string;
   initial: QueueState | null;
+  /** The place this token had when it joined (after the draw, in a sale's line): where the progress bar starts. */
   startPosition: number | undefined;
   onStartPosition: (position: number) => void;
   onActive: (state: QueueState) => void;
-  onExpired: () => void;
+  /** The place ended; `reason` says why when the service told. */
+  onExpired: (reason: EndReason | undefined) => void;
   /** The sale's line ended for good: it sold out (status SOLD_OUT) or closed (phase CLOSED). */
   onFinal: (state: QueueState) => void;
   /** The sale this line belongs to, as known when the fan joined; none for the general line. */
@@ -26,7 +31,15 @@ interface Props {
   notice?: string | undefined;
 }
 
-const defaultPollSeconds = 2;
+/**
+ * How far along the line the fan has come since joining: 0 % at the place they joined at (so the first
+ * in line at join shows 0 % until admitted), approaching 100 % at the front.
+ */
+export function progressPercent(joinedAt: number | undefined, position: number | undefined): number {
+  if (position === undefined || position < 1) return 0;
+  const start = Math.max(joinedAt ?? position, position);
+  return Math.round(((start - position) / start) * 100);
+}
 
 export function WaitingRoom({
   token,
@@ -42,93 +55,28 @@ export function WaitingRoom({
   notice,
 }: Props) {
   const { lang, t } = useI18n();
+  const now = useNow(1000);
   const [state, setState] = useState<QueueState | null>(initial?.status === 'WAITING' ? initial : null);
-  const [mode, setMode] = useState<'live' | 'polling'>('live');
-  const [pollSeconds, setPollSeconds] = useState(defaultPollSeconds);
-  const [error, setError] = useState<unknown>(null);
-  // The callbacks change on every render of the parent; the stream must not restart for that.
+  // The callbacks change on every render of the parent; the feed must not restart for that.
   const handlers = useRef({ onActive, onExpired, onFinal, onLineReset });
   handlers.current = { onActive, onExpired, onFinal, onLineReset };
 
-  useEffect(() => {
-    let stopped = false;
-    let stream: EventSource | null = null;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-
-    const handle = (next: QueueState) => {
-      if (stopped) return;
-      setError(null);
-      if (next.status === 'ACTIVE') {
-        stopped = true;
-        stream?.close();
-        handlers.current.onActive(next);
-      } else if (next.status === 'EXPIRED') {
-        stopped = true;
-        stream?.close();
-        handlers.current.onExpired();
-      } else if (next.status === 'SOLD_OUT' || next.phase === 'CLOSED') {
-        stopped = true;
-        stream?.close();
-        handlers.current.onFinal(next);
-      } else {
+  const feed = useQueueFeed(token, {
+    onState: (next) => {
+      if (next.status === 'ACTIVE') handlers.current.onActive(next);
+      else if (next.status === 'EXPIRED') handlers.current.onExpired(next.reason);
+      else if (next.status === 'SOLD_OUT' || next.phase === 'CLOSED') handlers.current.onFinal(next);
+      else {
         setState(next);
+        return true;
       }
-    };
-
-    const poll = async () => {
-      if (stopped) return;
-      let wait = defaultPollSeconds;
-      try {
-        const next = await fanApi.queueState(token);
-        handle(next);
-        wait = next.pollAfterSeconds && next.pollAfterSeconds > 0 ? next.pollAfterSeconds : defaultPollSeconds;
-        setPollSeconds(wait);
-      } catch (failure) {
-        if (failure instanceof ApiError && failure.code === 'LINE_RESET') {
-          stopped = true;
-          handlers.current.onLineReset();
-          return;
-        }
-        if (failure instanceof ApiError && (failure.code === 'TOKEN_EXPIRED' || failure.code === 'INVALID_TOKEN')) {
-          stopped = true;
-          handlers.current.onExpired();
-          return;
-        }
-        if (!stopped) setError(failure);
-      }
-      if (!stopped) timer = setTimeout(poll, wait * 1000);
-    };
-
-    const fallBackToPolling = () => {
-      stream?.close();
-      stream = null;
-      if (stopped) return;
-      setMode('polling');
-      void poll();
-    };
-
-    if (typeof EventSource === 'function') {
-      stream = new EventSource(fanApi.queueEventsUrl(token));
-      stream.onmessage = (event: MessageEvent<string>) => {
-        try {
-          handle(JSON.parse(event.data) as QueueState);
-        } catch {
-          // a malformed event is ignored; the next one or the fallback will correct the state
-        }
-      };
-      // EventSource would retry by itself; the contract asks for polling instead, which also
-      // tells an expired token apart from a dropped connection.
-      stream.onerror = fallBackToPolling;
-    } else {
-      fallBackToPolling();
-    }
-
-    return () => {
-      stopped = true;
-      stream?.close();
-      clearTimeout(timer);
-    };
-  }, [token]);
+      return false;
+    },
+    onRefused: (failure: ApiError) => {
+      if (failure.code === 'LINE_RESET') handlers.current.onLineReset();
+      else handlers.current.onExpired(failure.details.reason);
+    },
+  });
 
   const saleId = state?.saleId ?? knownSale?.saleId;
   const sale = useSale(saleId, knownSale);
@@ -163,9 +111,11 @@ export function WaitingRoom({
   useEffect(() => {
     if (position !== undefined && position > (startPosition ?? 0)) onStartPosition(position);
   }, [position, startPosition]);
+  const percent = progressPercent(startPosition, position);
 
-  const start = Math.max(startPosition ?? 0, position ?? 0, 1);
-  const percent = position === undefined ? 0 : Math.round(((start - position + 1) / (start + 1)) * 100);
+  const outage = feed.link.kind === 'unreachable' || feed.link.kind === 'offline';
+  const paused = state?.paused === true && !inPrequeue;
+  const message = state?.message?.trim();
 
   return (
     <section class="card waiting" aria-labelledby={inPrequeue ? 'prequeue-title' : 'waiting-title'}>
@@ -175,11 +125,26 @@ export function WaitingRoom({
           {notice}
         </p>
       )}
+      {/* Always in the page, so a message or a pause that arrives later is announced. */}
+      <div role="status" class="announcements">
+        {message && (
+          <div class="operator-message" data-testid="operator-message">
+            <p class="operator-message-label">{t.operatorMessage}</p>
+            <p class="operator-message-text">{message}</p>
+          </div>
+        )}
+        {paused && (
+          <p class="notice" data-testid="paused">
+            {t.pausedNotice}
+          </p>
+        )}
+      </div>
+      <OutageNotice link={feed.link} />
       {state && inPrequeue ? (
         <PreQueue state={state} sale={sale} />
       ) : state ? (
         <>
-          <div class="stats">
+          <div class={outage ? 'stats stale' : 'stats'}>
             <div class="stat">
               <span class="stat-label" id="position-label">
                 {t.positionLabel}
@@ -188,14 +153,16 @@ export function WaitingRoom({
                 {formatNumber(lang, state.position)}
               </span>
             </div>
-            <div class="stat">
-              <span class="stat-label" id="wait-label">
-                {t.waitLabel}
-              </span>
-              <span class="stat-value" aria-labelledby="wait-label" data-testid="wait">
-                {formatWait(t, state.estimatedWaitSeconds)}
-              </span>
-            </div>
+            {!paused && (
+              <div class="stat">
+                <span class="stat-label" id="wait-label">
+                  {t.waitLabel}
+                </span>
+                <span class="stat-value" aria-labelledby="wait-label" data-testid="wait">
+                  {formatWait(t, state.estimatedWaitSeconds)}
+                </span>
+              </div>
+            )}
           </div>
           <div class="progress" role="progressbar" aria-label={t.progressLabel} aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent}>
             <div class="progress-fill" style={{ width: `${percent}%` }} />
@@ -211,13 +178,65 @@ export function WaitingRoom({
         </p>
       )}
       {!inPrequeue && <p>{t.keepOpen}</p>}
-      <p class="muted small" role="status">
-        <span class={mode === 'live' ? 'dot live' : 'dot'} aria-hidden="true" /> {mode === 'live' ? t.liveUpdates : t.pollingUpdates(pollSeconds)}
-      </p>
-      <ErrorLine text={error ? errorText(t, error) : null} />
+      <ConnectionLine link={feed.link} updatedAt={feed.updatedAt} now={now} onRetry={feed.retryNow} />
       <button type="button" class="link" onClick={onLeave}>
         {t.startOver}
       </button>
     </section>
   );
+}
+
+/** While the numbers cannot be refreshed: whose side the trouble is on, and that the place is kept. */
+function OutageNotice({ link }: { link: Link }) {
+  const { t } = useI18n();
+  const outage = link.kind === 'unreachable' || link.kind === 'offline';
+  // The live region stays in the page, so the sentence is announced when it appears.
+  return (
+    <div role="status">
+      {outage && (
+        <p class="notice outage" data-testid="connection" data-link={link.kind}>
+          {link.kind === 'offline' ? t.offline : t.unreachable}
+        </p>
+      )}
+    </div>
+  );
+}
+
+/** How the page hears about the line, and how old the numbers on it are (ticking, so not a live region). */
+function ConnectionLine({ link, updatedAt, now, onRetry }: { link: Link; updatedAt: number; now: number; onRetry: () => void }) {
+  const { t } = useI18n();
+  const age = updatedAt > 0 ? Math.max(0, Math.floor((now - updatedAt) / 1000)) : undefined;
+  const parts: preact.JSX.Element[] = [];
+  if (link.kind === 'live' || link.kind === 'polling') {
+    parts.push(
+      <span key="link">
+        <span class={link.kind === 'live' ? 'dot live' : 'dot'} aria-hidden="true" />{' '}
+        <span data-testid="link" data-link={link.kind}>
+          {link.kind === 'polling' ? t.pollingUpdates(link.everySeconds) : t.liveUpdates}
+        </span>
+      </span>,
+    );
+  }
+  if (link.kind === 'unreachable') {
+    parts.push(
+      <span key="next" data-testid="next-try">
+        {t.nextTryIn(Math.max(0, Math.ceil((link.retryAt - now) / 1000)))}
+      </span>,
+    );
+  }
+  if (age !== undefined) {
+    parts.push(
+      <span key="updated" data-testid="updated" data-updated-at={updatedAt}>
+        {t.updatedAgo(age)}
+      </span>,
+    );
+  }
+  if (link.kind === 'unreachable' || link.kind === 'offline') {
+    parts.push(
+      <button key="retry" type="button" class="link inline" onClick={onRetry}>
+        {t.retryNow}
+      </button>,
+    );
+  }
+  return <p class="muted small connection-line">{parts.flatMap((part, i) => (i === 0 ? [part] : [' · ', part]))}</p>;
 }
