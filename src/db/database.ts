@@ -10,6 +10,7 @@ import * as sales from './migrations/0004-sales.js';
 import * as seatLayout from './migrations/0005-seat-layout.js';
 import * as turnAndHold from './migrations/0006-turn-and-hold.js';
 import * as lineHistory from './migrations/0007-line-history.js';
+import * as saleDeployment from './migrations/0008-sale-deployment.js';
 import { PGliteDialect } from './pglite-dialect.js';
 import { PGliteThread } from './pglite-thread.js';
 import { createPgPool, type PoolTimeouts } from './pg-pool.js';
@@ -39,6 +40,7 @@ const migrations: Record<string, Migration> = {
   '0005-seat-layout': seatLayout,
   '0006-turn-and-hold': turnAndHold,
   '0007-line-history': lineHistory,
+  '0008-sale-deployment': saleDeployment,
 };
 
 const migrationProvider: MigrationProvider = {

@@ -153,6 +153,8 @@ export interface QueueLineHistoryTable {
 
 export interface SaleTable {
   id: string;
+  /** The REDIS_PREFIX of the deployment that runs the sale's line. */
+  deployment: Generated<string>;
   concert_id: string;
   queue_opens_at: Timestamp;
   opens_at: Timestamp;

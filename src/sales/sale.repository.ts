@@ -10,13 +10,15 @@ function selectSales(db: Kysely<DB>) {
   return db.selectFrom('sales as s').innerJoin('concerts as c', 'c.id', 's.concert_id').selectAll('s').select(['c.title', 'c.venue']);
 }
 
-export function findSale(db: Kysely<DB>, saleId: string): Promise<SaleRow | undefined> {
-  return selectSales(db).where('s.id', '=', saleId).executeTakeFirst();
+/** A sale of this deployment (REDIS_PREFIX); another deployment's is none of its business. */
+export function findSale(db: Kysely<DB>, deployment: string, saleId: string): Promise<SaleRow | undefined> {
+  return selectSales(db).where('s.id', '=', saleId).where('s.deployment', '=', deployment).executeTakeFirst();
 }
 
-/** Every sale not closed by the database's clock, soonest opensAt first. */
-export function findOpenSales(db: Kysely<DB>): Promise<SaleRow[]> {
+/** Every sale of this deployment not closed by the database's clock, soonest opensAt first. */
+export function findOpenSales(db: Kysely<DB>, deployment: string): Promise<SaleRow[]> {
   return selectSales(db)
+    .where('s.deployment', '=', deployment)
     .where((eb) => eb.or([eb('s.closes_at', 'is', null), eb('s.closes_at', '>', sql<Date>`now()`)]))
     .orderBy('s.opens_at')
     .orderBy('s.id')
@@ -30,6 +32,8 @@ export function findOpenSales(db: Kysely<DB>): Promise<SaleRow[]> {
 export async function insertSale(
   trx: Transaction<DB>,
   sale: {
+    /** The deployment (REDIS_PREFIX) whose instances run the sale's line. */
+    deployment: string;
     concertId: string;
     queueOpensAt: Date;
     opensAt: Date;
@@ -54,6 +58,7 @@ export async function insertSale(
     .insertInto('sales')
     .values({
       id,
+      deployment: sale.deployment,
       concert_id: sale.concertId,
       queue_opens_at: sale.queueOpensAt,
       opens_at: sale.opensAt,

@@ -33,7 +33,7 @@ export interface SaleServiceDeps {
   queue: QueueService;
   /** Gives back the holds of a sale's line when it closes (its tokens end then). */
   holds?: Pick<ReservationService, 'releaseSaleHolds'>;
-  config: Pick<Config, 'queue'>;
+  config: Pick<Config, 'queue' | 'redisPrefix'>;
   now?: () => number;
   log?: OutageLogger;
   /** Told when this instance records a sale as sold out. */
@@ -102,7 +102,7 @@ export function createSaleService({ db, queue, holds, config, now = Date.now, lo
   }
 
   async function loadRow(saleId: string): Promise<SaleRow> {
-    const row = await findSale(db, saleId);
+    const row = await findSale(db, config.redisPrefix, saleId);
     if (!row) throw new DomainError('SALE_NOT_FOUND', `no sale ${saleId}`);
     if (phaseOf(row, now()) !== 'CLOSED') open.set(saleId, row);
     return row;
@@ -253,7 +253,7 @@ export function createSaleService({ db, queue, holds, config, now = Date.now, lo
 
   /** Re-reads the open sales, serves the new ones' lines and stops serving the closed ones'. */
   async function refresh(): Promise<void> {
-    const rows = await findOpenSales(db);
+    const rows = await findOpenSales(db, config.redisPrefix);
     const next = new Map(rows.map((r) => [r.id, r]));
     for (const [saleId, row] of open) {
       if (next.has(saleId)) continue;
@@ -387,6 +387,7 @@ export function createSaleService({ db, queue, holds, config, now = Date.now, lo
       const seed = newSeed();
       const outcome = await db.transaction().execute((trx) =>
         insertSale(trx, {
+          deployment: config.redisPrefix,
           concertId: input.concertId,
           queueOpensAt: new Date(times.queueOpensAt),
           opensAt: new Date(times.opensAt),

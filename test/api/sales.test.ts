@@ -17,6 +17,9 @@ import {
   type TestConcert,
 } from '../helpers/test-app.js';
 import { findDrawEntries, insertSale, recordDraw } from '../../src/sales/sale.repository.js';
+import { buildApp } from '../../src/app.js';
+import { testConfig } from '../../src/config.js';
+import { deleteRedisKeys } from '../helpers/redis-keys.js';
 
 const admin = { 'x-admin-key': ADMIN_KEY };
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -145,6 +148,7 @@ describe('sales', () => {
     const now = Date.now();
     const saleId = await t.db.transaction().execute((trx) =>
       insertSale(trx, {
+        deployment: t.config.redisPrefix,
         concertId: concert.concertId,
         queueOpensAt: new Date(now - 3_000),
         opensAt: new Date(now - 2_000),
@@ -159,6 +163,39 @@ describe('sales', () => {
     const won = await Promise.all(attempts.map((entries) => recordDraw(t.db, saleId, entries)));
     expect(won.filter(Boolean)).toHaveLength(1);
     expect(await findDrawEntries(t.db, saleId)).toEqual(attempts[won.indexOf(true)]);
+  });
+
+  it('belongs to the deployment that made it: another deployment on the same database neither lists, serves nor draws it', async () => {
+    const concert = await createConcert(t.app);
+    const sale = await createSale(t.app, concert.concertId, { queueOpensAt: iso(Date.now() - 1_000), opensAt: iso(Date.now() + 1_500) });
+    const prefix = `test:${randomUUID()}:`;
+    // A second deployment (its own REDIS_PREFIX) on the same database, whose copy of every line is empty.
+    const other = await buildApp(testConfig({ databaseUrl: t.config.databaseUrl, redisUrl: t.config.redisUrl, redisPrefix: prefix, adminKey: ADMIN_KEY }), {
+      db: t.db,
+    });
+    try {
+      const read = await other.app.inject({ method: 'GET', url: `/api/v1/sales/${sale.saleId}` });
+      expect(read.statusCode).toBe(404);
+      expect(json(read).error.code).toBe('SALE_NOT_FOUND');
+      const listed = json(await other.app.inject({ method: 'GET', url: '/api/v1/sales' })).sales as { saleId: string }[];
+      expect(listed.map((s) => s.saleId)).not.toContain(sale.saleId);
+      const fan = await createUser(other.app);
+      const joined = await other.app.inject({ method: 'POST', url: '/api/v1/queue/tokens', payload: { userId: fan, saleId: sale.saleId } });
+      expect(json(joined).error.code).toBe('SALE_NOT_FOUND');
+
+      // A fan in the sale's own pre-queue is in its draw: the other deployment did not draw it empty first.
+      const inLine = await createUser(t.app);
+      expect((await joinSale(t.app, inLine, sale.saleId)).statusCode).toBe(201);
+      const entries = await waitFor(async () => {
+        const drawn = await findDrawEntries(t.db, sale.saleId);
+        expect(drawn).toBeDefined();
+        return drawn!;
+      }, 10_000);
+      expect(entries).toHaveLength(1);
+    } finally {
+      await other.app.close();
+      if (t.config.redisUrl) await deleteRedisKeys(t.config.redisUrl, prefix);
+    }
   });
 
   describe('fans', () => {
