@@ -326,6 +326,8 @@ async function main(): Promise<void> {
       results.push(race);
     }
   } finally {
+    // No scrape may start against a service on its way down (it would count as a failed scrape).
+    if (scraper) clearInterval(scraper);
     admin.close();
     await baseline.stop();
     await service.stop();
@@ -390,7 +392,6 @@ async function main(): Promise<void> {
   const command = `npm run bench --${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`;
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'CPU'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, load average at start ${loadAtStart}`;
   const mode = `${instances} instance${instances > 1 ? 's' : ''}, ${postgres ? 'PostgreSQL' : 'embedded PGlite'}, ${redis ? 'Redis' : 'in-process'} queue`;
-  if (scraper) clearInterval(scraper);
   const scraping = settings.scrapeSeconds > 0 ? `; /metrics scraped every ${settings.scrapeSeconds} s (${scrapes.ok} scrapes, ${scrapes.failed} failed)` : '';
   const conditions = `${settings.connections} connections, ${settings.duration} s measured after ${settings.warmup} s warm-up per scenario${scraping}`;
 
