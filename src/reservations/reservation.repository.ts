@@ -89,6 +89,19 @@ export function findReservation(db: Kysely<DB>, id: string) {
 }
 
 /**
+ * What every give-back of held seats does after its `freed` CTE (each freed seat's concert_id, date and
+ * reservation_id): ends their reservations and returns the seats to their dates' counts.
+ */
+const endFreedHolds = sql`ended as (
+      update reservations r set status = 'EXPIRED'
+      from freed where r.id = freed.reservation_id and r.status = 'HELD'
+    ), counted as (
+      update concert_dates d set available_seats = d.available_seats + c.n
+      from (select concert_id, date, count(*)::int as n from freed group by concert_id, date) c
+      where d.concert_id = c.concert_id and d.date = c.date
+    )`;
+
+/**
  * Gives lapsed holds back: frees their seats, ends their reservations and returns them to their
  * dates' counts, in one statement. Rows another transaction has locked are left for the next sweep.
  * Returns the concerts whose seats it freed.
@@ -111,14 +124,7 @@ export async function sweepLapsedHolds(db: Kysely<DB>, limit = 500): Promise<str
       update seats s set status = 'FREE', reservation_id = null, held_until = null
       from lapsed where s.id = lapsed.id
       returning s.concert_id, s.date, lapsed.reservation_id
-    ), ended as (
-      update reservations r set status = 'EXPIRED'
-      from freed where r.id = freed.reservation_id and r.status = 'HELD'
-    ), counted as (
-      update concert_dates d set available_seats = d.available_seats + c.n
-      from (select concert_id, date, count(*)::int as n from freed group by concert_id, date) c
-      where d.concert_id = c.concert_id and d.date = c.date
-    )
+    ), ${endFreedHolds}
     select distinct concert_id from freed
   `.execute(db);
   return result.rows.map((r) => r.concert_id);
@@ -165,14 +171,7 @@ async function releaseHolds(db: Kysely<DB>, which: ReturnType<typeof sql>): Prom
       update seats s set status = 'FREE', reservation_id = null, held_until = null
       from target where s.id = target.id and s.status = 'HELD' and s.reservation_id = target.reservation_id
       returning s.concert_id, s.date, s.number, target.reservation_id
-    ), ended as (
-      update reservations r set status = 'EXPIRED'
-      from freed where r.id = freed.reservation_id and r.status = 'HELD'
-    ), counted as (
-      update concert_dates d set available_seats = d.available_seats + c.n
-      from (select concert_id, date, count(*)::int as n from freed group by concert_id, date) c
-      where d.concert_id = c.concert_id and d.date = c.date
-    )
+    ), ${endFreedHolds}
     select concert_id, date, number from freed
   `.execute(db);
   return result.rows;

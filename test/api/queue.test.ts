@@ -1,10 +1,10 @@
 // The waiting room through HTTP: tokens, polling, admission order, abandonment, pause, streaming.
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signToken, verifyToken } from '../../src/queue/queue-token.js';
 import { ADMIN_KEY, bearer, createTestApp, createUser, joinQueue, json, pay, waitFor, type TestApp } from '../helpers/test-app.js';
+import { openStream } from '../helpers/sse-stream.js';
 
 const admin = { 'x-admin-key': ADMIN_KEY };
 
@@ -227,35 +227,6 @@ describe('admission', () => {
 });
 
 describe('the queue event stream', () => {
-  interface Stream {
-    events: any[];
-    ended: Promise<void>;
-    close: () => void;
-    status: number;
-  }
-  function openStream(port: number, path: string, headers: Record<string, string> = {}): Promise<Stream> {
-    return new Promise((resolve, reject) => {
-      const req = http.get({ host: '127.0.0.1', port, path, headers }, (res) => {
-        const events: any[] = [];
-        let buffer = '';
-        const ended = new Promise<void>((done) => res.on('end', done).on('close', done));
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          buffer += chunk;
-          let cut: number;
-          while ((cut = buffer.indexOf('\n\n')) >= 0) {
-            const frame = buffer.slice(0, cut);
-            buffer = buffer.slice(cut + 2);
-            const data = frame.split('\n').find((l) => l.startsWith('data: '));
-            if (data) events.push(JSON.parse(data.slice(6)));
-          }
-        });
-        resolve({ events, ended, close: () => req.destroy(), status: res.statusCode ?? 0 });
-      });
-      req.on('error', reject);
-    });
-  }
-
   it('sends the state at once, then each change, by query token or header, and refuses a stream without a token', async () => {
     const t = await createTestApp({ queue: { activeLimit: 1, tickMs: 20 } });
     await t.app.listen({ port: 0, host: '127.0.0.1' });

@@ -4,7 +4,6 @@
 // the embedded database and in-process line, or on PostgreSQL and Redis when DATABASE_URL and REDIS_URL
 // are set; the claims about instances run on two apps sharing one database and one line.
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,6 +31,7 @@ import {
   type TestApp,
   type TestConcert,
 } from '../helpers/test-app.js';
+import { eventsPath, openStream as openEventStream, type Stream } from '../helpers/sse-stream.js';
 
 const admin = { 'x-admin-key': ADMIN_KEY };
 
@@ -73,37 +73,11 @@ const tokenIdOf = (t: TestApp, token: string) => verifyToken(token, t.config.tok
 
 const afterMoment = (at: number) => waitFor(async () => expect(Date.now()).toBeGreaterThan(at + 20), 15_000, 10);
 
-interface Stream {
-  events: any[];
-  close: () => void;
-  ended: Promise<void>;
-}
-
-function openStream(app: FastifyInstance, token: string): Promise<Stream> {
-  const { port } = app.server.address() as AddressInfo;
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: `/api/v1/queue/tokens/me/events?token=${encodeURIComponent(token)}` }, (res) => {
-      expect(res.statusCode).toBe(200);
-      const events: any[] = [];
-      let buffer = '';
-      const ended = new Promise<void>((done) => res.on('end', done).on('close', done));
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buffer += chunk;
-        let cut: number;
-        while ((cut = buffer.indexOf('\n\n')) >= 0) {
-          const data = buffer
-            .slice(0, cut)
-            .split('\n')
-            .find((l) => l.startsWith('data: '));
-          buffer = buffer.slice(cut + 2);
-          if (data) events.push(JSON.parse(data.slice(6)));
-        }
-      });
-      resolve({ events, ended, close: () => req.destroy() });
-    });
-    req.on('error', reject);
-  });
+/** The token's stream on the app's port (the app listens). */
+async function openStream(app: FastifyInstance, token: string): Promise<Stream> {
+  const stream = await openEventStream((app.server.address() as AddressInfo).port, eventsPath(token));
+  expect(stream.status).toBe(200);
+  return stream;
 }
 
 /**
