@@ -144,6 +144,8 @@ describe('the waiting room tells the truth', () => {
     const { context, page } = await newFan(browser, undefined, 'ko-KR');
     await joinInKorean(page, server, await server.createUser('조용한 팬'));
     await waitForText(page.getByTestId('link'), /^실시간 갱신 중$/);
+    // The first state has come over the stream (the line says "live" from the start, before it has).
+    await page.getByTestId('updated').waitFor();
 
     await context.setOffline(true);
     const connection = page.getByTestId('connection');
