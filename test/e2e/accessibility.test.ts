@@ -147,7 +147,10 @@ describe('accessibility (axe-core, English and Korean)', () => {
     await page.getByLabel('Admin key').fill(adminKey);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await waitForText(page.getByTestId('admission'), /^(Running|Paused)$/);
-    await page.getByTestId('history-general-waiting').getByRole('img', { name: /Waiting and active/ }).waitFor();
+    await page
+      .getByTestId('history-general-waiting')
+      .getByRole('img', { name: /Waiting and active/ })
+      .waitFor();
     await expectAccessibleInBothLanguages(page, 'operator page');
     await context.close();
   });
