@@ -57,6 +57,11 @@ const settings = {
   scrapeSeconds: flags.num('scrape', 0),
 };
 const RACE_SEATS = 50;
+/**
+ * The warm-up race's users, apart from the measured race's: a token holds one seat at a time (409
+ * HOLD_EXISTS), so a warm-up winner would be refused in the measured race whatever seat it tried.
+ */
+const warmupRaceUsers = settings.warmup > 0 ? Math.min(2_000, settings.raceUsers) : 0;
 const PRICE = 50_000;
 
 function log(message: string): void {
@@ -178,7 +183,7 @@ async function main(): Promise<void> {
     env: {
       // The race users are admitted first and stay ACTIVE; with the limit reached, everyone after them
       // WAITs. Nothing lapses during a run.
-      QUEUE_ACTIVE_LIMIT: String(settings.raceUsers),
+      QUEUE_ACTIVE_LIMIT: String(settings.raceUsers + warmupRaceUsers),
       QUEUE_ACTIVE_TTL_SECONDS: '86400',
       QUEUE_WAITING_IDLE_SECONDS: '86400',
       RESERVATION_HOLD_SECONDS: '3600',
@@ -218,21 +223,24 @@ async function main(): Promise<void> {
 
     // Seeding, all through the public admin API and token issue.
     let t = performance.now();
-    const userCount = settings.raceUsers + Math.max(settings.waitingSmall, settings.waitingLarge);
+    const raceUsers = settings.raceUsers + warmupRaceUsers;
+    const userCount = raceUsers + Math.max(settings.waitingSmall, settings.waitingLarge);
     log(`creating ${formatInt(userCount)} users through POST /admin/v1/users/batch…`);
     const userIds = await admin.createUsers(userCount, (n) => process.stderr.write(`\r  ${formatInt(n)} users`));
     seeding.usersPerSecond = userCount / ((performance.now() - t) / 1000);
     process.stderr.write('\n');
     const raceIds = userIds.slice(0, settings.raceUsers);
-    const poolIds = userIds.slice(settings.raceUsers);
+    const warmupRaceIds = userIds.slice(settings.raceUsers, raceUsers);
+    const poolIds = userIds.slice(raceUsers);
 
     t = performance.now();
     const raceTokens = await admin.issueTokens(raceIds);
-    if (settings.raceUsers > 0) {
-      await waitFor('race users to be admitted', async () => (await admin.queue()).active >= settings.raceUsers, 120_000);
+    const warmupRaceTokens = await admin.issueTokens(warmupRaceIds);
+    if (raceUsers > 0) {
+      await waitFor('race users to be admitted', async () => (await admin.queue()).active >= raceUsers, 120_000);
     }
     const smallTokens = await admin.issueTokens(poolIds.slice(0, settings.waitingSmall));
-    seeding.tokensPerSecond = (settings.raceUsers + settings.waitingSmall) / ((performance.now() - t) / 1000);
+    seeding.tokensPerSecond = (raceUsers + settings.waitingSmall) / ((performance.now() - t) / 1000);
     if (smallTokens.some((tk) => tk.status !== 'WAITING')) throw new Error('a poll token was admitted; the active limit is not holding');
     log(`seeded: ${formatInt(settings.raceUsers)} ACTIVE, ${formatInt(settings.waitingSmall)} WAITING`);
 
@@ -275,8 +283,10 @@ async function main(): Promise<void> {
           return { body: JSON.stringify({ userId: fresh[i % fresh.length] }) };
         },
       });
-      if (issued > fresh.length) {
-        issue.note = `ran out of fresh users after ${formatInt(fresh.length)}: later requests were re-issues (200)`;
+      // The warm-up takes users too (the index runs on through the measured run): a 200 is a re-issue.
+      const reissued = issue.statusCodes['200'] ?? 0;
+      if (issued > fresh.length || reissued > 0) {
+        issue.note = `${formatInt(reissued)} of ${formatInt(issue.requests)} measured requests were re-issues (200), not new tokens: ${formatInt(fresh.length)} fresh users for ${formatInt(issued)} requests with the warm-up`;
         notes.push(`token issue: ${issue.note}`);
       }
       results.push(issue);
@@ -317,9 +327,9 @@ async function main(): Promise<void> {
       );
 
       // 5. The seat race, after a warm-up race of its own on another date (as every scenario has one).
-      if (settings.warmup > 0) {
-        log('warming up: seat race on another date');
-        await runRace(urls, shuffled(raceTokens).slice(0, Math.min(2_000, raceTokens.length)), concertId, warmupDate, settings.raceSockets);
+      if (warmupRaceTokens.length > 0) {
+        log('warming up: seat race on another date, by users of its own');
+        await runRace(urls, warmupRaceTokens, concertId, warmupDate, settings.raceSockets);
       }
       log(`measuring: seat race, ${formatInt(raceTokens.length)} users on ${RACE_SEATS} seats`);
       race = await runRace(urls, shuffled(raceTokens), concertId, raceDate, settings.raceSockets);

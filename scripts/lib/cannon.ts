@@ -38,8 +38,8 @@ interface Run {
   latencies: Float64Array;
 }
 
-function once(opts: CannonOptions, duration: number): Promise<Run> {
-  let i = 0;
+/** `counter` numbers the requests across a scenario's warm-up and measured runs, so `vary` never repeats one. */
+function once(opts: CannonOptions, duration: number, counter: { next: number }): Promise<Run> {
   const vary = opts.vary;
   const request: autocannon.Request = {
     method: opts.method ?? 'GET',
@@ -47,7 +47,7 @@ function once(opts: CannonOptions, duration: number): Promise<Run> {
     ...(vary
       ? {
           setupRequest: (req: autocannon.Request) => {
-            const v = vary(i++);
+            const v = vary(counter.next++);
             if (v.headers) req.headers = { ...req.headers, ...v.headers };
             if (v.body !== undefined) req.body = v.body;
             return req;
@@ -84,8 +84,9 @@ function once(opts: CannonOptions, duration: number): Promise<Run> {
 }
 
 export async function runScenario(opts: CannonOptions): Promise<ScenarioResult> {
-  if (opts.warmup > 0) await once(opts, opts.warmup);
-  const { result: r, latencies } = await once(opts, opts.duration);
+  const counter = { next: 0 };
+  if (opts.warmup > 0) await once(opts, opts.warmup, counter);
+  const { result: r, latencies } = await once(opts, opts.duration, counter);
   const sorted = latencies.slice().sort();
   const statusCodes: Record<string, number> = {};
   for (const [code, v] of Object.entries(r.statusCodeStats ?? {})) statusCodes[code] = v.count ?? 0;
