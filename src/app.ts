@@ -203,7 +203,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       },
     });
     const heartbeatMs = Math.min(15_000, (config.queue.waitingIdleSeconds * 1000) / 3);
-    await app.register(queueStatusRoutes, { queue, heartbeatMs, metrics });
+    await app.register(queueStatusRoutes, { queue, heartbeatMs, maxStreams: config.queue.maxStreams, metrics });
     const store = lines;
     await documents(app, async (scope) => {
       // Swagger UI's page carries its own CSP, with hashes of its inline scripts. Its React sets inline

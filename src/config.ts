@@ -28,6 +28,8 @@ export interface Config {
     tickMs: number;
     /** How often each instance adds to the lines' history (the operator's charts): its bucket. */
     historySeconds: number;
+    /** Most Server-Sent Event streams one instance holds open; past it, 503 and the client polls. */
+    maxStreams: number;
   };
   reservation: {
     holdSeconds: number;
@@ -88,6 +90,27 @@ type Env = Record<string, string | undefined>;
 function readString(env: Env, name: string): string | undefined {
   const value = env[name]?.trim();
   return value ? value : undefined;
+}
+
+/**
+ * The default cap of open streams: each is a socket, so the process's open-file limit (less a reserve
+ * for everything else: database and Redis connections, polls, files) bounds how many it can hold.
+ * Where the limit cannot be read (not Linux), 10,000.
+ */
+export function defaultMaxStreams(limitsText: string | undefined): number {
+  const soft = limitsText ? /^Max open files\s+(\d+)/m.exec(limitsText)?.[1] : undefined;
+  if (!soft) return 10_000;
+  const limit = Number(soft);
+  return Math.max(100, limit - Math.max(1_000, Math.ceil(limit / 10)));
+}
+
+/** This process's limits as Linux shows them (undefined elsewhere), for the open-file limit. */
+function readOpenFileLimits(): string | undefined {
+  try {
+    return readFileSync('/proc/self/limits', 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 function readNumber(env: Env, name: string, fallback: number, min: number, max: number, integer = true): number {
@@ -203,6 +226,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       waitingIdleSeconds: readNumber(env, 'QUEUE_WAITING_IDLE_SECONDS', 60, 0.1, 86_400, false),
       tickMs: readNumber(env, 'QUEUE_TICK_MS', 250, 10, 2_000),
       historySeconds: readNumber(env, 'QUEUE_HISTORY_SECONDS', 10, 1, 3_600),
+      maxStreams: readNumber(env, 'SSE_MAX_STREAMS', defaultMaxStreams(readOpenFileLimits()), 1, 10_000_000),
     }),
     reservation: Object.freeze({
       holdSeconds: readNumber(env, 'RESERVATION_HOLD_SECONDS', 300, 0.1, 86_400, false),
@@ -258,7 +282,7 @@ export function testConfig(
     botCheck: { mode: 'off' as const, cost: 1_000, expiresSeconds: 300, ...botCheck },
     // Tests drive many fans from one address: limits are on only where a test asks for them.
     rateLimits: { ...NO_RATE_LIMITS, ...rateLimits },
-    queue: { activeLimit: 100, activeTtlSeconds: 600, waitingIdleSeconds: 60, tickMs: 50, historySeconds: 10, ...queue },
+    queue: { activeLimit: 100, activeTtlSeconds: 600, waitingIdleSeconds: 60, tickMs: 50, historySeconds: 10, maxStreams: 10_000, ...queue },
     reservation: { holdSeconds: 300, sweepMs: 100, ...reservation },
   });
 }

@@ -6,7 +6,16 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ConfigError, loadConfig, type Config } from '../src/config.js';
+import { ConfigError, defaultMaxStreams, loadConfig, type Config } from '../src/config.js';
+
+/** This process's limits as Linux shows them, as loadConfig reads them for SSE_MAX_STREAMS' default. */
+function limitsOfThisProcess(): string | undefined {
+  try {
+    return readFileSync('/proc/self/limits', 'utf8');
+  } catch {
+    return undefined;
+  }
+}
 
 type Env = Record<string, string | undefined>;
 
@@ -26,6 +35,7 @@ const VARIABLES = [
   'QUEUE_WAITING_IDLE_SECONDS',
   'QUEUE_TICK_MS',
   'QUEUE_HISTORY_SECONDS',
+  'SSE_MAX_STREAMS',
   'RESERVATION_HOLD_SECONDS',
   'RESERVATION_SWEEP_MS',
   'SEED_DEMO',
@@ -202,6 +212,15 @@ const NUMBERS: {
   { name: 'QUEUE_WAITING_IDLE_SECONDS', read: (c) => c.queue.waitingIdleSeconds, fallback: 60, min: 0.1, max: 86_400, integer: false, valid: '2.5' },
   { name: 'QUEUE_TICK_MS', read: (c) => c.queue.tickMs, fallback: 250, min: 10, max: 2000, integer: true, valid: '100' },
   { name: 'QUEUE_HISTORY_SECONDS', read: (c) => c.queue.historySeconds, fallback: 10, min: 1, max: 3600, integer: true, valid: '5' },
+  {
+    name: 'SSE_MAX_STREAMS',
+    read: (c) => c.queue.maxStreams,
+    fallback: defaultMaxStreams(limitsOfThisProcess()),
+    min: 1,
+    max: 10_000_000,
+    integer: true,
+    valid: '500',
+  },
   { name: 'RESERVATION_HOLD_SECONDS', read: (c) => c.reservation.holdSeconds, fallback: 300, min: 0.1, max: 86_400, integer: false, valid: '0.5' },
   { name: 'RESERVATION_SWEEP_MS', read: (c) => c.reservation.sweepMs, fallback: 1000, min: 10, max: 60_000, integer: true, valid: '500' },
 ];
@@ -659,5 +678,20 @@ describe('WEB_DEV', () => {
     expect(loadConfig({ ...EMBEDDED }).webDev).toBe(false);
     expect(loadConfig({ ...EMBEDDED, WEB_DEV: 'true' }).webDev).toBe(true);
     expect(() => loadConfig({ ...EMBEDDED, WEB_DEV: 'vite' })).toThrow(/^WEB_DEV must be true or false/);
+  });
+});
+
+describe("SSE_MAX_STREAMS' default", () => {
+  const limits = (soft: number) =>
+    `Limit                     Soft Limit           Hard Limit           Units\nMax open files            ${soft}                ${soft * 2}                files\n`;
+  it('leaves a tenth of the open-file limit, and at least 1,000 files, for everything else', () => {
+    expect(defaultMaxStreams(limits(20_000))).toBe(18_000);
+    expect(defaultMaxStreams(limits(1_048_576))).toBe(943_718);
+    expect(defaultMaxStreams(limits(4_096))).toBe(3_096);
+    expect(defaultMaxStreams(limits(1_024))).toBe(100);
+  });
+  it('is 10,000 where the limit cannot be read', () => {
+    expect(defaultMaxStreams(undefined)).toBe(10_000);
+    expect(defaultMaxStreams('no such line')).toBe(10_000);
   });
 });

@@ -10,7 +10,8 @@ import { bearerToken, claimsOf, tokenGuard } from '../http/auth.js';
 import { DateTime, errorResponses, Strict, TokenEndReason, Uuid } from '../http/schemas.js';
 import { SalePhase } from '../sales/sale.schemas.js';
 import { MAX_MESSAGE_LENGTH } from './queue.schemas.js';
-import type { QueueService, TokenView } from './queue.service.js';
+import type { QueueService } from './queue.service.js';
+import { StreamHub } from './stream-hub.js';
 
 const Status = Type.Union([Type.Literal('WAITING'), Type.Literal('ACTIVE'), Type.Literal('EXPIRED'), Type.Literal('SOLD_OUT')], {
   description: 'SOLD_OUT: the sale of this line sold out (final)',
@@ -80,12 +81,17 @@ export interface QueueRoutesOptions {
   admitToSale: (saleId: string) => Promise<void>;
   /** How often an open stream sends a heartbeat and counts as a poll. */
   heartbeatMs: number;
+  /** Most streams this instance holds open at once (SSE_MAX_STREAMS). */
+  maxStreams: number;
 }
+
+/** When a client refused a stream (the instance holds all it can) may ask for one again; it polls meanwhile. */
+const STREAMS_FULL_RETRY_SECONDS = 10;
 
 /** Joining the line: the bot check's challenge and token issue. */
 export async function queueRoutes(
   app: FastifyInstance,
-  { queue, admitToSale, assertions, botCheck, joinLimit }: Omit<QueueRoutesOptions, 'heartbeatMs' | 'metrics'>,
+  { queue, admitToSale, assertions, botCheck, joinLimit }: Omit<QueueRoutesOptions, 'heartbeatMs' | 'maxStreams' | 'metrics'>,
 ): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
 
@@ -144,13 +150,18 @@ export async function queueRoutes(
  */
 export async function queueStatusRoutes(
   app: FastifyInstance,
-  { queue, heartbeatMs, metrics }: Pick<QueueRoutesOptions, 'queue' | 'heartbeatMs' | 'metrics'>,
+  { queue, heartbeatMs, maxStreams, metrics }: Pick<QueueRoutesOptions, 'queue' | 'heartbeatMs' | 'maxStreams' | 'metrics'>,
 ): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
-  const streams = new Set<() => void>();
-  app.addHook('preClose', async () => {
-    for (const end of streams) end();
+  const hub = new StreamHub({
+    queue,
+    maxStreams,
+    heartbeatMs,
+    onError: (err) => app.log.warn({ err }, 'queue stream check failed'),
+    onOpen: () => metrics?.streamOpened(),
+    onClose: () => metrics?.streamClosed(),
   });
+  app.addHook('preClose', async () => hub.closeAll());
 
   api.get(
     '/api/v1/queue/tokens/me',
@@ -175,11 +186,17 @@ export async function queueStatusRoutes(
         tags: ['queue'],
         summary: 'Your place in line as Server-Sent Events (an open stream keeps it)',
         description:
-          "Sends the state as a `data:` JSON object (like GET /me) at once; again whenever anything in it changes (status, position, phase, the line's pause or the operator's message), on every instance at once; and at least every 15 s with a fresh estimatedWaitSeconds, beside a heartbeat comment. The last event of an ended token says why it ended (`reason`), then the stream ends. Takes the token as `?token=` too, for EventSource.",
+          "Sends the state as a `data:` JSON object (like GET /me) at once; again whenever anything in it changes (status, position, phase, the line's pause or the operator's message), on every instance at once; and at least every 15 s with a fresh estimatedWaitSeconds, beside a heartbeat comment. The last event of an ended token says why it ended (`reason`), then the stream ends. Takes the token as `?token=` too, for EventSource. An instance holds at most SSE_MAX_STREAMS streams: past it, 503 SERVICE_UNAVAILABLE with Retry-After, and the client polls GET /me instead.",
         security: [{ queueToken: [] }],
         querystring: Type.Object({ token: Type.Optional(Type.String()) }),
         produces: ['text/event-stream'],
         response: { 200: Type.String({ description: 'text/event-stream' }), ...errorResponses },
+      },
+      // Refused before the token is even read: a stream the instance cannot hold costs nothing.
+      onRequest: async (request, reply) => {
+        if (request.method === 'HEAD' || !hub.full()) return;
+        void reply.header('retry-after', String(STREAMS_FULL_RETRY_SECONDS));
+        throw new DomainError('SERVICE_UNAVAILABLE', 'this instance holds as many streams as it can; poll GET /api/v1/queue/tokens/me instead');
       },
       preHandler: tokenGuard(queue, 'status', { touch: true, tokenFromQuery: true }),
       config: { addressLimit: false },
@@ -187,7 +204,7 @@ export async function queueStatusRoutes(
     async (request, reply) => {
       // HEAD (which Fastify answers with this handler) gets the stream's headers and no stream.
       if (request.method === 'HEAD') return reply.code(200).header('cache-control', 'no-cache, no-transform').type('text/event-stream; charset=utf-8').send();
-      const claims = claimsOf(request);
+      const state = request.queueState!;
       const raw = reply.raw;
       reply.hijack();
       raw.writeHead(200, {
@@ -196,53 +213,7 @@ export async function queueStatusRoutes(
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
       });
-
-      let last = '';
-      let closed = false;
-      let checking = Promise.resolve();
-      // A change of the line sends the state if anything in it changed; the heartbeat sends it anyway,
-      // so an estimate computed from the admission rate never goes stale for longer than a heartbeat.
-      const send = (view: TokenView, always: boolean) => {
-        const data = JSON.stringify(view);
-        if (data === last && !always) return;
-        last = data;
-        raw.write(`data: ${data}\n\n`);
-        if (view.status === 'EXPIRED' || view.status === 'SOLD_OUT') end();
-      };
-      // Checks run one after another, so events leave in the order the states were read.
-      const check = (touch: boolean) => {
-        checking = checking.then(async () => {
-          if (closed) return;
-          try {
-            const state = await queue.peek(claims, touch);
-            if (closed) return;
-            // A token the store no longer knows was lost with its line (Redis came back empty): end the
-            // stream without a state, and the client's next poll is told LINE_RESET.
-            if (state) send(queue.view(state), touch);
-            else end();
-          } catch (err) {
-            request.log.warn({ err }, 'queue stream check failed');
-          }
-        });
-      };
-      const unsubscribe = queue.onChange(() => check(false), request.queueState!.lineId);
-      const heartbeat = setInterval(() => {
-        raw.write(': heartbeat\n\n');
-        check(true);
-      }, heartbeatMs);
-      function end() {
-        if (closed) return;
-        closed = true;
-        clearInterval(heartbeat);
-        unsubscribe();
-        streams.delete(end);
-        metrics?.streamClosed();
-        raw.end();
-      }
-      streams.add(end);
-      metrics?.streamOpened();
-      raw.on('close', end);
-      send(queue.view(request.queueState!), true);
+      hub.open({ claims: claimsOf(request), lineId: state.lineId, raw }, queue.view(state));
     },
   );
 }

@@ -401,16 +401,22 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
       if (known) return known;
       const claims = verifyToken(token, config.tokenSecret);
       if (!claims) throw new DomainError('INVALID_TOKEN', 'the queue token is missing, malformed or forged');
-      if (verified.size >= MAX_VERIFIED) verified.clear();
+      // Full: the oldest goes, one at a time. (Clearing it all at once made every poll of a line longer
+      // than the cache pay the HMAC again together, a cliff; past its size a miss costs one HMAC, ~5 µs.)
+      if (verified.size >= MAX_VERIFIED) verified.delete(verified.keys().next().value!);
       verified.set(token, claims);
       return claims;
     },
 
-    /** The token's state, or the contract's error for an unknown, ended or not-yet-admitted token. */
+    /**
+     * The token's state, or the contract's error for an unknown, ended or not-yet-admitted token. A
+     * poll ('status' with a touch) may be answered from the store's copy of the line; anything else
+     * (a hold, a payment) reads the store itself.
+     */
     async requireState(claims: TokenClaims, requirement: TokenRequirement, touch = false): Promise<LineTokenState> {
       const lineId = lineOfClaims(claims);
       const store = storeOf(lineId);
-      const state = await store.get(claims.tokenId, now(), touch);
+      const state = requirement === 'status' && touch ? await store.poll(claims, now()) : await store.get(claims.tokenId, now(), touch);
       if (!state) {
         // Genuine but unknown: either its line was lost (Redis came back empty, an embedded restart lost
         // the last seconds of joins), or it ended so long ago that it was forgotten.
@@ -429,10 +435,10 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
       return { ...state, lineId };
     },
 
-    /** A token's state for a stream: no errors, just what it is now (null if unknown). */
-    async peek(claims: TokenClaims, touch: boolean): Promise<LineTokenState | null> {
+    /** A token's state for a stream, as a poll reads it (an open stream keeps the place): no errors, null if unknown. */
+    async peek(claims: TokenClaims): Promise<LineTokenState | null> {
       const lineId = lineOfClaims(claims);
-      const state = await storeOf(lineId).get(claims.tokenId, now(), touch);
+      const state = await storeOf(lineId).poll(claims, now());
       return state && state.userId === claims.userId ? { ...state, lineId } : null;
     },
 

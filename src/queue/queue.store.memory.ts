@@ -3,6 +3,7 @@
 // `snapshot` and `MemoryQueueStore.restore`) carries it over a restart.
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import type { PollClaims } from './poll-copy.js';
 import {
   LineEndedError,
   newEpoch,
@@ -302,6 +303,11 @@ export class MemoryQueueStore implements QueueStore {
       if (now - entry.savedSeenAt >= this.timings.waitingIdleMs / 4) this.touched(entry);
     }
     return this.view(entry);
+  }
+
+  /** Everything is in memory here already. */
+  async poll(claims: PollClaims, now: number): Promise<TokenState | null> {
+    return this.get(claims.tokenId, now, true);
   }
 
   async expire(tokenId: string, now: number, reason: EndReason = 'PAID'): Promise<void> {

@@ -64,6 +64,7 @@ import {
   type QueueTimings,
   type TokenState,
 } from './queue.store.js';
+import { lineViewOf, PollCopy, type LineViewRow, type PollClaims } from './poll-copy.js';
 import { queueScripts, type LuaScript } from './redis-scripts/queue-scripts.js';
 import type { RedisMetrics } from '../metrics/metrics.js';
 
@@ -73,6 +74,8 @@ const GC_MARGIN_MS = 60 * 60 * 1000;
 const DEFAULT_WALK_BUDGET = 1000;
 /** Entries one draw script places before yielding Redis. */
 const DRAW_CHUNK = 5000;
+/** Touches one call writes. */
+const TOUCH_CHUNK = 1000;
 
 /**
  * Fail fast while Redis is away (no offline queue, no retries of a command whose connection dropped)
@@ -176,8 +179,8 @@ export class RedisQueueLines implements QueueLines {
     private readonly subscriber: Redis,
     private readonly options: RedisQueueStoreOptions,
   ) {
-    this.subscriber.on('pmessage', (_pattern: string, channel: string) => {
-      for (const store of this.lines.values()) store.notify(channel);
+    this.subscriber.on('pmessage', (_pattern: string, channel: string, message: string) => {
+      for (const store of this.lines.values()) store.notify(channel, message);
     });
   }
 
@@ -241,6 +244,11 @@ export class RedisQueueStore implements QueueStore {
   private readonly events = new EventEmitter();
   /** The epoch this instance last saw: another one means the line was lost and started again. */
   private knownEpoch: string | undefined;
+  /** This instance's copy of the line, which answers polls (see poll-copy.ts). */
+  private readonly copy: PollCopy;
+  private refreshing: Promise<void> | undefined;
+  private refreshAgain = false;
+  private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -252,6 +260,7 @@ export class RedisQueueStore implements QueueStore {
     const k = keys;
     this.fixedKeys = [k.seq, k.cursor, k.line, k.active, k.ended, k.admitted, k.settings, k.epoch, k.meta, k.pre];
     this.events.setMaxListeners(0);
+    this.copy = new PollCopy(timings);
   }
 
   /** One store per line over one pair of connections; a single-line store is the general line of a RedisQueueLines. */
@@ -262,9 +271,17 @@ export class RedisQueueStore implements QueueStore {
     return store;
   }
 
-  /** A change was published on `channel` (by any instance). */
-  notify(channel: string): void {
-    if (channel === this.keys.channel) this.events.emit('change');
+  /**
+   * A change was published on `channel` (by any instance): the copy of the line is read again before
+   * listeners hear of it, so what they read next is the change. A token ended by payment may be ACTIVE
+   * in the copy: ACTIVE tokens are read again.
+   */
+  notify(channel: string, message = ''): void {
+    if (channel !== this.keys.channel) return;
+    if (message === 'expire') this.copy.forgetActive();
+    this.refreshLine()
+      .catch(() => undefined)
+      .finally(() => this.events.emit('change'));
   }
 
   async join(userId: string, newTokenId: string, now: number, entryId: string = randomUUID()): Promise<JoinResult> {
@@ -276,34 +293,57 @@ export class RedisQueueStore implements QueueStore {
       if (error instanceof Error && error.message.startsWith('LINE_ENDED')) throw new LineEndedError();
       throw error;
     }
-    return { state: this.toState(row), created: row[0] === 1, epoch: row[9] };
+    const state = this.toState(row);
+    this.copy.remember(state, now, true);
+    return { state, created: row[0] === 1, epoch: row[9] };
   }
 
   /** One script, one round trip: reads the token and the cursor, touches it, ends it if it lapsed. */
   async get(tokenId: string, now: number, touch: boolean): Promise<TokenState | null> {
     const row = (await this.run(queueScripts.get, now, tokenId, touch ? '1' : '0')) as TokenRow | null;
-    return row ? this.toState(row) : null;
+    if (!row) return null;
+    const state = this.toState(row);
+    this.copy.remember(state, now, touch);
+    return state;
+  }
+
+  /** From this instance's copy of the line when it can vouch for the token, else as get() with a touch. */
+  async poll(claims: PollClaims, now: number): Promise<TokenState | null> {
+    const known = this.copy.answer(claims, now);
+    if (known) {
+      if (this.copy.hasTouches()) this.scheduleFlush();
+      return known;
+    }
+    if (this.copy.stale()) this.refreshLine().catch(() => undefined);
+    return this.get(claims.tokenId, now, true);
   }
 
   async expire(tokenId: string, now: number, reason: EndReason = 'PAID'): Promise<void> {
+    this.copy.forget(tokenId);
     await this.run(queueScripts.expire, now, tokenId, reason);
   }
 
   async admit(now: number, cap = Infinity, joinedUpTo = Infinity): Promise<AdmitResult> {
     const result: AdmitResult = { admitted: 0, joinedAt: [], abandoned: 0 };
     const upTo = joinedUpTo === Infinity ? -1 : joinedUpTo;
+    // What polls here saw goes first, so this walk does not take a token seen here for abandoned.
+    await this.flushTouches();
     // Each call is atomic and checks the limit itself; looping only spreads a long walk over several calls.
     for (;;) {
       const left = cap === Infinity ? -1 : Math.max(0, cap - result.admitted);
-      const [count, more, epoch, abandoned, joinedAt] = (await this.run(queueScripts.admit, now, this.walkBudget, left, upTo)) as [
+      const readAt = this.copy.stamp();
+      const [count, more, epoch, abandoned, joinedAt, line] = (await this.run(queueScripts.admit, now, this.walkBudget, left, upTo)) as [
         number,
         number,
         string,
         number,
         string[],
+        LineViewRow,
       ];
       if (!epoch) throw new LineNotSeededError();
       this.noteEpoch(epoch);
+      // The tick's call keeps the copy fresh; a change it finds that no message told of is news too.
+      if (this.copy.takeLine(lineViewOf(line), readAt)) this.events.emit('change');
       result.admitted += count;
       result.abandoned += abandoned;
       for (const t of joinedAt) result.joinedAt.push(Number(t));
@@ -333,6 +373,7 @@ export class RedisQueueStore implements QueueStore {
 
   async endLine(now: number, status: LineEnd): Promise<void> {
     await this.run(queueScripts.endLine, now, status);
+    await this.refreshLine();
   }
 
   async stats(now: number): Promise<QueueStats> {
@@ -400,9 +441,51 @@ export class RedisQueueStore implements QueueStore {
     await this.redis.ping();
   }
 
-  /** The connections belong to the RedisQueueLines: closing a line only drops its listeners. */
+  /** The connections belong to the RedisQueueLines: closing a line writes its last touches and drops its listeners. */
   async close(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    await this.flushTouches().catch(() => undefined);
     this.events.removeAllListeners();
+  }
+
+  /** Reads the line into the copy; calls while one runs share it and one more read after it. */
+  private refreshLine(): Promise<void> {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      try {
+        do {
+          this.refreshAgain = false;
+          const readAt = this.copy.stamp();
+          this.copy.takeLine(lineViewOf((await this.run(queueScripts.lineView, 0)) as LineViewRow), readAt);
+        } while (this.refreshAgain);
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      // A failed write leaves the tokens unwritten: their polls go to Redis until one gets through.
+      this.flushTouches().catch(() => undefined);
+    }, this.copy.flushMs);
+    this.flushTimer.unref();
+  }
+
+  /** Writes the touches of polls answered from the copy. */
+  private async flushTouches(): Promise<void> {
+    const touches = this.copy.takeTouches();
+    for (let i = 0; i < touches.length; i += TOUCH_CHUNK) {
+      const chunk = touches.slice(i, i + TOUCH_CHUNK);
+      await this.run(queueScripts.touch, 0, ...chunk.flat());
+      this.copy.written(chunk);
+    }
   }
 
   private noteEpoch(epoch: string): void {

@@ -11,6 +11,7 @@
 // pre-queue's live entries take places 1..K (K <= N) in the drawn order; admission waits for it.
 
 import { randomBytes } from 'node:crypto';
+import type { PollClaims } from './poll-copy.js';
 
 /** SOLD_OUT: the line ended because its sale sold out (final, like EXPIRED). */
 export type TokenStatus = 'WAITING' | 'ACTIVE' | 'EXPIRED' | 'SOLD_OUT';
@@ -144,6 +145,13 @@ export interface QueueStore {
    * live WAITING token counts as seen now (polling and streaming keep a place in line).
    */
   get(tokenId: string, now: number, touch: boolean): Promise<TokenState | null>;
+  /**
+   * A poll: as get(tokenId, now, true) for the token these signed claims name, except that a store may
+   * answer from its own copy of the line (the Redis store does: see poll-copy.ts). Such a copy may be
+   * up to a second behind: it may overstate a position, never understate it, and a token's admission
+   * or end shows within that second. Nothing but polls and streams may read it.
+   */
+  poll(claims: PollClaims, now: number): Promise<TokenState | null>;
   /**
    * Ends a token (after payment: reason PAID). Frees its ACTIVE slot at once. Ending an ended token
    * does nothing (its first reason stays).

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signToken, verifyToken } from '../../src/queue/queue-token.js';
 import { ADMIN_KEY, bearer, createTestApp, createUser, joinQueue, json, pay, waitFor, type TestApp } from '../helpers/test-app.js';
-import { openStream } from '../helpers/sse-stream.js';
+import { parseMetrics } from '../helpers/prometheus-text.js';
+import { eventsPath, openStream } from '../helpers/sse-stream.js';
 
 const admin = { 'x-admin-key': ADMIN_KEY };
 
@@ -266,6 +267,61 @@ describe('the queue event stream', () => {
       const stream = await openStream(port, `/api/v1/queue/tokens/me/events?token=${encodeURIComponent(token)}`);
       await stream.ended;
       expect(stream.events.map((e) => e.status)).toEqual(['ACTIVE', 'EXPIRED']);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('holds at most SSE_MAX_STREAMS streams: past it, 503 with Retry-After (the client polls), and a closed one makes room', async () => {
+    const t = await createTestApp({ queue: { activeLimit: 0, maxStreams: 2 } });
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (t.app.server.address() as AddressInfo).port;
+    try {
+      const tokens = await Promise.all([1, 2, 3].map(async () => (await joinQueue(t.app, await createUser(t.app))).token));
+      const open = await Promise.all(tokens.slice(0, 2).map((token) => openStream(port, eventsPath(token))));
+      expect(open.map((s) => s.status)).toEqual([200, 200]);
+      const refused = await openStream(port, eventsPath(tokens[2]!));
+      expect(refused.status).toBe(503);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      // Polling still answers.
+      expect((await me(t, tokens[2]!)).statusCode).toBe(200);
+
+      open[0]!.close();
+      const admitted = await waitFor(async () => {
+        const stream = await openStream(port, eventsPath(tokens[2]!));
+        if (stream.status !== 200) throw new Error(`still refused: ${stream.status}`);
+        return stream;
+      });
+      await waitFor(async () => expect(admitted.events[0]).toMatchObject({ status: 'WAITING', position: 3 }));
+      admitted.close();
+      open[1]!.close();
+    } finally {
+      await t.close();
+    }
+  });
+
+  it.runIf(process.env.REDIS_URL)("works a line's change out once for all its streams: no Redis read per stream", async () => {
+    const t = await createTestApp({ queue: { activeLimit: 0, tickMs: 20 } });
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (t.app.server.address() as AddressInfo).port;
+    try {
+      const tokens: string[] = [];
+      for (let i = 0; i < 40; i++) tokens.push((await joinQueue(t.app, await createUser(t.app))).token);
+      const streams = await Promise.all(tokens.map((token) => openStream(port, eventsPath(token))));
+      await waitFor(async () => expect(streams.every((s) => s.events.length > 0)).toBe(true));
+      const reads = async () =>
+        parseMetrics((await t.app.inject({ method: 'GET', url: '/metrics' })).body).value('boxoffice_redis_command_duration_seconds_count', {
+          script: 'get',
+        }) ?? 0;
+      const before = await reads();
+
+      await t.app.inject({ method: 'PATCH', url: '/admin/v1/queue', headers: admin, payload: { activeLimit: 1 } });
+      await waitFor(async () => expect(streams[0]!.events.at(-1)).toMatchObject({ status: 'ACTIVE' }), 2_000);
+      // Every other stream moved up one place.
+      await waitFor(async () => expect(streams.slice(1).map((s) => s.events.at(-1).position)).toEqual(streams.slice(1).map((_, i) => i + 1)), 2_000);
+      // Only the admitted token was read from Redis (its copy could not vouch for it), not the 39 others.
+      expect((await reads()) - before).toBeLessThan(5);
+      for (const s of streams) s.close();
     } finally {
       await t.close();
     }

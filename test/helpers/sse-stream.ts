@@ -8,6 +8,7 @@ export interface Stream {
   ended: Promise<void>;
   close: () => void;
   status: number;
+  headers: http.IncomingHttpHeaders;
 }
 
 /** The stream's path for a token given as `?token=`, as EventSource sends it. */
@@ -32,7 +33,7 @@ export function openStream(port: number, path: string, headers: Record<string, s
           if (data) events.push(JSON.parse(data.slice(6)));
         }
       });
-      resolve({ events, ended, close: () => req.destroy(), status: res.statusCode ?? 0 });
+      resolve({ events, ended, close: () => req.destroy(), status: res.statusCode ?? 0, headers: res.headers });
     });
     req.on('error', reject);
   });

@@ -6,7 +6,7 @@ import { tracingChannel } from 'node:diagnostics_channel';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LineNotSeededError, type QueueSettings, type QueueStore, type QueueTimings } from '../../src/queue/queue.store.js';
-import { RedisQueueLines, RedisQueueStore } from '../../src/queue/queue.store.redis.js';
+import { queueKeys, RedisQueueLines, RedisQueueStore } from '../../src/queue/queue.store.redis.js';
 import { deleteRedisKeys } from '../helpers/redis-keys.js';
 import { describeQueueLines, describeQueueStore } from './queue-store.suite.js';
 
@@ -37,6 +37,23 @@ if (!redisUrl) {
 
   describeQueueStore('Redis', (storeTimings, initial) => RedisQueueStore.connect({ url, prefix: newPrefix(), timings: storeTimings, initial }));
   describeQueueLines('Redis', (storeTimings, initial) => RedisQueueLines.connect({ url, prefix: newPrefix(), timings: storeTimings, initial }));
+
+  /** What `run` sent to Redis about keys under `prefix`, by command name. */
+  async function commandsOf<T>(prefix: string, run: () => Promise<T>): Promise<{ result: T; commands: string[] }> {
+    const commands: string[] = [];
+    const channel = tracingChannel<unknown, { command: string; args: string[] }>('ioredis:command');
+    const onStart = (ctx: { command: string; args: string[] }) => {
+      if (ctx.args.some((arg) => arg.startsWith(prefix))) commands.push(ctx.command);
+    };
+    const noop = () => {};
+    const handlers = { start: onStart, end: noop, asyncStart: noop, asyncEnd: noop, error: noop };
+    channel.subscribe(handlers);
+    try {
+      return { result: await run(), commands };
+    } finally {
+      channel.unsubscribe(handlers);
+    }
+  }
 
   describe('Redis queue store shared by several instances', () => {
     const opened: QueueStore[] = [];
@@ -201,27 +218,71 @@ if (!redisUrl) {
       const states = await joinMany(store, 100_000);
       const last = states.at(-1)!;
 
-      const commands: { command: string; args: string[] }[] = [];
-      const channel = tracingChannel<unknown, { command: string; args: string[] }>('ioredis:command');
-      const onStart = (ctx: { command: string; args: string[] }) => {
-        if (ctx.args.some((arg) => arg.startsWith(prefix))) commands.push({ command: ctx.command, args: ctx.args });
-      };
-      const noop = () => {};
-      const handlers = { start: onStart, end: noop, asyncStart: noop, asyncEnd: noop, error: noop };
-      channel.subscribe(handlers);
-      let polled: Awaited<ReturnType<typeof store.get>>;
-      try {
-        polled = await store.get(last.tokenId, T0 + 1_000, true);
-      } finally {
-        channel.unsubscribe(handlers);
-      }
+      const { result: polled, commands } = await commandsOf(prefix, () => store.get(last.tokenId, T0 + 1_000, true));
       expect(polled).toMatchObject({ status: 'WAITING', position: 100_000, expiresAt: T0 + 1_000 + timings.waitingIdleMs });
-      expect(commands.map((c) => c.command)).toEqual(['evalsha']);
+      expect(commands).toEqual(['evalsha']);
 
       await store.seed({ activeLimit: 3, paused: false, version: 1 });
       expect((await store.admit(T0 + 2_000)).admitted).toBe(3);
       expect((await store.get(last.tokenId, T0 + 2_000, true))!.position).toBe(99_997);
       expect((await store.stats(T0 + 2_000)).waiting).toBe(99_997);
+    });
+
+    it('answers polls of the tokens it knows from its copy of the line: under 0.1 Redis commands a poll', async () => {
+      const prefix = newPrefix();
+      const store = await open(prefix, { activeLimit: 0 });
+      const states = await joinMany(store, 20);
+      await store.admit(T0);
+      const epoch = (await store.currentEpoch())!;
+      const claims = states.map((s) => ({ tokenId: s.tokenId, userId: s.userId, seq: s.seq, epoch }));
+      const { result, commands } = await commandsOf(prefix, async () => {
+        const positions: number[] = [];
+        for (let round = 0; round < 50; round++) {
+          for (const c of claims) positions.push((await store.poll(c, T0 + round))!.position);
+        }
+        return positions;
+      });
+      expect(result.slice(0, 20)).toEqual(states.map((_, i) => i + 1));
+      expect(commands.length / result.length).toBeLessThan(0.1);
+    });
+
+    it("a poll on one instance shows another instance's admission as soon as it hears of the change", async () => {
+      const prefix = newPrefix();
+      const a = await open(prefix, { activeLimit: 0 });
+      const b = await open(prefix, { activeLimit: 0 });
+      const [first] = await joinMany(a, 3);
+      await a.admit(T0);
+      const claims = { tokenId: first!.tokenId, userId: first!.userId, seq: first!.seq, epoch: (await a.currentEpoch())! };
+      expect(await a.poll(claims, T0 + 1)).toMatchObject({ status: 'WAITING', position: 1 });
+      // What a stream reads when told of a change: the copy must already hold the change.
+      const seen: string[] = [];
+      a.onChange(() => {
+        void a.poll(claims, T0 + 20).then((s) => seen.push(s!.status));
+      });
+      await b.seed({ activeLimit: 1, paused: false, version: 1 });
+      await b.admit(T0 + 10);
+      await expect.poll(() => seen, { timeout: 2_000 }).toContain('ACTIVE');
+    });
+
+    it('writes the touches of polls it answered, so another instance does not take a polling fan for gone', async () => {
+      const prefix = newPrefix();
+      const a = await open(prefix, { activeLimit: 0 });
+      const b = await open(prefix, { activeLimit: 0 });
+      const [fan] = await joinMany(a, 1);
+      await a.admit(T0);
+      const claims = { tokenId: fan!.tokenId, userId: fan!.userId, seq: fan!.seq, epoch: (await a.currentEpoch())! };
+      // From the copy (no round trip), and written in the next batch.
+      const { commands } = await commandsOf(prefix, () => a.poll(claims, T0 + 2_000));
+      expect(commands).toEqual([]);
+      const redis = new Redis(url);
+      try {
+        await expect.poll(() => redis.hget(queueKeys(prefix).token(fan!.tokenId), 'lastSeenAt'), { timeout: 2_000 }).toBe(String(T0 + 2_000));
+      } finally {
+        redis.disconnect();
+      }
+      // Silent since the join by now, but seen by `a` within the idle time: admitted, not abandoned.
+      await b.seed({ activeLimit: 1, paused: false, version: 1 });
+      expect(await b.admit(T0 + timings.waitingIdleMs + 1_000)).toMatchObject({ admitted: 1, abandoned: 0 });
     });
   });
 }

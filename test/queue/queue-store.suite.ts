@@ -51,6 +51,22 @@ export function describeQueueStore(name: string, makeStore: StoreFactory): void 
       expect((await store.admit(T0 + 30)).admitted).toBe(0);
     });
 
+    it('answers a poll as a read that touches: the same state, and the place is kept', async () => {
+      const store = await open({ activeLimit: 1 });
+      const states = await joinMany(store, 3);
+      await store.admit(T0 + 10);
+      const epoch = (await store.currentEpoch())!;
+      const claims = (s: (typeof states)[number]) => ({ tokenId: s.tokenId, userId: s.userId, seq: s.seq, epoch });
+      const polled = await Promise.all(states.map((s) => store.poll(claims(s), T0 + 3_000)));
+      const read = await Promise.all(states.map((s) => store.get(s.tokenId, T0 + 3_000, false)));
+      expect(polled.map((s) => [s!.status, s!.position, s!.expiresAt])).toEqual(read.map((s) => [s!.status, s!.position, s!.expiresAt]));
+      expect(polled.map((s) => s!.position)).toEqual([0, 1, 2]);
+      // Polled at 3 s, the waiting ones are not idle at 7 s (idle 5 s), though joined at 0.
+      expect((await store.get(states[2]!.tokenId, T0 + 7_000, false))!.status).toBe('WAITING');
+      await store.expire(states[0]!.tokenId, T0 + 7_000);
+      expect(await store.poll(claims(states[0]!), T0 + 7_001)).toMatchObject({ status: 'EXPIRED', reason: 'PAID' });
+    });
+
     it('frees a slot when a token ends, and the next in line takes it', async () => {
       const store = await open({ activeLimit: 1 });
       const [a, b] = await joinMany(store, 2);

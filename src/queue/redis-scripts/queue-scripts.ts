@@ -125,6 +125,14 @@ local function reply(t, created, m)
            t.drawRank, int(m.preCount), t.reason or '', settings[1] or '0', settings[2] or '' }
 end
 
+-- What a poll needs of the line itself, for an instance's copy of it (see ../poll-copy.ts): cursor,
+-- epoch, paused, message, preCount, drawn ('1'/'0'), ended ('' or the status its tokens end with).
+local function lineView(m)
+  local settings = redis.call('HMGET', settingsKey, 'paused', 'message')
+  return { redis.call('GET', cursorKey) or '0', redis.call('GET', epochKey) or '', settings[1] or '0',
+           settings[2] or '', int(m.preCount), m.drawn and '1' or '0', m.ended or '' }
+end
+
 -- A line is seeded while it has an epoch and settings; after Redis came back empty it has neither,
 -- and nobody may join or be admitted until an instance re-seeds it from PostgreSQL.
 local function seeded()
@@ -200,10 +208,11 @@ return 1
  * ARGV[7] = budget: at most this many active expiries and this many line entries per call, so one call
  * never holds Redis long. ARGV[8] = cap: admit at most this many ('-1': no cap). ARGV[9] = admit only
  * among the first this many joins after any pre-queue ('-1': all). Returns
- * { admitted, more, epoch, abandoned, { joinedAt... } }; more = 1 when the budget ran out with work
+ * { admitted, more, epoch, abandoned, { joinedAt... }, lineView }; more = 1 when the budget ran out with work
  * left; epoch '' when the line is not seeded (nothing was done); abandoned: WAITING tokens the walk
  * found silent too long and ended; joinedAt: when each admitted token joined (tokens issued before
- * that was recorded are left out), so the service can measure the wait they had.
+ * that was recorded are left out), so the service can measure the wait they had; lineView: the line
+ * after the call, so every instance's tick refreshes its copy without another round trip.
  */
 const ADMIT = `
 if not seeded() then return { 0, 0, '', 0, {} } end
@@ -279,7 +288,32 @@ end
 
 redis.call('ZREMRANGEBYSCORE', admittedKey, '-inf', int(now - 60000))
 if changed then redis.call('PUBLISH', channel, 'admit') end
-return { admitted, more, redis.call('GET', epochKey), abandoned, joinedAts }
+return { admitted, more, redis.call('GET', epochKey), abandoned, joinedAts, lineView(meta()) }
+`;
+
+/** The line as a poll sees it (lineView), for an instance's copy after a change it heard of. */
+const LINE_VIEW = `
+return lineView(meta())
+`;
+
+/**
+ * ARGV[7..] = pairs of tokenId and the epoch ms it was seen at: the polls an instance answered from its
+ * copy, written in one call. A WAITING token's lastSeenAt moves forward to the time it was seen, if it
+ * was still live then (not silent for the idle time already); nothing else changes, nothing publishes.
+ * Returns how many it moved.
+ */
+const TOUCH = `
+local moved = 0
+for i = 7, #ARGV, 2 do
+  local t = load(ARGV[i])
+  local seenAt = tonumber(ARGV[i + 1])
+  if t and t.status == 'WAITING' and seenAt > t.lastSeenAt and seenAt - t.lastSeenAt < idleMs then
+    now = seenAt
+    touch(t)
+    moved = moved + 1
+  end
+end
+return moved
 `;
 
 /** Returns { waiting, active, admittedPerMinute, activeLimit, paused, prequeued, drawn, ended (1/0), message ('' if none) } read at one instant. */
@@ -389,6 +423,8 @@ export const queueScripts = {
   join: script('join', JOIN),
   expire: script('expire', EXPIRE),
   admit: script('admit', ADMIT),
+  lineView: script('lineView', LINE_VIEW),
+  touch: script('touch', TOUCH),
   stats: script('stats', STATS),
   seed: script('seed', SEED),
   closePrequeue: script('closePrequeue', CLOSE_PREQUEUE),
