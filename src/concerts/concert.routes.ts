@@ -1,8 +1,10 @@
-// Concert browsing endpoints: ACTIVE tokens only.
+// Concert browsing endpoints: ACTIVE tokens only. Each list is sent as the bytes the service keeps
+// for the current listing, with its ETag; a client that holds them gets 304 (conditional-get.ts).
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { claimsOf, tokenGuard } from '../http/auth.js';
+import { ConditionalHeaders, NotModified, sendRendered, withListingHeaders } from '../http/conditional-get.js';
 import { DateOnly, errorResponses, Strict, Uuid } from '../http/schemas.js';
 import type { QueueService } from '../queue/queue.service.js';
 import type { SaleService } from '../sales/sale.service.js';
@@ -23,17 +25,19 @@ export async function concertRoutes(
         tags: ['concerts'],
         summary: "The concerts this token's line sells: a sale's concert, or every concert without a sale",
         security: [{ queueToken: [] }],
+        headers: ConditionalHeaders,
         response: {
-          200: Type.Object({ concerts: Type.Array(ConcertListing) }),
+          200: withListingHeaders(Type.Object({ concerts: Type.Array(ConcertListing) })),
+          304: NotModified,
           ...errorResponses,
         },
       },
       preHandler: active,
     },
-    async (request) => {
-      const saleId = claimsOf(request).saleId;
-      const all = await concerts.listConcerts();
-      return { concerts: all.filter((c) => (sales.saleOfConcert(c.concertId) ?? null) === (saleId ?? null)) };
+    async (request, reply) => {
+      const saleId = claimsOf(request).saleId ?? null;
+      const rendered = await concerts.renderConcerts(saleId ?? '', (concertId) => (sales.saleOfConcert(concertId) ?? null) === saleId);
+      return sendRendered(request, reply, rendered);
     },
   );
 
@@ -45,16 +49,18 @@ export async function concertRoutes(
         summary: "A concert's dates that still have seats, ascending",
         security: [{ queueToken: [] }],
         params: Strict({ concertId: Uuid }),
+        headers: ConditionalHeaders,
         response: {
-          200: Type.Object({ dates: Type.Array(DateListing) }),
+          200: withListingHeaders(Type.Object({ dates: Type.Array(DateListing) })),
+          304: NotModified,
           ...errorResponses,
         },
       },
       preHandler: active,
     },
-    async (request) => {
+    async (request, reply) => {
       sales.assertConcertAccess(claimsOf(request).saleId, request.params.concertId);
-      return { dates: await concerts.listDatesWithSeats(request.params.concertId) };
+      return sendRendered(request, reply, await concerts.renderDatesWithSeats(request.params.concertId));
     },
   );
 
@@ -66,16 +72,18 @@ export async function concertRoutes(
         summary: 'Seats of a date that are neither held nor sold, by number',
         security: [{ queueToken: [] }],
         params: Strict({ concertId: Uuid, date: DateOnly }),
+        headers: ConditionalHeaders,
         response: {
-          200: Type.Object({ seats: Type.Array(SeatListing) }),
+          200: withListingHeaders(Type.Object({ seats: Type.Array(SeatListing) })),
+          304: NotModified,
           ...errorResponses,
         },
       },
       preHandler: active,
     },
-    async (request) => {
+    async (request, reply) => {
       sales.assertConcertAccess(claimsOf(request).saleId, request.params.concertId);
-      return { seats: await concerts.listFreeSeats(request.params.concertId, request.params.date) };
+      return sendRendered(request, reply, await concerts.renderFreeSeats(request.params.concertId, request.params.date));
     },
   );
 }

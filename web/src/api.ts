@@ -224,6 +224,11 @@ interface CallOptions {
   assertion?: string;
   adminKey?: string;
   idempotencyKey?: string;
+  /**
+   * For the lists, which the server sends with an ETag and `no-cache`: the browser keeps the last body
+   * and asks with If-None-Match every time, so a 304 costs no body and nothing is shown unasked.
+   */
+  revalidate?: boolean;
 }
 
 /** One HTTP call; a network failure is reported as the code NETWORK so it gets a sentence too. */
@@ -240,7 +245,7 @@ export async function call<T>(path: string, options: CallOptions = {}): Promise<
       method: options.method ?? 'GET',
       headers,
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
-      cache: 'no-store',
+      cache: options.revalidate ? 'no-cache' : 'no-store',
     });
   } catch {
     throw new ApiError(0, 'NETWORK', 'network error');
@@ -283,10 +288,10 @@ export const fanApi = {
   draw: (saleId: string) => call<SaleDraw>(`/api/v1/sales/${segment(saleId)}/draw`),
   queueState: (token: string) => call<QueueState>('/api/v1/queue/tokens/me', { token }),
   queueEventsUrl: (token: string) => `/api/v1/queue/tokens/me/events?token=${segment(token)}`,
-  concerts: (token: string) => call<{ concerts: Concert[] }>('/api/v1/concerts', { token }),
-  dates: (token: string, concertId: string) => call<{ dates: ConcertDate[] }>(`/api/v1/concerts/${segment(concertId)}/dates`, { token }),
+  concerts: (token: string) => call<{ concerts: Concert[] }>('/api/v1/concerts', { token, revalidate: true }),
+  dates: (token: string, concertId: string) => call<{ dates: ConcertDate[] }>(`/api/v1/concerts/${segment(concertId)}/dates`, { token, revalidate: true }),
   seats: (token: string, concertId: string, date: string) =>
-    call<{ seats: Seat[] }>(`/api/v1/concerts/${segment(concertId)}/dates/${segment(date)}/seats`, { token }),
+    call<{ seats: Seat[] }>(`/api/v1/concerts/${segment(concertId)}/dates/${segment(date)}/seats`, { token, revalidate: true }),
   hold: (token: string, body: { userId: string; concertId: string; date: string; seatNumber: number }) =>
     call<Reservation>('/api/v1/reservations', { method: 'POST', body, token }),
   reservation: (token: string, reservationId: string) => call<Reservation>(`/api/v1/reservations/${segment(reservationId)}`, { token }),
