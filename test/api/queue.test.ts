@@ -291,7 +291,7 @@ describe('the queue event stream', () => {
         const stream = await openStream(port, eventsPath(tokens[2]!));
         if (stream.status !== 200) throw new Error(`still refused: ${stream.status}`);
         return stream;
-      });
+      }, 10_000);
       await waitFor(async () => expect(admitted.events[0]).toMatchObject({ status: 'WAITING', position: 3 }));
       admitted.close();
       open[1]!.close();
