@@ -8,9 +8,10 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { adminClient, type IssuedToken } from './lib/admin.js';
 import { parseFlags } from './lib/args.js';
-import { runScenario, type ScenarioResult } from './lib/cannon.js';
+import { countRedisCommands, runScenario, type ScenarioResult } from './lib/cannon.js';
 import { formatProfile, summariseProfile, timeUnder } from './lib/profile.js';
-import { cleanUp, ensureBuilt, installExitHandlers, repoRoot, startBareServer, startService } from './lib/service.js';
+import { redisCommandCounter, type RedisCommandCounter } from './lib/redis-commands.js';
+import { cleanUp, ensureBuilt, installExitHandlers, redisUrl, repoRoot, startBareServer, startService } from './lib/service.js';
 import { formatInt, formatMs, markdownTable, percentile, textTable } from './lib/stats.js';
 import { renderChart } from './lib/svg.js';
 
@@ -100,7 +101,14 @@ interface RaceResult extends ScenarioResult {
  * round-robin over the shuffled users, so every seat is contested (about N/50 each) and the only right
  * answer is exactly 50 holds and N-50 conflicts.
  */
-async function runRace(urls: string[], users: IssuedToken[], concertId: string, date: string, sockets: number): Promise<RaceResult> {
+async function runRace(
+  urls: string[],
+  users: IssuedToken[],
+  concertId: string,
+  date: string,
+  sockets: number,
+  redisCounter?: RedisCommandCounter,
+): Promise<RaceResult> {
   // autocannon sends exactly one request per fan over `sockets` keep-alive connections; its client
   // costs far less per request than node:http's, so the race measures the server, not the client.
   let next = 0;
@@ -109,40 +117,44 @@ async function runRace(urls: string[], users: IssuedToken[], concertId: string, 
   let lastAnsweredAt = 0;
   // autocannon writes every connection's first request synchronously while it is being called (before
   // the sockets connect), so this is when the first request was sent, to within the call's own cost.
-  const started = performance.now();
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const tracker = autocannon(
-      {
-        url: (urls.length === 1 ? urls[0] : urls) as string,
-        connections: Math.min(sockets, users.length),
-        amount: users.length,
-        timeout: 30,
-        headers: { 'content-type': 'application/json' },
-        requests: [
-          {
-            method: 'POST',
-            path: '/api/v1/reservations',
-            setupRequest: (req: autocannon.Request) => {
-              const i = next++;
-              const u = users[i % users.length]!;
-              req.headers = { ...req.headers, authorization: `Bearer ${u.token}` };
-              req.body = JSON.stringify({ userId: u.userId, concertId, date, seatNumber: 1 + (i % RACE_SEATS) });
-              return req;
+  const { result: run, redis } = await countRedisCommands(redisCounter, async () => {
+    const started = performance.now();
+    const result = await new Promise<autocannon.Result>((resolve, reject) => {
+      const tracker = autocannon(
+        {
+          url: (urls.length === 1 ? urls[0] : urls) as string,
+          connections: Math.min(sockets, users.length),
+          amount: users.length,
+          timeout: 30,
+          headers: { 'content-type': 'application/json' },
+          requests: [
+            {
+              method: 'POST',
+              path: '/api/v1/reservations',
+              setupRequest: (req: autocannon.Request) => {
+                const i = next++;
+                const u = users[i % users.length]!;
+                req.headers = { ...req.headers, authorization: `Bearer ${u.token}` };
+                req.body = JSON.stringify({ userId: u.userId, concertId, date, seatNumber: 1 + (i % RACE_SEATS) });
+                return req;
+              },
             },
-          },
-        ],
-      },
-      (err, res) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(res)),
-    );
-    tracker.on('response', (_client, _status, _bytes, responseTime) => {
-      lastAnsweredAt = performance.now();
-      if (answered < latencies.length) latencies[answered++] = responseTime;
+          ],
+        },
+        (err, res) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(res)),
+      );
+      tracker.on('response', (_client, _status, _bytes, responseTime) => {
+        lastAnsweredAt = performance.now();
+        if (answered < latencies.length) latencies[answered++] = responseTime;
+      });
     });
+    const wallMs = performance.now() - started;
+    // autocannon notices that the last connection is done on its 1 s tick, so the wall time is rounded up
+    // to the next second; the race lasts until its last answer.
+    const raceMs = answered > 0 ? lastAnsweredAt - started : wallMs;
+    return { result, wallMs, raceMs, requests: users.length, durationSeconds: raceMs / 1000 };
   });
-  const wallMs = performance.now() - started;
-  // autocannon notices that the last connection is done on its 1 s tick, so the wall time is rounded up
-  // to the next second; the race lasts until its last answer.
-  const raceMs = answered > 0 ? lastAnsweredAt - started : wallMs;
+  const { result, wallMs, raceMs } = run;
   const statusCodes: Record<string, number> = {};
   for (const [code, v] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = v.count ?? 0;
   const other: Record<string, number> = {};
@@ -165,6 +177,7 @@ async function runRace(urls: string[], users: IssuedToken[], concertId: string, 
     connections: sockets,
     raceMs,
     wallMs,
+    ...(redis ? { redis } : {}),
     held,
     conflicts,
     other,
@@ -213,6 +226,8 @@ async function main(): Promise<void> {
   log(`service: ${service.describe} at ${service.urls.join(', ')}`);
   const urls = service.urls;
   const admin = adminClient(urls, service.adminKey, 64);
+  // The service's Redis, read around each measured run (nothing else of the bench talks to it).
+  const redisCounter = redis ? await redisCommandCounter(redisUrl) : undefined;
   // A Prometheus scraping every instance, for the whole run when asked.
   const scrapes = { ok: 0, failed: 0 };
   const scraper =
@@ -264,7 +279,7 @@ async function main(): Promise<void> {
     if (smallTokens.some((tk) => tk.status !== 'WAITING')) throw new Error('a poll token was admitted; the active limit is not holding');
     log(`seeded: ${formatInt(settings.raceUsers)} ACTIVE, ${formatInt(settings.waitingSmall)} WAITING`);
 
-    const common = { urls, connections: settings.connections, duration: settings.duration, warmup: settings.warmup };
+    const common = { urls, connections: settings.connections, duration: settings.duration, warmup: settings.warmup, redisCounter };
     const bearer = (tokens: { token: string }[]) => (i: number) => ({ headers: { authorization: `Bearer ${tokens[i % tokens.length]!.token}` } });
 
     // 1. The ceiling: same client, same rotating header, a server that does nothing.
@@ -352,20 +367,21 @@ async function main(): Promise<void> {
         await runRace(urls, warmupRaceTokens, concertId, warmupDate, settings.raceSockets);
       }
       log(`measuring: seat race, ${formatInt(raceTokens.length)} users on ${RACE_SEATS} seats`);
-      race = await runRace(urls, shuffled(raceTokens), concertId, raceDate, settings.raceSockets);
+      race = await runRace(urls, shuffled(raceTokens), concertId, raceDate, settings.raceSockets, redisCounter);
       results.push(race);
     }
   } finally {
     // No scrape may start against a service on its way down (it would count as a failed scrape).
     if (scraper) clearInterval(scraper);
     admin.close();
+    redisCounter?.close();
     await baseline.stop();
     await service.stop();
   }
 
   // ---- report ----------------------------------------------------------------------------------
   const bareRps = results[0]?.rps ?? 0;
-  const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', '× bare'];
+  const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', '× bare', ...(redis ? ['Redis cmd/req'] : [])];
   const rows = results.map((r) => [
     r.name,
     formatInt(r.rps),
@@ -374,7 +390,17 @@ async function main(): Promise<void> {
     formatInt(r.errors),
     race && r === race ? `${formatInt(r.non2xx)} (409)` : formatInt(r.non2xx),
     bareRps > 0 ? `${(r.rps / bareRps).toFixed(2)}` : '',
+    // The bare server never talks to Redis: its window shows what runs there without the service's load.
+    ...(redis ? [r.redis && r !== results[0] ? r.redis.perRequest.toFixed(2) : '—'] : []),
   ]);
+  const idleRedis = results[0]?.redis;
+  if (idleRedis) {
+    notes.push(
+      `Redis cmd/req counts every command the Redis server ran during the measured run (INFO commandstats, the bench's own INFO left out), whatever client sent it: ` +
+        `while the bare server was measured and the service idle, it ran ${formatInt(idleRedis.perSecond)} commands/s (the service's admission tick and any other client of the server), ` +
+        `which each row's figure includes at its own req/s; the JSON has each run's commands by name`,
+    );
+  }
 
   const targets: Array<{ target: string; measured: string; met: boolean }> = [];
   const poll = pollLarge ?? pollSmall;
