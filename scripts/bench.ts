@@ -224,11 +224,6 @@ function raceLine(race: RaceResult): string {
  */
 async function measureStreams(admin: AdminClient, urls: string[], redisCounter: RedisCommandCounter | undefined): Promise<StreamsResult> {
   const count = settings.streams;
-  // Each stream is a socket here and one in the server (a child of this process, with the same limit).
-  const limit = openFileLimit();
-  if (limit !== undefined && count + 500 > limit) {
-    throw new Error(`--streams ${count} needs about ${count + 500} open files per process; the limit here is ${limit} (raise it with ulimit -n)`);
-  }
   log(`streams: creating ${formatInt(count)} users and WAITING tokens…`);
   const userIds = await admin.createUsers(count);
   const tokens = await admin.issueTokens(userIds, (n) => process.stderr.write(`\r  ${formatInt(n)} tokens`));
@@ -263,7 +258,7 @@ function streamsLines(s: StreamsResult): string[] {
       `${formatInt(a.learned)} learned within ${a.deadlineMs / 1000} s, ${formatInt(a.late)} never did`,
     `  meanwhile: server event loop delay ${
       a.serverLoopMaxMs === undefined ? 'not exposed' : `max ${formatMs(a.serverLoopMaxMs)} ms, p99 ${formatMs(a.serverLoopP99Ms ?? 0)} ms`
-    } (nodejs_eventloop_lag_*), the bench's own max ${formatMs(a.clientLoopMaxMs)} ms; server CPU ${a.cores.toFixed(2)} cores` +
+    } (nodejs_eventloop_lag_*), the bench's own ${a.clientLoopMaxMs === undefined ? 'too short to sample' : `max ${formatMs(a.clientLoopMaxMs)} ms`}; server CPU ${a.cores.toFixed(2)} cores` +
       (a.redisCommands !== undefined
         ? `; ${formatInt(a.redisCommands)} Redis commands (${(a.redisCommands / Math.max(1, a.waiting)).toFixed(1)} per stream)`
         : ''),
@@ -272,7 +267,8 @@ function streamsLines(s: StreamsResult): string[] {
     const st = s.steps;
     lines.push(
       `stream updates cost ${st.cores.toFixed(2)} cores at ${formatInt(st.admissionsPerSecond)} admissions/s with ${formatInt(s.opened)} streams open ` +
-        `(${formatInt(st.eventsPerSecond)} events/s delivered${
+        `(${formatInt(st.admitted)} admitted in ${st.seconds.toFixed(1)} s, aimed at ${formatInt(st.aimedPerSecond)}/s, each step's PATCH awaited; ` +
+        `${formatInt(st.eventsPerSecond)} events/s delivered${
           st.redisCommands !== undefined ? `, ${(st.redisCommands / Math.max(1, st.events)).toFixed(2)} Redis commands per event` : ''
         }); ${s.idle ? `${s.idle.cores.toFixed(2)} cores with the line still` : ''}`,
     );
@@ -291,6 +287,12 @@ async function main(): Promise<void> {
   const { postgres, redis, instances } = settings;
   if (instances > 1 && !redis) throw new Error('--instances above 1 needs --redis (and --postgres)');
   ensureBuilt(flags.bool('build'));
+  // Each stream is a socket here and one in the server (a child of this process, with the same limit):
+  // refused before anything starts rather than as EMFILE halfway.
+  const fileLimit = openFileLimit();
+  if (settings.streams > 0 && fileLimit !== undefined && settings.streams + 500 > fileLimit) {
+    throw new Error(`--streams ${settings.streams} needs about ${settings.streams + 500} open files per process; the limit here is ${fileLimit} (ulimit -n)`);
+  }
 
   const profileDir = flags.bool('profile') ? path.join(repoRoot, 'bench-results', `profile-${timestamp()}`) : undefined;
   if (profileDir) mkdirSync(profileDir, { recursive: true });

@@ -40,6 +40,9 @@ export interface StreamsResult {
   steps?: {
     seconds: number;
     admitted: number;
+    /** What the steps asked for: at most the option, less when too few wait to keep half the streams for the end. */
+    aimedPerSecond: number;
+    /** What they got: each step waits for its PATCH, so a server that falls behind slows them down. */
     admissionsPerSecond: number;
     cores: number;
     events: number;
@@ -66,8 +69,8 @@ export interface StreamsResult {
     /** The server's event-loop delay over the admission (prom-client's monitorEventLoopDelay), ms; max over instances. */
     serverLoopMaxMs?: number;
     serverLoopP99Ms?: number;
-    /** The bench's own event-loop delay meanwhile: how late it may have read an event. */
-    clientLoopMaxMs: number;
+    /** The bench's own event-loop delay meanwhile: how late it may have read an event (none when too short to sample). */
+    clientLoopMaxMs?: number;
     redisCommands?: number;
   };
 }
@@ -201,19 +204,21 @@ export async function runStreams(opts: StreamsOptions): Promise<StreamsResult> {
         const cpuBefore = (await sampleServers(urls))!;
         const eventsAtStart = events;
         const start = performance.now();
+        let active = q.active;
         for (let k = 1; k <= stepsCount; k++) {
-          await admin.patchQueue({ activeLimit: q.active + k * perStep });
+          active = (await admin.patchQueue({ activeLimit: q.active + k * perStep })).active;
           await sleep(start + k * 250 - performance.now());
         }
         const seconds = (performance.now() - start) / 1000;
         const cpuAfter = (await sampleServers(urls))!;
         const redisAfter = await opts.redisCounter?.read();
-        const admitted = (await admin.queue()).active - q.active;
+        const admitted = active - q.active;
         const stepEvents = events - eventsAtStart;
         const redis = redisBefore && redisAfter ? countsBetween(redisBefore, redisAfter) : undefined;
         steps = {
           seconds,
           admitted,
+          aimedPerSecond: (perStep * stepsCount) / opts.stepSeconds,
           admissionsPerSecond: admitted / seconds,
           cores: (cpuAfter.cpuSeconds - cpuBefore.cpuSeconds) / seconds,
           events: stepEvents,
@@ -272,7 +277,7 @@ export async function runStreams(opts: StreamsOptions): Promise<StreamsResult> {
         cores: before && after ? (after.cpuSeconds - before.cpuSeconds) / sampledSeconds : Number.NaN,
         ...(after?.loopMaxMs !== undefined ? { serverLoopMaxMs: after.loopMaxMs } : {}),
         ...(after?.loopP99Ms !== undefined ? { serverLoopP99Ms: after.loopP99Ms } : {}),
-        clientLoopMaxMs: clientLoop.max / 1e6,
+        ...(clientLoop.count > 0 ? { clientLoopMaxMs: clientLoop.max / 1e6 } : {}),
         ...(redisBefore && redisAfter ? { redisCommands: countsBetween(redisBefore, redisAfter).total } : {}),
       },
     };
