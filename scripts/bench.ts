@@ -253,14 +253,14 @@ function streamsLines(s: StreamsResult): string[] {
     `streams: ${formatInt(s.opened)} of ${formatInt(s.streams)} opened in ${s.openSeconds.toFixed(1)} s, ${formatInt(s.refused503)} refused 503${refusedOther ? `, ${refusedOther}` : ''}${
       s.notWaiting ? `, ${formatInt(s.notWaiting)} not WAITING at first` : ''
     }`,
-    `admission → ACTIVE on the stream (${formatInt(a.waiting)} streams admitted by one PATCH, which answered in ${formatMs(a.patchMs)} ms): ` +
+    `admission → ACTIVE on the stream (${formatInt(a.waiting)} streams among ${formatInt(a.admitted)} admitted by one PATCH, which answered in ${formatMs(a.patchMs)} ms): ` +
       `p50 ${formatMs(a.p50)}, p90 ${formatMs(a.p90)}, p99 ${formatMs(a.p99)}, max ${formatMs(a.max)} ms; ` +
       `${formatInt(a.learned)} learned within ${a.deadlineMs / 1000} s, ${formatInt(a.late)} never did`,
     `  meanwhile: server event loop delay ${
       a.serverLoopMaxMs === undefined ? 'not exposed' : `max ${formatMs(a.serverLoopMaxMs)} ms, p99 ${formatMs(a.serverLoopP99Ms ?? 0)} ms`
     } (nodejs_eventloop_lag_*), the bench's own ${a.clientLoopMaxMs === undefined ? 'too short to sample' : `max ${formatMs(a.clientLoopMaxMs)} ms`}; server CPU ${a.cores.toFixed(2)} cores` +
       (a.redisCommands !== undefined
-        ? `; ${formatInt(a.redisCommands)} Redis commands (${(a.redisCommands / Math.max(1, a.waiting)).toFixed(1)} per stream)`
+        ? `; ${formatInt(a.redisCommands)} Redis commands for ${formatInt(a.admitted)} admitted (${(a.redisCommands / Math.max(1, a.admitted)).toFixed(1)} each)`
         : ''),
   ];
   if (s.steps) {

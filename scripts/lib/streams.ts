@@ -54,6 +54,8 @@ export interface StreamsResult {
   admission: {
     /** Open streams still WAITING when it was triggered. */
     waiting: number;
+    /** Tokens the PATCH admitted, streamed or not (others may wait ahead of the streams). */
+    admitted: number;
     learned: number;
     /** Still not told ACTIVE at the deadline (or their stream ended first). */
     late: number;
@@ -242,7 +244,7 @@ export async function runStreams(opts: StreamsOptions): Promise<StreamsResult> {
     const clientLoop = monitorEventLoopDelay({ resolution: 10 });
     clientLoop.enable();
     const triggeredAt = performance.now();
-    await admin.patchQueue({ activeLimit: Math.min(1_000_000, q.active + q.waiting + pending.length) });
+    const { active } = await admin.patchQueue({ activeLimit: Math.min(1_000_000, q.active + q.waiting + pending.length) });
     const patchMs = performance.now() - triggeredAt;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([learned, new Promise<void>((resolve) => (timer = setTimeout(resolve, opts.deadlineMs)))]);
@@ -266,6 +268,7 @@ export async function runStreams(opts: StreamsOptions): Promise<StreamsResult> {
       ...(steps ? { steps } : {}),
       admission: {
         waiting: pending.length,
+        admitted: active - q.active,
         learned: latencies.length,
         late: pending.length - latencies.length,
         deadlineMs: opts.deadlineMs,
