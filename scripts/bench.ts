@@ -318,7 +318,7 @@ async function main(): Promise<void> {
   const urls = service.urls;
   const admin = adminClient(urls, service.adminKey, 64);
   // The service's Redis, read around each measured run (nothing else of the bench talks to it).
-  const redisCounter = redis ? await redisCommandCounter(redisUrl) : undefined;
+  const redisCounter = redis ? await redisCommandCounter(redisUrl, urls) : undefined;
   // A Prometheus scraping every instance, for the whole run when asked.
   const scrapes = { ok: 0, failed: 0 };
   const scraper =
@@ -480,7 +480,7 @@ async function main(): Promise<void> {
 
   // ---- report ----------------------------------------------------------------------------------
   const bareRps = results[0]?.rps ?? 0;
-  const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', '× bare', ...(redis ? ['Redis cmd/req'] : [])];
+  const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', '× bare', ...(redis ? ['Redis cmd/req', 'scripts/req'] : [])];
   const rows = results.map((r) => [
     r.name,
     formatInt(r.rps),
@@ -490,12 +490,13 @@ async function main(): Promise<void> {
     race && r === race ? `${formatInt(r.non2xx)} (409)` : formatInt(r.non2xx),
     bareRps > 0 ? `${(r.rps / bareRps).toFixed(2)}` : '',
     // The bare server never talks to Redis: its window shows what runs there without the service's load.
-    ...(redis ? [r.redis && r !== results[0] ? r.redis.perRequest.toFixed(2) : '—'] : []),
+    ...(redis ? (r.redis && r !== results[0] ? [r.redis.perRequest.toFixed(2), r.redis.scriptRoundTripsPerRequest.toFixed(2)] : ['—', '—']) : []),
   ]);
   const idleRedis = results[0]?.redis;
   if (idleRedis) {
     notes.push(
-      `Redis cmd/req counts every command the Redis server ran during the measured run (INFO commandstats, the bench's own INFO left out), whatever client sent it: ` +
+      `Redis cmd/req counts every command the Redis server ran during the measured run (INFO commandstats, the bench's own INFO left out), whatever client sent it, ` +
+        `and each command a Lua script ran as well as the EVALSHA that ran it; scripts/req is the service's own queue-script round trips (its /metrics), so the rest of its round trips are the non-script commands: ` +
         `while the bare server was measured and the service idle, it ran ${formatInt(idleRedis.perSecond)} commands/s (the service's admission tick and any other client of the server), ` +
         `which each row's figure includes at its own req/s; the JSON has each run's commands by name`,
     );

@@ -24,11 +24,15 @@ export interface ScenarioResult {
 }
 
 export interface RedisWindow {
-  /** The whole server's commands over the window (INFO commandstats, the reader's INFO left out). */
+  /** The whole server's commands over the window (INFO commandstats, the reader's INFO left out, scripts' inner commands in). */
   commands: number;
   perRequest: number;
   perSecond: number;
   byCommand: Record<string, number>;
+  /** The service's queue-script round trips (from its /metrics): no other client's, no inner commands. */
+  scriptRoundTrips: number;
+  scriptRoundTripsPerRequest: number;
+  byScript: Record<string, number>;
 }
 
 /** Reads the Redis server's counts around `run` and returns what ran in between, per request and second. */
@@ -40,6 +44,7 @@ export async function countRedisCommands<T extends { requests: number; durationS
   const before = await counter.read();
   const result = await run();
   const during = countsBetween(before, await counter.read());
+  const scriptRoundTrips = Object.values(during.scripts).reduce((a, b) => a + b, 0);
   return {
     result,
     redis: {
@@ -47,6 +52,9 @@ export async function countRedisCommands<T extends { requests: number; durationS
       perRequest: result.requests > 0 ? during.total / result.requests : 0,
       perSecond: result.durationSeconds > 0 ? during.total / result.durationSeconds : 0,
       byCommand: during.byCommand,
+      scriptRoundTrips,
+      scriptRoundTripsPerRequest: result.requests > 0 ? scriptRoundTrips / result.requests : 0,
+      byScript: during.scripts,
     },
   };
 }
