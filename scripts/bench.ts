@@ -13,7 +13,7 @@ import { formatProfile, summariseProfile, timeUnder } from './lib/profile.js';
 import { redisCommandCounter, type RedisCommandCounter } from './lib/redis-commands.js';
 import { cleanUp, ensureBuilt, installExitHandlers, redisUrl, repoRoot, startBareServer, startService } from './lib/service.js';
 import { formatInt, formatMs, markdownTable, percentile, textTable } from './lib/stats.js';
-import { openFileLimit, runStreams, type StreamsResult } from './lib/streams.js';
+import { openFileLimit, runStreams, scriptRoundTrips, type StreamsResult } from './lib/streams.js';
 import { renderChart } from './lib/svg.js';
 
 const USAGE = `usage: npm run bench -- [flags]
@@ -64,7 +64,8 @@ const flags = parseFlags(
 
 const smoke = flags.bool('smoke');
 const pollOnly = flags.bool('poll-only');
-const streamsOnly = flags.has('streams');
+// `--streams 0` with --smoke leaves the streams out instead.
+const streamsOnly = flags.num('streams', 0) > 0;
 const settings = {
   postgres: flags.bool('postgres'),
   redis: flags.bool('redis'),
@@ -260,7 +261,7 @@ function streamsLines(s: StreamsResult): string[] {
       a.serverLoopMaxMs === undefined ? 'not exposed' : `max ${formatMs(a.serverLoopMaxMs)} ms, p99 ${formatMs(a.serverLoopP99Ms ?? 0)} ms`
     } (nodejs_eventloop_lag_*), the bench's own ${a.clientLoopMaxMs === undefined ? 'too short to sample' : `max ${formatMs(a.clientLoopMaxMs)} ms`}; server CPU ${a.cores.toFixed(2)} cores` +
       (a.redisCommands !== undefined
-        ? `; ${formatInt(a.redisCommands)} Redis commands for ${formatInt(a.admitted)} admitted (${(a.redisCommands / Math.max(1, a.admitted)).toFixed(1)} each)`
+        ? `; ${formatInt(a.redisCommands)} Redis commands (${formatInt(scriptRoundTrips(a.redisScripts))} of the service's script round trips) for ${formatInt(a.admitted)} admitted`
         : ''),
   ];
   if (s.steps) {
@@ -269,8 +270,10 @@ function streamsLines(s: StreamsResult): string[] {
       `stream updates cost ${st.cores.toFixed(2)} cores at ${formatInt(st.admissionsPerSecond)} admissions/s with ${formatInt(s.opened)} streams open ` +
         `(${formatInt(st.admitted)} admitted in ${st.seconds.toFixed(1)} s, aimed at ${formatInt(st.aimedPerSecond)}/s, each step's PATCH awaited; ` +
         `${formatInt(st.eventsPerSecond)} events/s delivered${
-          st.redisCommands !== undefined ? `, ${(st.redisCommands / Math.max(1, st.events)).toFixed(2)} Redis commands per event` : ''
-        }); ${s.idle ? `${s.idle.cores.toFixed(2)} cores with the line still` : ''}`,
+          st.redisCommands !== undefined
+            ? `, per event ${(st.redisCommands / Math.max(1, st.events)).toFixed(2)} Redis commands and ${(scriptRoundTrips(st.redisScripts) / Math.max(1, st.events)).toFixed(2)} script round trips`
+            : ''
+        })${s.idle ? `; ${s.idle.cores.toFixed(2)} cores with the line still` : ''}`,
     );
   } else {
     lines.push('stream updates: not measured (too few waiting to move the line in steps, or /metrics not readable)');

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { AdminClient, IssuedToken } from './admin.js';
-import { countsBetween, type RedisCommandCounter } from './redis-commands.js';
+import { countsBetween, type CommandCounts, type RedisCommandCounter } from './redis-commands.js';
 import { openSse, type SseStream } from './sse.js';
 import { percentile } from './stats.js';
 
@@ -47,8 +47,11 @@ export interface StreamsResult {
     cores: number;
     events: number;
     eventsPerSecond: number;
+    /** The whole Redis server's commands, scripts' inner ones included (see redis-commands.ts). */
     redisCommands?: number;
     redisByCommand?: Record<string, number>;
+    /** The service's own queue-script round trips, by script. */
+    redisScripts?: Record<string, number>;
   };
   /** Everyone still waiting admitted by one PATCH. */
   admission: {
@@ -74,6 +77,7 @@ export interface StreamsResult {
     /** The bench's own event-loop delay meanwhile: how late it may have read an event (none when too short to sample). */
     clientLoopMaxMs?: number;
     redisCommands?: number;
+    redisScripts?: Record<string, number>;
   };
 }
 
@@ -126,6 +130,15 @@ async function sampleServers(urls: string[]): Promise<ServerSample | undefined> 
     if (p99 !== undefined) sample.loopP99Ms = Math.max(sample.loopP99Ms ?? 0, p99 * 1000);
   }
   return sample;
+}
+
+function redisOf(counts: CommandCounts): { redisCommands: number; redisScripts: Record<string, number> } {
+  return { redisCommands: counts.total, redisScripts: counts.scripts };
+}
+
+/** Round trips of all scripts together. */
+export function scriptRoundTrips(scripts: Record<string, number> | undefined): number {
+  return Object.values(scripts ?? {}).reduce((a, b) => a + b, 0);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
@@ -225,7 +238,7 @@ export async function runStreams(opts: StreamsOptions): Promise<StreamsResult> {
           cores: (cpuAfter.cpuSeconds - cpuBefore.cpuSeconds) / seconds,
           events: stepEvents,
           eventsPerSecond: stepEvents / seconds,
-          ...(redis ? { redisCommands: redis.total, redisByCommand: redis.byCommand } : {}),
+          ...(redis ? { redisCommands: redis.total, redisByCommand: redis.byCommand, redisScripts: redis.scripts } : {}),
         };
       }
     }
@@ -281,7 +294,7 @@ export async function runStreams(opts: StreamsOptions): Promise<StreamsResult> {
         ...(after?.loopMaxMs !== undefined ? { serverLoopMaxMs: after.loopMaxMs } : {}),
         ...(after?.loopP99Ms !== undefined ? { serverLoopP99Ms: after.loopP99Ms } : {}),
         ...(clientLoop.count > 0 ? { clientLoopMaxMs: clientLoop.max / 1e6 } : {}),
-        ...(redisBefore && redisAfter ? { redisCommands: countsBetween(redisBefore, redisAfter).total } : {}),
+        ...(redisBefore && redisAfter ? redisOf(countsBetween(redisBefore, redisAfter)) : {}),
       },
     };
     return result;
