@@ -1,6 +1,7 @@
 // One load scenario through autocannon's programmatic API: a warm-up run that is thrown away, then the
 // measured run, both closed-loop with a fixed number of keep-alive connections spread over the targets.
 import autocannon from 'autocannon';
+import { countsBetween, type RedisCommandCounter } from './redis-commands.js';
 import { percentile } from './stats.js';
 
 export interface ScenarioResult {
@@ -18,6 +19,44 @@ export interface ScenarioResult {
   durationSeconds: number;
   connections: number;
   note?: string;
+  /** The Redis server's commands during the measured run, when the service runs on Redis. */
+  redis?: RedisWindow;
+}
+
+export interface RedisWindow {
+  /** The whole server's commands over the window (INFO commandstats, the reader's INFO left out, scripts' inner commands in). */
+  commands: number;
+  perRequest: number;
+  perSecond: number;
+  byCommand: Record<string, number>;
+  /** The service's queue-script round trips (from its /metrics): no other client's, no inner commands. */
+  scriptRoundTrips: number;
+  scriptRoundTripsPerRequest: number;
+  byScript: Record<string, number>;
+}
+
+/** Reads the Redis server's counts around `run` and returns what ran in between, per request and second. */
+export async function countRedisCommands<T extends { requests: number; durationSeconds: number }>(
+  counter: RedisCommandCounter | undefined,
+  run: () => Promise<T>,
+): Promise<{ result: T; redis?: RedisWindow }> {
+  if (!counter) return { result: await run() };
+  const before = await counter.read();
+  const result = await run();
+  const during = countsBetween(before, await counter.read());
+  const scriptRoundTrips = Object.values(during.scripts).reduce((a, b) => a + b, 0);
+  return {
+    result,
+    redis: {
+      commands: during.total,
+      perRequest: result.requests > 0 ? during.total / result.requests : 0,
+      perSecond: result.durationSeconds > 0 ? during.total / result.durationSeconds : 0,
+      byCommand: during.byCommand,
+      scriptRoundTrips,
+      scriptRoundTripsPerRequest: result.requests > 0 ? scriptRoundTrips / result.requests : 0,
+      byScript: during.scripts,
+    },
+  };
 }
 
 export interface CannonOptions {
@@ -30,6 +69,8 @@ export interface CannonOptions {
   path: string;
   /** Called for every request: return the headers (and body) that make this one distinct. */
   vary?: (i: number) => { headers?: Record<string, string>; body?: string };
+  /** The service's Redis: its commands are counted over the measured run (not the warm-up). */
+  redisCounter?: RedisCommandCounter;
 }
 
 interface Run {
@@ -86,11 +127,15 @@ function once(opts: CannonOptions, duration: number, counter: { next: number }):
 export async function runScenario(opts: CannonOptions): Promise<ScenarioResult> {
   const counter = { next: 0 };
   if (opts.warmup > 0) await once(opts, opts.warmup, counter);
-  const { result: r, latencies } = await once(opts, opts.duration, counter);
+  const { result: measured, redis } = await countRedisCommands(opts.redisCounter, async () => {
+    const run = await once(opts, opts.duration, counter);
+    return { ...run, requests: answeredIn(run.result), durationSeconds: run.result.duration };
+  });
+  const { result: r, latencies } = measured;
   const sorted = latencies.slice().sort();
   const statusCodes: Record<string, number> = {};
   for (const [code, v] of Object.entries(r.statusCodeStats ?? {})) statusCodes[code] = v.count ?? 0;
-  const answered = Object.values(statusCodes).reduce((a, b) => a + b, 0);
+  const answered = answeredIn(r);
   return {
     name: opts.name,
     rps: answered / r.duration,
@@ -104,5 +149,13 @@ export async function runScenario(opts: CannonOptions): Promise<ScenarioResult> 
     statusCodes,
     durationSeconds: r.duration,
     connections: opts.connections,
+    ...(redis ? { redis } : {}),
   };
+}
+
+/** Answers of any status. */
+function answeredIn(result: autocannon.Result): number {
+  let answered = 0;
+  for (const v of Object.values(result.statusCodeStats ?? {})) answered += v.count ?? 0;
+  return answered;
 }
