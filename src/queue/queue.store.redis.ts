@@ -49,7 +49,7 @@
 // too, so sharded pub/sub (SPUBLISH) could keep it on the line's node.
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { createRedisClient, masterNodes, type RedisClient, type RedisTarget } from '../redis/redis-client.js';
+import { connectRedis, createRedisClient, masterNodes, type RedisClient, type RedisTarget } from '../redis/redis-client.js';
 import {
   GENERAL_LINE,
   LineEndedError,
@@ -171,7 +171,7 @@ export class RedisQueueLines implements QueueLines {
     }
     if (options.onReady) redis.on('ready', options.onReady);
     try {
-      await Promise.all([redis.connect(), subscriber.connect()]);
+      await Promise.all([connectRedis(redis), connectRedis(subscriber)]);
       // Loaded up front (on every master of a cluster) so the first EVALSHA of every script is already
       // one round trip; a node that lacks them later (a promoted replica, a restart) gets EVAL once.
       await Promise.all(masterNodes(redis).flatMap((node) => Object.values(queueScripts).map((s) => node.script('LOAD', s.source))));

@@ -40,10 +40,10 @@ export function redisSeeds(url: string): string[] {
 }
 
 /**
- * A client that has not connected yet (call `connect()`). On a cluster, the fail-fast rules hold per
- * command as well: a command whose master is down is refused at once instead of being retried while
- * the cluster fails over (retryDelayOnFailover 0), every node is a master (scaleReads), and the client
- * itself reconnects forever through its seeds.
+ * A client that has not connected yet (connect it with connectRedis). On a cluster, the fail-fast
+ * rules hold per command as well: a command whose master is down is refused at once instead of being
+ * retried while the cluster fails over (retryDelayOnFailover 0), reads go to masters too (scaleReads:
+ * a replica may lag), and the client itself reconnects forever through its seeds.
  */
 export function createRedisClient(target: RedisTarget): RedisClient {
   if (!target.cluster) return new Redis(target.url, { ...FAIL_FAST_REDIS, lazyConnect: true });
@@ -53,15 +53,25 @@ export function createRedisClient(target: RedisTarget): RedisClient {
     enableOfflineQueue,
     scaleReads: 'master',
     clusterRetryStrategy: retryStrategy,
-    // A dropped node is not reconnected: the slots refresh finds whoever serves its slots now.
+    // A dropped node is not reconnected: a MOVED answer or the next slots refresh finds who serves its slots now.
     retryDelayOnFailover: 0,
     // CLUSTERDOWN and TRYAGAIN answer at once with an error too; the caller's 503 says "retry shortly".
     retryDelayOnClusterDown: 0,
     retryDelayOnTryAgain: 0,
-    slotsRefreshTimeout: FAIL_FAST_REDIS.connectTimeout,
-    slotsRefreshInterval: 1_000,
+    slotsRefreshTimeout: 2_000,
     redisOptions: nodeOptions,
   });
+}
+
+/**
+ * Connects a client made by createRedisClient. A cluster client opens a node's connection on the first
+ * command for it, and without an offline queue it refuses every other command for that node until the
+ * connection is up: so this also connects to every master (a node's own connection waits for itself),
+ * and only the first moments after a failover see that refusal, as a 503.
+ */
+export async function connectRedis(redis: RedisClient): Promise<void> {
+  await redis.connect();
+  if (redis instanceof Cluster) await Promise.all(masterNodes(redis).map((node) => node.ping()));
 }
 
 /** A fail-fast client that resolves once connected: without an offline queue, a command sent before that would fail. */
@@ -71,7 +81,7 @@ export async function connectFailFast(target: RedisTarget, onError: (error: Erro
   // A cluster reports a failing node here rather than as 'error'.
   if (redis instanceof Cluster) redis.on('node error', onError);
   try {
-    await redis.connect();
+    await connectRedis(redis);
   } catch (error) {
     redis.disconnect();
     throw error;
