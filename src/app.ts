@@ -40,10 +40,9 @@ import { createBotCheck, MemorySpentChallenges, RedisSpentChallenges } from './a
 import { registerRateLimits } from './abuse/rate-limits.js';
 import { createUserAssertions } from './identity/user-assertion.js';
 import { REDACTED_PATHS, registerSecurityHeaders, serializeRequest } from './http/security.js';
-import { connectFailFast } from './queue/queue.store.redis.js';
+import { connectFailFast, redisTarget, type RedisClient } from './redis/redis-client.js';
 import { createLineHistory } from './queue/line-history.js';
 import { lineHistoryRoutes } from './queue/line-history.routes.js';
-import type { Redis } from 'ioredis';
 import { batchedUserExists } from './users/user.repository.js';
 import { CANONICAL_UUID } from './ids.js';
 import { defaultWebRoot, registerDevWeb, registerWeb } from './web/web.plugin.js';
@@ -119,7 +118,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   let lines: QueueLines | undefined = deps.lines;
   let versions: ListingVersions | undefined;
   let snapshots: SnapshotLoop | undefined;
-  let edgeRedis: Redis | undefined;
+  let edgeRedis: RedisClient | undefined;
   const timers: NodeJS.Timeout[] = [];
   try {
     if (ownsDb) {
@@ -148,8 +147,9 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       log: app.log,
       metrics: everyQueueMetrics(metrics, history),
     });
-    versions = config.redisUrl
-      ? await RedisListingVersions.connect(config.redisUrl, config.redisPrefix, (err) => redisConnection.failed(err)).catch(unreachable)
+    const redis = redisTarget(config);
+    versions = redis
+      ? await RedisListingVersions.connect(redis, config.redisPrefix, (err) => redisConnection.failed(err)).catch(unreachable)
       : new MemoryListingVersions();
     const concerts = createConcertService({ db, versions });
     queue.onReset(() => concerts.forgetCachedListings());
@@ -168,7 +168,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     const demoUsers = config.seedDemo ? await seedDemo(db, concerts, sales) : [];
 
     // Abuse limits and the bot check's spent challenges, shared by every instance through Redis.
-    if (config.redisUrl) edgeRedis = await connectFailFast(config.redisUrl, (err) => redisConnection.failed(err)).catch(unreachable);
+    if (redis) edgeRedis = await connectFailFast(redis, (err) => redisConnection.failed(err)).catch(unreachable);
     const limits = await registerRateLimits(app, { limits: config.rateLimits, redis: edgeRedis, prefix: config.redisPrefix });
     const botCheck =
       config.botCheck.mode === 'pow'

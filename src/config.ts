@@ -12,8 +12,10 @@ export interface Config {
   databasePoolMax: number;
   /** Where PGlite keeps its files; 'memory://' keeps nothing. */
   dataDir: string;
-  /** A redis:// URL, or undefined for the in-process queue. */
+  /** A redis:// URL, or undefined for the in-process queue; with `redisCluster`, comma-separated seed nodes. */
   redisUrl: string | undefined;
+  /** REDIS_URL names nodes of a Redis Cluster: every client the app makes is a cluster client. */
+  redisCluster: boolean;
   /** Prefix of every Redis key, so several deployments (or test runs) can share one Redis. */
   redisPrefix: string;
   adminKey: string | undefined;
@@ -154,6 +156,28 @@ function readUrl(env: Env, name: string, protocols: string[]): string | undefine
   return raw;
 }
 
+/**
+ * REDIS_URL: one redis:// URL, or with REDIS_CLUSTER a comma-separated list of a cluster's seed nodes
+ * (any of them answers with the whole cluster's layout; several survive one being down at start-up).
+ */
+function readRedisUrl(env: Env, cluster: boolean): string | undefined {
+  const raw = readString(env, 'REDIS_URL');
+  if (raw === undefined) {
+    if (cluster)
+      throw new ConfigError("REDIS_URL is required when REDIS_CLUSTER is true: one or more redis:// URLs of the cluster's nodes, separated by commas");
+    return undefined;
+  }
+  const seeds = raw.split(',').map((seed) => seed.trim());
+  if (seeds.length > 1 && !cluster) {
+    throw new ConfigError("REDIS_CLUSTER must be true when REDIS_URL lists several URLs: a list is a Redis Cluster's seed nodes");
+  }
+  for (const seed of seeds) {
+    if (seed === '') throw new ConfigError('REDIS_URL has an empty entry between its commas');
+    readUrl({ REDIS_URL: seed }, 'REDIS_URL', ['redis:', 'rediss:']);
+  }
+  return seeds.join(',');
+}
+
 /** A secret generated once and kept beside the embedded database, so restarts keep tokens valid. */
 function readOrCreateSecret(dataDir: string, fileName: string): string {
   const generated = randomBytes(32).toString('base64url');
@@ -209,13 +233,15 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   if (botCheck !== 'off' && botCheck !== 'pow') throw new ConfigError(`BOT_CHECK must be off or pow, got "${botCheck}"`);
 
   const nodeEnv = readString(env, 'NODE_ENV') ?? 'development';
+  const redisCluster = readBoolean(env, 'REDIS_CLUSTER', false);
   return Object.freeze({
     port: readNumber(env, 'PORT', 3000, 0, 65535),
     host: readString(env, 'HOST') ?? '127.0.0.1',
     databaseUrl,
     databasePoolMax: readNumber(env, 'DATABASE_POOL_MAX', 10, 1, 1_000),
     dataDir,
-    redisUrl: readUrl(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    redisUrl: readRedisUrl(env, redisCluster),
+    redisCluster,
     redisPrefix: readString(env, 'REDIS_PREFIX') ?? 'boxoffice:',
     adminKey,
     metricsKey: readString(env, 'METRICS_KEY'),
@@ -268,6 +294,7 @@ export function testConfig(
     databasePoolMax: 10,
     dataDir: 'memory://',
     redisUrl: undefined,
+    redisCluster: false,
     redisPrefix: 'boxoffice:',
     adminKey: 'test-admin-key-0123456789',
     metricsKey: undefined,

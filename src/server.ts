@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     `boxoffice listening on ${address}`,
     `  API docs:  ${address}/docs`,
     `  database:  ${config.databaseUrl ? 'PostgreSQL' : `embedded (${config.dataDir})`}`,
-    `  queue:     ${config.redisUrl ? 'Redis' : 'in-process (single instance)'}`,
+    `  queue:     ${config.redisUrl ? (config.redisCluster ? 'Redis Cluster' : 'Redis') : 'in-process (single instance)'}`,
   ];
   if (config.adminKey && !config.databaseUrl && config.seedDemo) lines.push(`  admin key: ${config.adminKey}`);
   if (demoUsers.length > 0) {

@@ -11,8 +11,9 @@ function reason(error: unknown): string {
   return text.split('\n')[0]!.trim().replace(/\.+$/, '') || 'unknown error';
 }
 
-/** A URL as it may be printed: no password. */
+/** A URL (or a comma-separated list of them) as it may be printed: no password. */
 function shown(url: string): string {
+  if (url.includes(',')) return url.split(',').map(shown).join(',');
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';

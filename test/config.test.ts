@@ -27,6 +27,7 @@ const VARIABLES = [
   'DATABASE_POOL_MAX',
   'DATA_DIR',
   'REDIS_URL',
+  'REDIS_CLUSTER',
   'REDIS_PREFIX',
   'ADMIN_KEY',
   'TOKEN_SECRET',
@@ -351,6 +352,32 @@ describe('REDIS_URL', () => {
 
   it('is checked in embedded mode too', () => {
     expectRefused({ ...EMBEDDED, REDIS_URL: 'http://127.0.0.1:6379' }, 'REDIS_URL');
+  });
+});
+
+describe('REDIS_CLUSTER', () => {
+  it.each(MODES)('is false by default in %s: REDIS_URL is one server', (_, base) => {
+    expect(loadConfig({ ...base, REDIS_URL: 'redis://127.0.0.1:6379' }).redisCluster).toBe(false);
+  });
+
+  it("takes a comma-separated list of a cluster's seed nodes", () => {
+    const config = loadConfig({ ...SERVER, REDIS_CLUSTER: 'true', REDIS_URL: 'redis://127.0.0.1:7101, redis://127.0.0.1:7102' });
+    expect(config.redisCluster).toBe(true);
+    expect(config.redisUrl).toBe('redis://127.0.0.1:7101,redis://127.0.0.1:7102');
+  });
+
+  it('refuses a value that is not true or false, naming the variable', () => {
+    expectRefused({ ...SERVER, REDIS_CLUSTER: 'maybe', REDIS_URL: 'redis://127.0.0.1:7101' }, 'REDIS_CLUSTER');
+  });
+
+  it('refuses to be set without REDIS_URL', () => {
+    expectRefused({ ...SERVER, REDIS_CLUSTER: 'true' }, 'REDIS_URL');
+  });
+
+  it('refuses a list of URLs without REDIS_CLUSTER, and a bad seed in the list', () => {
+    expectRefused({ ...SERVER, REDIS_URL: 'redis://127.0.0.1:7101,redis://127.0.0.1:7102' }, 'REDIS_CLUSTER');
+    expectRefused({ ...SERVER, REDIS_CLUSTER: 'true', REDIS_URL: 'redis://127.0.0.1:7101,http://127.0.0.1:7102' }, 'REDIS_URL');
+    expectRefused({ ...SERVER, REDIS_CLUSTER: 'true', REDIS_URL: 'redis://127.0.0.1:7101,,redis://127.0.0.1:7102' }, 'REDIS_URL');
   });
 });
 

@@ -5,7 +5,7 @@
 // configured, so a proof cannot be replayed on any instance.
 import { createHmac } from 'node:crypto';
 import { createChallenge, verifySolution } from 'altcha-lib/v1';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-client.js';
 import { DomainError } from '../errors.js';
 
 export interface BotCheckSettings {
@@ -37,7 +37,7 @@ export class MemorySpentChallenges implements SpentChallenges {
 
 export class RedisSpentChallenges implements SpentChallenges {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

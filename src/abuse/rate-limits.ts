@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-client.js';
 import type { Config } from '../config.js';
 import { DomainError } from '../errors.js';
 import { claimsOf } from '../http/auth.js';
@@ -39,7 +39,7 @@ export function clientAddress(request: FastifyRequest): string {
 
 export async function registerRateLimits(
   app: FastifyInstance,
-  { limits, redis, prefix }: { limits: Config['rateLimits']; redis: Redis | undefined; prefix: string },
+  { limits, redis, prefix }: { limits: Config['rateLimits']; redis: RedisClient | undefined; prefix: string },
 ): Promise<RouteLimits> {
   await app.register(rateLimit, {
     global: false,

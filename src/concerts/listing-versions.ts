@@ -1,8 +1,7 @@
 // A change counter per concert, bumped after every commit that changes which of its seats are free
 // (a hold, a sweep of lapsed holds). Listings read it before querying and keep their answer only
 // while it is unchanged, so a cached list is never older than the last change, on any instance.
-import type { Redis } from 'ioredis';
-import { connectFailFast } from '../queue/queue.store.redis.js';
+import { connectFailFast, type RedisClient, type RedisTarget } from '../redis/redis-client.js';
 
 export interface ListingVersions {
   current(concertId: string): Promise<number>;
@@ -47,7 +46,7 @@ function startValue(): string {
 /** Shared by every instance: one small string key per concert, `<prefix>listing:<concertId>`. */
 export class RedisListingVersions implements ListingVersions {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly onError: (error: Error) => void = () => undefined,
   ) {
@@ -56,17 +55,23 @@ export class RedisListingVersions implements ListingVersions {
   }
 
   /** Resolves once connected: without an offline queue, a command sent before that would fail. */
-  static async connect(url: string, prefix: string, onError: (error: Error) => void): Promise<RedisListingVersions> {
-    return new RedisListingVersions(await connectFailFast(url, onError), prefix, onError);
+  static async connect(target: RedisTarget, prefix: string, onError: (error: Error) => void): Promise<RedisListingVersions> {
+    return new RedisListingVersions(await connectFailFast(target, onError), prefix, onError);
   }
 
   private key(concertId: string): string {
     return `${this.prefix}listing:${concertId}`;
   }
 
+  private get commands(): RedisClient & {
+    listingCurrent(key: string, start: string): Promise<string>;
+    listingBump(key: string, start: string): Promise<number>;
+  } {
+    return this.redis as never;
+  }
+
   async current(concertId: string): Promise<number> {
-    const redis = this.redis as Redis & { listingCurrent(key: string, start: string): Promise<string> };
-    return Number(await redis.listingCurrent(this.key(concertId), startValue()));
+    return Number(await this.commands.listingCurrent(this.key(concertId), startValue()));
   }
 
   /**
@@ -74,15 +79,11 @@ export class RedisListingVersions implements ListingVersions {
    * away leaves other instances' cached listings stale for at most the cache's MAX_AGE_MS.
    */
   async bump(concertIds: Iterable<string>): Promise<void> {
-    const pipeline = this.redis.pipeline() as ReturnType<Redis['pipeline']> & { listingBump(key: string, start: string): unknown };
-    for (const id of concertIds) pipeline.listingBump(this.key(id), startValue());
-    try {
-      const results = await pipeline.exec();
-      const failed = results?.find(([error]) => error);
-      if (failed?.[0]) this.onError(failed[0]);
-    } catch (error) {
-      this.onError(error as Error);
-    }
+    // Sent at once, but not as one pipeline: a cluster's pipeline must stay in one slot, and each
+    // concert's counter may live on another master.
+    const results = await Promise.allSettled([...concertIds].map((id) => this.commands.listingBump(this.key(id), startValue())));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) this.onError(failed.reason as Error);
   }
 
   async close(): Promise<void> {

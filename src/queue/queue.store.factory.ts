@@ -1,5 +1,6 @@
 // Picks the queue store: Redis when REDIS_URL is set (any number of instances), in-process otherwise.
 import type { Config } from '../config.js';
+import { redisTarget } from '../redis/redis-client.js';
 import type { OutageLog } from '../health/outage-log.js';
 import type { RedisMetrics } from '../metrics/metrics.js';
 import type { QueueLines, QueueTimings } from './queue.store.js';
@@ -23,7 +24,7 @@ export interface SavedLine {
 }
 
 export async function createQueueLines(
-  config: Pick<Config, 'queue' | 'redisUrl' | 'redisPrefix'>,
+  config: Pick<Config, 'queue' | 'redisUrl' | 'redisCluster' | 'redisPrefix'>,
   connection: Pick<OutageLog, 'failed' | 'ok'>,
   /** The in-process lines as they were saved before a restart (ignored with Redis). */
   saved: SavedLine[] = [],
@@ -31,10 +32,11 @@ export async function createQueueLines(
   metrics?: RedisMetrics,
 ): Promise<QueueLines> {
   const initial = { activeLimit: config.queue.activeLimit, paused: false };
-  if (config.redisUrl) {
+  const redis = redisTarget(config);
+  if (redis) {
     const { RedisQueueLines } = await import('./queue.store.redis.js');
     return RedisQueueLines.connect({
-      url: config.redisUrl,
+      redis,
       prefix: config.redisPrefix,
       timings: queueTimings(config),
       initial,

@@ -40,13 +40,16 @@
 // active ones activeTtl + retention + margin after admission, ended ones retention + margin after the
 // end. The logic never relies on a TTL; a token the TTL removed reads as never issued.
 //
-// Redis Cluster: every key of a line carries the line's hash tag (`{queue}`, `{sale:<id>}`), so a line
-// is one slot on one node and every script stays single-slot (the scripts build token and user keys
-// from the key base; same tag, same slot), while different sales spread over the slots and so the
-// nodes. The changes channel carries the tag too, so sharded pub/sub (SPUBLISH) would keep it there.
+// Redis Cluster (REDIS_CLUSTER): every key of a line carries the line's hash tag (`{queue}`, `{sale:<id>}`),
+// so a line is one slot on one master and every script stays single-slot (the scripts build token and
+// user keys from the key base; same tag, same slot), while different sales spread over the slots and so
+// the masters. A master that fails takes only its lines away until its replica is promoted. PUBLISH
+// reaches every node of a cluster, so the one pattern subscription still hears every line; ioredis moves
+// it to another node (and subscribes again) when its node goes. The changes channel carries the tag
+// too, so sharded pub/sub (SPUBLISH) could keep it on the line's node.
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { Redis } from 'ioredis';
+import { connectRedis, createRedisClient, masterNodes, type RedisClient, type RedisTarget } from '../redis/redis-client.js';
 import {
   GENERAL_LINE,
   LineEndedError,
@@ -77,34 +80,9 @@ const DRAW_CHUNK = 5000;
 /** Touches one call writes. */
 const TOUCH_CHUNK = 1000;
 
-/**
- * Fail fast while Redis is away (no offline queue, no retries of a command whose connection dropped)
- * and reconnect forever, backing off to one attempt a second: a request is refused with 503 at once,
- * and the same process serves again as soon as Redis answers.
- */
-export const FAIL_FAST_REDIS = {
-  enableOfflineQueue: false,
-  maxRetriesPerRequest: 0,
-  connectTimeout: 1_000,
-  commandTimeout: 1_500,
-  retryStrategy: (attempt: number) => Math.min(50 * attempt, 1_000),
-} as const;
-
-/** A fail-fast connection that resolves once connected: without an offline queue, a command sent before that would fail. */
-export async function connectFailFast(url: string, onError: (error: Error) => void): Promise<Redis> {
-  const redis = new Redis(url, { ...FAIL_FAST_REDIS, lazyConnect: true });
-  redis.on('error', onError);
-  try {
-    await redis.connect();
-  } catch (error) {
-    redis.disconnect();
-    throw error;
-  }
-  return redis;
-}
-
 export interface RedisQueueStoreOptions {
-  url: string;
+  /** REDIS_URL and REDIS_CLUSTER: one server, or a cluster's seed nodes. */
+  redis: RedisTarget;
   /** Prefix of every key, e.g. `boxoffice:`; instances sharing a prefix share the lines. */
   prefix: string;
   timings: QueueTimings;
@@ -175,8 +153,8 @@ export class RedisQueueLines implements QueueLines {
   private closed = false;
 
   private constructor(
-    private readonly redis: Redis,
-    private readonly subscriber: Redis,
+    private readonly redis: RedisClient,
+    private readonly subscriber: RedisClient,
     private readonly options: RedisQueueStoreOptions,
   ) {
     this.subscriber.on('pmessage', (_pattern: string, channel: string, message: string) => {
@@ -185,18 +163,21 @@ export class RedisQueueLines implements QueueLines {
   }
 
   static async connect(options: RedisQueueStoreOptions): Promise<RedisQueueLines> {
-    const clientOptions = { lazyConnect: true, ...FAIL_FAST_REDIS };
-    const redis = new Redis(options.url, clientOptions);
-    const subscriber = new Redis(options.url, clientOptions);
+    const redis = createRedisClient(options.redis);
+    const subscriber = createRedisClient(options.redis);
     if (options.onError) {
-      redis.on('error', options.onError);
-      subscriber.on('error', options.onError);
+      for (const client of [redis, subscriber]) {
+        client.on('error', options.onError);
+        // A cluster reports a failing node here rather than as 'error'.
+        client.on('node error', options.onError);
+      }
     }
     if (options.onReady) redis.on('ready', options.onReady);
     try {
-      await Promise.all([redis.connect(), subscriber.connect()]);
-      // Loaded up front so the first EVALSHA of every script is already one round trip.
-      await Promise.all(Object.values(queueScripts).map((s) => redis.script('LOAD', s.source)));
+      await Promise.all([connectRedis(redis), connectRedis(subscriber)]);
+      // Loaded up front (on every master of a cluster) so the first EVALSHA of every script is already
+      // one round trip; a node that lacks them later (a promoted replica, a restart) gets EVAL once.
+      await Promise.all(masterNodes(redis).flatMap((node) => Object.values(queueScripts).map((s) => node.script('LOAD', s.source))));
       const lines = new RedisQueueLines(redis, subscriber, options);
       await lines.line(GENERAL_LINE).seed({ ...options.initial, version: 0 });
       await subscriber.psubscribe(`${escapeGlob(options.prefix)}{*}:changes`);
@@ -251,7 +232,7 @@ export class RedisQueueStore implements QueueStore {
   private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: ReturnType<typeof queueKeys>,
     private readonly timings: QueueTimings,
     private readonly walkBudget: number,

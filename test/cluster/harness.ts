@@ -2,6 +2,7 @@
 // against one fresh PostgreSQL database and one Redis prefix, gives the tests a client that spreads
 // requests round-robin over the live instances (or sends to one), and removes every process, the
 // database and the Redis keys afterwards. Tests see the service only through HTTP, as a client would.
+// With REDIS_CLUSTER=true, REDIS_URL names a Redis Cluster's seed nodes and the instances use it so.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -19,9 +20,11 @@ const serverEntry = path.join(repoRoot, 'dist', 'src', 'server.js');
 export const clusterEntry = path.join(repoRoot, 'dist', 'src', 'cluster.js');
 const defaultPgUrl = process.env['CLUSTER_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const defaultRedisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+/** Whether REDIS_URL is a Redis Cluster's seed list (CI runs the suite both ways). */
+export const onRedisCluster = process.env['REDIS_CLUSTER'] === 'true';
 /** The service's own variables: never inherited from the calling shell, only set by the harness. */
 const serviceVariables =
-  /^(PORT|HOST|DATABASE_URL|DATA_DIR|REDIS_URL|REDIS_PREFIX|ADMIN_KEY|TOKEN_SECRET|SEED_DEMO|NODE_ENV|LOG_LEVEL|QUEUE_.*|RESERVATION_.*)$/;
+  /^(PORT|HOST|DATABASE_URL|DATA_DIR|REDIS_URL|REDIS_CLUSTER|REDIS_PREFIX|ADMIN_KEY|TOKEN_SECRET|SEED_DEMO|NODE_ENV|LOG_LEVEL|QUEUE_.*|RESERVATION_.*)$/;
 const startTimeoutMs = 60_000;
 
 export interface Reply<T = any> {
@@ -60,12 +63,16 @@ export interface ClusterOptions {
   pgUrl?: string;
   /** Redis to use instead of `REDIS_URL`. */
   redisUrl?: string;
+  /** Whether `redisUrl` is a Redis Cluster; without `redisUrl`, REDIS_CLUSTER decides. */
+  redisCluster?: boolean;
 }
 
 export interface Cluster {
   instances: Instance[];
   /** The database the instances share (created for this cluster, dropped by `stop`). */
   databaseUrl: string;
+  /** The instances' REDIS_PREFIX (its keys are deleted by `stop`). */
+  redisPrefix: string;
   /** One HTTP call, round-robin over the live instances unless `via` names one. */
   call<T = any>(method: string, urlPath: string, options?: CallOptions): Promise<Reply<T>>;
   /** SIGKILL, no goodbye: the instance stops mid-whatever-it-was-doing. */
@@ -201,6 +208,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const size = options.size ?? 3;
   const basePgUrl = options.pgUrl ?? defaultPgUrl;
   const redisUrl = options.redisUrl ?? defaultRedisUrl;
+  const redisCluster = options.redisUrl ? (options.redisCluster ?? false) : onRedisCluster;
   const run = randomBytes(6).toString('hex');
   const dbName = `boxoffice_cluster_${run}`;
   const prefix = `cluster-test:${run}:`;
@@ -213,6 +221,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     HOST: '127.0.0.1',
     DATABASE_URL: dbUrl.toString(),
     REDIS_URL: redisUrl,
+    REDIS_CLUSTER: String(redisCluster),
     REDIS_PREFIX: prefix,
     TOKEN_SECRET: randomBytes(32).toString('base64url'),
     ADMIN_KEY,
@@ -284,6 +293,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   return {
     instances: servers,
     databaseUrl: dbUrl.toString(),
+    redisPrefix: prefix,
     call,
     async kill(index) {
       await servers[index]!.stop('SIGKILL');

@@ -2,9 +2,9 @@
 // the value read before it was loaded, so no value may ever come round again, not even after Redis
 // lost the counters (came back empty).
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryListingVersions, RedisListingVersions } from '../../src/concerts/listing-versions.js';
+import { connectTestRedis } from '../helpers/redis-keys.js';
 
 const redisUrl = process.env.REDIS_URL;
 
@@ -24,7 +24,7 @@ describe('listing change counters', () => {
     const prefix = `test:${randomUUID()}:`;
     let versions: RedisListingVersions | undefined;
     beforeAll(async () => {
-      versions = await RedisListingVersions.connect(redisUrl!, prefix, () => undefined);
+      versions = await RedisListingVersions.connect({ url: redisUrl!, cluster: process.env.REDIS_CLUSTER === 'true' }, prefix, () => undefined);
     });
     afterAll(async () => {
       await versions?.close();
@@ -33,7 +33,7 @@ describe('listing change counters', () => {
     it('never returns a value it returned before, even after the counters were lost', async () => {
       const concertId = randomUUID();
       const seen = new Set<number>();
-      const redis = new Redis(redisUrl!);
+      const redis = await connectTestRedis(redisUrl!);
       try {
         for (let round = 0; round < 3; round++) {
           for (let i = 0; i < 3; i++) {

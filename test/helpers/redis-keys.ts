@@ -1,8 +1,10 @@
 // Deletes every Redis key under a prefix: what a test does to clean up, or to make Redis look as if it
-// came back empty for one deployment. One script, so the deletion is atomic, as a restart is: an
-// instance re-seeding its lines meanwhile cannot have some of its new keys deleted and others kept (a
-// SCAN loop would take many round trips on a shared Redis, and leave such a half-lost line).
-import { Redis } from 'ioredis';
+// came back empty for one deployment. On one server it is one script, so the deletion is atomic, as a
+// restart is: an instance re-seeding its lines meanwhile cannot have some of its new keys deleted and
+// others kept (a SCAN loop would take many round trips on a shared Redis, and leave such a half-lost
+// line). On a Redis Cluster no script may touch several slots, so every master is scanned instead.
+import { Cluster, Redis } from 'ioredis';
+import { masterNodes, redisSeeds, type RedisClient } from '../../src/redis/redis-client.js';
 
 const DELETE_UNDER_PREFIX = `
 local keys = redis.call('KEYS', ARGV[1] .. '*')
@@ -12,12 +14,43 @@ end
 return #keys
 `;
 
+/**
+ * A connected client for a test's REDIS_URL: a cluster client when the (first) node says it is part of
+ * a cluster, so the same test runs against one server and against a cluster.
+ */
+export async function connectTestRedis(url: string): Promise<RedisClient> {
+  const seeds = redisSeeds(url);
+  const probe = new Redis(seeds[0]!, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  await probe.connect();
+  const info = await probe.info('cluster').finally(() => probe.disconnect());
+  if (!/cluster_enabled:1/.test(info)) {
+    const redis = new Redis(seeds[0]!, { lazyConnect: true, maxRetriesPerRequest: 2 });
+    await redis.connect();
+    return redis;
+  }
+  const cluster = new Cluster(seeds, { lazyConnect: true, redisOptions: { maxRetriesPerRequest: 2 } });
+  await cluster.connect();
+  return cluster;
+}
+
 export async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 });
-  await redis.connect();
+  const redis = await connectTestRedis(url);
+  // The prefix is matched as a glob: escape its special characters.
+  const pattern = prefix.replace(/[*?[\]\\]/g, '\\$&');
   try {
-    // The prefix is matched as a glob: escape its special characters.
-    await redis.eval(DELETE_UNDER_PREFIX, 0, prefix.replace(/[*?[\]\\]/g, '\\$&'));
+    if (!(redis instanceof Cluster)) {
+      await redis.eval(DELETE_UNDER_PREFIX, 0, pattern);
+      return;
+    }
+    for (const node of masterNodes(redis)) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${pattern}*`, 'COUNT', 1000);
+        cursor = next;
+        // One key per UNLINK: keys of different slots may not share a command, even on one node.
+        await Promise.all(keys.map((key) => node.unlink(key)));
+      } while (cursor !== '0');
+    }
   } finally {
     redis.disconnect();
   }

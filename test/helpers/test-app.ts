@@ -26,6 +26,7 @@ export async function createTestApp(overrides: Overrides = {}, deps: AppDeps = {
   const config = testConfig({
     databaseUrl: process.env.DATABASE_URL || undefined,
     redisUrl: process.env.REDIS_URL || undefined,
+    redisCluster: process.env.REDIS_CLUSTER === 'true',
     redisPrefix: `test:${randomUUID()}:`,
     adminKey: ADMIN_KEY,
     ...overrides,

@@ -1,13 +1,14 @@
 // The queue-store suite against Redis, plus what only a shared store can show: several instances on
 // one prefix share one line. Runs when REDIS_URL is set; each store gets its own random prefix and its
-// keys are deleted afterwards, so runs can share one Redis.
+// keys are deleted afterwards, so runs can share one Redis. With REDIS_CLUSTER=true, REDIS_URL names a
+// Redis Cluster's seed nodes and the same tests run on the cluster.
 import { randomUUID } from 'node:crypto';
 import { tracingChannel } from 'node:diagnostics_channel';
-import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LineNotSeededError, type QueueSettings, type QueueStore, type QueueTimings } from '../../src/queue/queue.store.js';
 import { queueKeys, RedisQueueLines, RedisQueueStore } from '../../src/queue/queue.store.redis.js';
-import { deleteRedisKeys } from '../helpers/redis-keys.js';
+import { masterNodes } from '../../src/redis/redis-client.js';
+import { connectTestRedis, deleteRedisKeys } from '../helpers/redis-keys.js';
 import { describeQueueLines, describeQueueStore } from './queue-store.suite.js';
 
 const redisUrl = process.env.REDIS_URL;
@@ -20,6 +21,7 @@ if (!redisUrl) {
   });
 } else {
   const url = redisUrl;
+  const redis = { url, cluster: process.env.REDIS_CLUSTER === 'true' };
   const prefixes: string[] = [];
 
   function newPrefix(): string {
@@ -35,8 +37,8 @@ if (!redisUrl) {
     for (const prefix of prefixes.splice(0)) await deleteKeys(prefix);
   });
 
-  describeQueueStore('Redis', (storeTimings, initial) => RedisQueueStore.connect({ url, prefix: newPrefix(), timings: storeTimings, initial }));
-  describeQueueLines('Redis', (storeTimings, initial) => RedisQueueLines.connect({ url, prefix: newPrefix(), timings: storeTimings, initial }));
+  describeQueueStore('Redis', (storeTimings, initial) => RedisQueueStore.connect({ redis, prefix: newPrefix(), timings: storeTimings, initial }));
+  describeQueueLines('Redis', (storeTimings, initial) => RedisQueueLines.connect({ redis, prefix: newPrefix(), timings: storeTimings, initial }));
 
   /** What `run` sent to Redis about keys under `prefix`, by command name. */
   async function commandsOf<T>(prefix: string, run: () => Promise<T>): Promise<{ result: T; commands: string[] }> {
@@ -63,7 +65,7 @@ if (!redisUrl) {
 
     async function open(prefix: string, settings: Partial<QueueSettings> = {}, walkBudget?: number) {
       const store = await RedisQueueStore.connect({
-        url,
+        redis,
         prefix,
         timings,
         initial: { activeLimit: 2, paused: false, ...settings },
@@ -128,8 +130,8 @@ if (!redisUrl) {
     it("tells each line's listeners about their own line only, on every instance", async () => {
       const prefix = newPrefix();
       const lines = [
-        await RedisQueueLines.connect({ url, prefix, timings, initial: { activeLimit: 1, paused: false } }),
-        await RedisQueueLines.connect({ url, prefix, timings, initial: { activeLimit: 1, paused: false } }),
+        await RedisQueueLines.connect({ redis, prefix, timings, initial: { activeLimit: 1, paused: false } }),
+        await RedisQueueLines.connect({ redis, prefix, timings, initial: { activeLimit: 1, paused: false } }),
       ];
       try {
         const calls = { a: 0, b: 0 };
@@ -190,11 +192,11 @@ if (!redisUrl) {
       const prefix = newPrefix();
       const store = await open(prefix, { activeLimit: 1 });
       const [first] = await joinMany(store, 1);
-      const redis = new Redis(url);
+      const client = await connectTestRedis(url);
       try {
-        await redis.script('FLUSH');
+        for (const node of masterNodes(client)) await node.script('FLUSH');
       } finally {
-        await redis.quit();
+        client.disconnect();
       }
       expect((await store.admit(T0)).admitted).toBe(1);
       expect((await store.get(first!.tokenId, T0, true))!.status).toBe('ACTIVE');
@@ -274,7 +276,7 @@ if (!redisUrl) {
       // From the copy (no round trip), and written in the next batch.
       const { commands } = await commandsOf(prefix, () => a.poll(claims, T0 + 2_000));
       expect(commands).toEqual([]);
-      const redis = new Redis(url);
+      const redis = await connectTestRedis(url);
       try {
         await expect.poll(() => redis.hget(queueKeys(prefix).token(fan!.tokenId), 'lastSeenAt'), { timeout: 2_000 }).toBe(String(T0 + 2_000));
       } finally {
