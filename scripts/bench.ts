@@ -10,7 +10,17 @@ import { adminClient, type IssuedToken } from './lib/admin.js';
 import { parseFlags } from './lib/args.js';
 import { runScenario, type ScenarioResult } from './lib/cannon.js';
 import { formatProfile, summariseProfile, timeUnder } from './lib/profile.js';
-import { cleanUp, ensureBuilt, installExitHandlers, repoRoot, startBareServer, startService } from './lib/service.js';
+import {
+  cleanUp,
+  ensureBuilt,
+  installExitHandlers,
+  repoRoot,
+  SERVICE_FLAGS,
+  SERVICE_USAGE,
+  startBareServer,
+  startService,
+  useServiceFlags,
+} from './lib/service.js';
 import { formatInt, formatMs, markdownTable, percentile, textTable } from './lib/stats.js';
 import { renderChart } from './lib/svg.js';
 
@@ -18,6 +28,7 @@ const USAGE = `usage: npm run bench -- [flags]
   --postgres            use a throwaway database on the local PostgreSQL (default: embedded PGlite)
   --redis               use the Redis queue store (local Redis, a unique key prefix)
   --instances N         N server processes on consecutive ports (needs --redis and --postgres)
+${SERVICE_USAGE}
   --duration S          measured seconds per scenario (default 10)
   --warmup S            warm-up seconds per scenario, thrown away (default 3)
   --connections C       autocannon connections (default 50)
@@ -36,10 +47,12 @@ const flags = parseFlags(
   process.argv.slice(2),
   {
     booleans: ['postgres', 'redis', 'smoke', 'publish', 'poll-only', 'profile', 'build'],
-    numbers: ['scrape', 'instances', 'duration', 'warmup', 'connections', 'race-users', 'race-sockets', 'waiting', 'waiting-small'],
+    strings: SERVICE_FLAGS.strings,
+    numbers: [...SERVICE_FLAGS.numbers, 'scrape', 'instances', 'duration', 'warmup', 'connections', 'race-users', 'race-sockets', 'waiting', 'waiting-small'],
   },
   USAGE,
 );
+useServiceFlags(flags, USAGE);
 
 const smoke = flags.bool('smoke');
 const pollOnly = flags.bool('poll-only');
