@@ -11,7 +11,18 @@ import { parseFlags } from './lib/args.js';
 import { countRedisCommands, runScenario, type ScenarioResult } from './lib/cannon.js';
 import { formatProfile, summariseProfile, timeUnder } from './lib/profile.js';
 import { redisCommandCounter, type RedisCommandCounter } from './lib/redis-commands.js';
-import { cleanUp, ensureBuilt, installExitHandlers, redisUrl, repoRoot, startBareServer, startService } from './lib/service.js';
+import {
+  cleanUp,
+  ensureBuilt,
+  installExitHandlers,
+  repoRoot,
+  SERVICE_FLAGS,
+  SERVICE_USAGE,
+  serviceRedisUrl,
+  startBareServer,
+  startService,
+  useServiceFlags,
+} from './lib/service.js';
 import { formatInt, formatMs, markdownTable, percentile, textTable } from './lib/stats.js';
 import { openFileLimit, runStreams, scriptRoundTrips, type StreamsResult } from './lib/streams.js';
 import { renderChart } from './lib/svg.js';
@@ -20,6 +31,7 @@ const USAGE = `usage: npm run bench -- [flags]
   --postgres            use a throwaway database on the local PostgreSQL (default: embedded PGlite)
   --redis               use the Redis queue store (local Redis, a unique key prefix)
   --instances N         N server processes on consecutive ports (needs --redis and --postgres)
+${SERVICE_USAGE}
   --duration S          measured seconds per scenario (default 10)
   --warmup S            warm-up seconds per scenario, thrown away (default 3)
   --connections C       autocannon connections (default 50)
@@ -43,7 +55,9 @@ const flags = parseFlags(
   process.argv.slice(2),
   {
     booleans: ['postgres', 'redis', 'smoke', 'publish', 'poll-only', 'profile', 'build'],
+    strings: SERVICE_FLAGS.strings,
     numbers: [
+      ...SERVICE_FLAGS.numbers,
       'scrape',
       'instances',
       'duration',
@@ -61,6 +75,7 @@ const flags = parseFlags(
   },
   USAGE,
 );
+useServiceFlags(flags, USAGE);
 
 const smoke = flags.bool('smoke');
 const pollOnly = flags.bool('poll-only');
@@ -321,7 +336,7 @@ async function main(): Promise<void> {
   const urls = service.urls;
   const admin = adminClient(urls, service.adminKey, 64);
   // The service's Redis, read around each measured run (nothing else of the bench talks to it).
-  const redisCounter = redis ? await redisCommandCounter(redisUrl, urls) : undefined;
+  const redisCounter = redis ? await redisCommandCounter(serviceRedisUrl(), urls) : undefined;
   // A Prometheus scraping every instance, for the whole run when asked.
   const scrapes = { ok: 0, failed: 0 };
   const scraper =

@@ -35,7 +35,7 @@ import {
   type SaleEntryLog,
   type SaleRead,
 } from './lib/sale-audit.js';
-import { cleanUp, ensureBuilt, installExitHandlers, onCleanUp, repoRoot, startService } from './lib/service.js';
+import { cleanUp, ensureBuilt, installExitHandlers, onCleanUp, repoRoot, SERVICE_FLAGS, SERVICE_USAGE, startService, useServiceFlags } from './lib/service.js';
 import { openSse, type SseStream } from './lib/sse.js';
 import { formatInt, formatMs, LatencyLog, markdownTable, progressWriter, textTable } from './lib/stats.js';
 
@@ -45,6 +45,7 @@ const USAGE = `usage: npm run simulate -- [flags]
   --postgres           a throwaway database on the local PostgreSQL (default: embedded PGlite)
   --redis              the Redis queue store (local Redis, a unique key prefix)
   --instances N        server processes (needs --redis and --postgres)
+${SERVICE_USAGE}
   --active-limit N     QUEUE_ACTIVE_LIMIT (default 100)
   --hold-seconds S     RESERVATION_HOLD_SECONDS (default 10)
   --think-ms MS        mean pause between a fan's steps once admitted (default 400)
@@ -67,7 +68,9 @@ const flags = parseFlags(
   process.argv.slice(2),
   {
     booleans: ['postgres', 'redis', 'smoke', 'build', 'sale'],
+    strings: SERVICE_FLAGS.strings,
     numbers: [
+      ...SERVICE_FLAGS.numbers,
       'users',
       'seats',
       'instances',
@@ -88,6 +91,7 @@ const flags = parseFlags(
   },
   USAGE,
 );
+useServiceFlags(flags, USAGE);
 const smoke = flags.bool('smoke');
 const opts = {
   users: flags.num('users', smoke ? 2_000 : 10_000),

@@ -10,6 +10,11 @@ export interface Config {
   databaseUrl: string | undefined;
   /** Most connections this process opens to PostgreSQL. */
   databasePoolMax: number;
+  /**
+   * DATABASE_URL is a pooler in transaction mode (PgBouncer `pool_mode = transaction`): the connection's
+   * timeouts are set per transaction (SET LOCAL) instead of when it opens, which such a pooler refuses.
+   */
+  databaseTransactionPooling: boolean;
   /** Where PGlite keeps its files; 'memory://' keeps nothing. */
   dataDir: string;
   /** A redis:// URL, or undefined for the in-process queue; with `redisCluster`, comma-separated seed nodes. */
@@ -239,6 +244,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     host: readString(env, 'HOST') ?? '127.0.0.1',
     databaseUrl,
     databasePoolMax: readNumber(env, 'DATABASE_POOL_MAX', 10, 1, 1_000),
+    databaseTransactionPooling: readBoolean(env, 'DATABASE_TRANSACTION_POOLING', false),
     dataDir,
     redisUrl: readRedisUrl(env, redisCluster),
     redisCluster,
@@ -292,6 +298,7 @@ export function testConfig(
     host: '127.0.0.1',
     databaseUrl: undefined,
     databasePoolMax: 10,
+    databaseTransactionPooling: false,
     dataDir: 'memory://',
     redisUrl: undefined,
     redisCluster: false,

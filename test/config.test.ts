@@ -25,6 +25,7 @@ const VARIABLES = [
   'HOST',
   'DATABASE_URL',
   'DATABASE_POOL_MAX',
+  'DATABASE_TRANSACTION_POOLING',
   'DATA_DIR',
   'REDIS_URL',
   'REDIS_CLUSTER',
@@ -697,6 +698,14 @@ describe('METRICS_KEY', () => {
 
   it('treats a blank value as unset', () => {
     expect(loadConfig({ ...EMBEDDED, METRICS_KEY: '   ' }).metricsKey).toBeUndefined();
+  });
+});
+
+describe('DATABASE_TRANSACTION_POOLING', () => {
+  it('is off by default (DATABASE_URL is PostgreSQL itself), on with true (a pooler in transaction mode), and refuses anything else', () => {
+    expect(loadConfig({ ...SERVER }).databaseTransactionPooling).toBe(false);
+    expect(loadConfig({ ...SERVER, DATABASE_TRANSACTION_POOLING: 'true' }).databaseTransactionPooling).toBe(true);
+    expect(() => loadConfig({ ...SERVER, DATABASE_TRANSACTION_POOLING: 'session' })).toThrow(/^DATABASE_TRANSACTION_POOLING must be true or false/);
   });
 });
 

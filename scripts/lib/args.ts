@@ -6,11 +6,15 @@ export interface FlagSpec {
   booleans: readonly string[];
   /** Flags that take a number. */
   numbers: readonly string[];
+  /** Flags that take any other value (a URL, a name). */
+  strings?: readonly string[];
 }
 
 export interface ParsedFlags {
   bool(name: string): boolean;
   num(name: string, fallback: number): number;
+  /** A string flag's value; undefined when it was not given. */
+  str(name: string): string | undefined;
   has(name: string): boolean;
 }
 
@@ -32,6 +36,10 @@ export function parseFlags(argv: readonly string[], spec: FlagSpec, usage: strin
       const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
       if (value === undefined || !Number.isFinite(Number(value))) fail(`--${name} needs a number`, usage);
       values.set(name, value);
+    } else if (spec.strings?.includes(name)) {
+      const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
+      if (value === undefined || value === '' || (eq < 0 && value.startsWith('--'))) fail(`--${name} needs a value`, usage);
+      values.set(name, value);
     } else {
       fail(`unknown flag --${name}`, usage);
     }
@@ -41,6 +49,10 @@ export function parseFlags(argv: readonly string[], spec: FlagSpec, usage: strin
     num: (name, fallback) => {
       const v = values.get(name);
       return typeof v === 'string' ? Number(v) : fallback;
+    },
+    str: (name) => {
+      const v = values.get(name);
+      return typeof v === 'string' ? v : undefined;
     },
     has: (name) => values.has(name),
   };

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import type { ParsedFlags } from './args.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const serverEntry = path.join(repoRoot, 'dist', 'src', 'server.js');
@@ -16,6 +17,72 @@ const serverEntry = path.join(repoRoot, 'dist', 'src', 'server.js');
 /** Where the local servers are; override for another machine. */
 export const postgresAdminUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+// ---- where the services are: flags shared by the bench and the simulator ------------------------
+
+export interface ServiceLocation {
+  /** The PostgreSQL server (a URL of any database on it) on which the throwaway database is created. */
+  pgUrl: string;
+  /** A pooler in transaction mode (PgBouncer) in front of it: instances connect here, to the same database name. */
+  pgPoolUrl: string | undefined;
+  /** The throwaway database's name instead of a random one (still created, and dropped at the end). */
+  dbName: string | undefined;
+  /** The first instance's port (the others take the next ones) instead of free ones found at random. */
+  port: number | undefined;
+  redisUrl: string;
+}
+
+/** The flags readServiceFlags reads, for parseFlags. */
+export const SERVICE_FLAGS = { strings: ['pg-url', 'pg-pool-url', 'db-name', 'redis-url'], numbers: ['port'] } as const;
+
+export const SERVICE_USAGE = `  --pg-url URL         the PostgreSQL server --postgres makes its throwaway database on
+                       (default ${postgresAdminUrl})
+  --pg-pool-url URL    the instances connect here instead, to the same database name: a pooler in
+                       transaction mode such as PgBouncer (sets DATABASE_TRANSACTION_POOLING=true)
+  --db-name NAME       the throwaway database's name (default: boxoffice_<script>_<random>); dropped at the end
+  --port N             the first instance's port, the others the next ones (default: free ones at random)
+  --redis-url URL      the Redis --redis uses (default ${redisUrl})`;
+
+let location: ServiceLocation = { pgUrl: postgresAdminUrl, pgPoolUrl: undefined, dbName: undefined, port: undefined, redisUrl };
+
+/**
+ * Reads the service flags into where startService puts the services (today's defaults for those not
+ * given); a flag it refuses is printed with the usage, and the script exits 2 as parseFlags does.
+ */
+export function useServiceFlags(flags: Pick<ParsedFlags, 'str' | 'num' | 'has'>, usage: string): void {
+  try {
+    location = readLocation(flags);
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${usage}`);
+    process.exit(2);
+  }
+}
+
+function readLocation(flags: Pick<ParsedFlags, 'str' | 'num' | 'has'>): ServiceLocation {
+  const url = (name: string, protocols: string[]): string | undefined => {
+    const value = flags.str(name);
+    if (value === undefined) return undefined;
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch {
+      throw new Error(`--${name} must be a URL, got "${value}"`);
+    }
+    if (!protocols.includes(parsed.protocol)) throw new Error(`--${name} must be a ${protocols.map((p) => `${p}//`).join(' or ')} URL, got "${value}"`);
+    return value;
+  };
+  const dbName = flags.str('db-name');
+  if (dbName !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(dbName)) throw new Error(`--db-name must be lower-case letters, digits and _ (got "${dbName}")`);
+  const port = flags.has('port') ? flags.num('port', 0) : undefined;
+  if (port !== undefined && !(Number.isInteger(port) && port >= 1 && port <= 65535)) throw new Error(`--port must be a port number, got ${port}`);
+  return {
+    pgUrl: url('pg-url', ['postgres:', 'postgresql:']) ?? postgresAdminUrl,
+    pgPoolUrl: url('pg-pool-url', ['postgres:', 'postgresql:']),
+    dbName,
+    port,
+    redisUrl: url('redis-url', ['redis:', 'rediss:']) ?? redisUrl,
+  };
+}
 
 // ---- clean-up registry -------------------------------------------------------------------------
 
@@ -87,6 +154,13 @@ function portIsFree(port: number): Promise<boolean> {
     server.once('error', () => resolve(false));
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/** `count` consecutive ports from `first`, refused unless every one is free on 127.0.0.1. */
+async function portsFrom(first: number, count: number): Promise<number[]> {
+  const ports = Array.from({ length: count }, (_, i) => first + i);
+  for (const p of ports) if (p > 65535 || !(await portIsFree(p))) throw new Error(`port ${p} is not free on 127.0.0.1 (--port ${first}, ${count} instance(s))`);
+  return ports;
 }
 
 /** The first of `count` consecutive free ports on 127.0.0.1. */
@@ -196,7 +270,7 @@ export interface ServiceOptions {
 export interface RunningService {
   urls: string[];
   adminKey: string;
-  /** The throwaway database, when --postgres. */
+  /** The throwaway database, when --postgres: on the server itself, not through --pg-pool-url. */
   databaseUrl: string | undefined;
   redisPrefix: string | undefined;
   describe: string;
@@ -209,8 +283,9 @@ function randomName(): string {
 }
 
 async function createDatabase(label: string): Promise<string> {
-  const name = `boxoffice_${label}_${randomName()}`;
-  const client = new pg.Client({ connectionString: postgresAdminUrl });
+  const { pgUrl } = location;
+  const name = location.dbName ?? `boxoffice_${label}_${randomName()}`;
+  const client = new pg.Client({ connectionString: pgUrl });
   await client.connect();
   try {
     await client.query(`create database ${name}`);
@@ -218,7 +293,7 @@ async function createDatabase(label: string): Promise<string> {
     await client.end();
   }
   onCleanUp(async () => {
-    const c = new pg.Client({ connectionString: postgresAdminUrl });
+    const c = new pg.Client({ connectionString: pgUrl });
     await c.connect();
     try {
       await c.query(`drop database if exists ${name} with (force)`);
@@ -226,14 +301,27 @@ async function createDatabase(label: string): Promise<string> {
       await c.end();
     }
   });
-  const url = new URL(postgresAdminUrl);
+  const url = new URL(pgUrl);
   url.pathname = `/${name}`;
   return url.toString();
 }
 
-/** Deletes every key under `prefix` on the local Redis. */
-export async function deleteRedisKeys(prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+/** The Redis the service uses (--redis-url, or the local one). */
+export function serviceRedisUrl(): string {
+  return location.redisUrl;
+}
+
+/** The same database through the pooler, when there is one. */
+function throughPool(databaseUrl: string): string {
+  if (!location.pgPoolUrl) return databaseUrl;
+  const url = new URL(location.pgPoolUrl);
+  url.pathname = new URL(databaseUrl).pathname;
+  return url.toString();
+}
+
+/** Deletes every key under `prefix` on the local Redis (or `url`'s). */
+export async function deleteRedisKeys(prefix: string, url = redisUrl): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 });
   await redis.connect();
   try {
     let cursor = '0';
@@ -250,9 +338,12 @@ export async function deleteRedisKeys(prefix: string): Promise<void> {
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const { postgres, redis, instances } = options;
   if (instances > 1 && !(redis && postgres)) throw new Error('--instances above 1 needs --redis and --postgres (one shared line and database)');
+  if (!postgres && (location.pgPoolUrl || location.dbName)) throw new Error('--pg-pool-url and --db-name need --postgres');
+  const ports = location.port === undefined ? await findFreePorts(instances) : await portsFrom(location.port, instances);
   const databaseUrl = postgres ? await createDatabase(options.label) : undefined;
   const redisPrefix = redis ? `${options.label}:${randomName()}:` : undefined;
-  if (redisPrefix) onCleanUp(() => deleteRedisKeys(redisPrefix));
+  const ownRedisUrl = location.redisUrl;
+  if (redisPrefix) onCleanUp(() => deleteRedisKeys(redisPrefix, ownRedisUrl));
 
   const adminKey = randomBytes(16).toString('hex');
   const inherited: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME };
@@ -270,11 +361,11 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     RATE_LIMIT_PER_MINUTE: '1000000000',
     RATE_LIMIT_JOIN_PER_MINUTE: '1000000000',
     RATE_LIMIT_HOLD_PER_MINUTE: '1000000000',
-    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
-    ...(redisPrefix ? { REDIS_URL: redisUrl, REDIS_PREFIX: redisPrefix } : {}),
+    ...(databaseUrl ? { DATABASE_URL: throughPool(databaseUrl) } : {}),
+    ...(databaseUrl && location.pgPoolUrl ? { DATABASE_TRANSACTION_POOLING: 'true' } : {}),
+    ...(redisPrefix ? { REDIS_URL: ownRedisUrl, REDIS_PREFIX: redisPrefix } : {}),
     ...options.env,
   };
-  const ports = await findFreePorts(instances);
   const children: Child[] = [];
   const urls: string[] = [];
   // The first instance migrates the database alone; the others start once it is ready.
@@ -288,7 +379,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   }
   const describe = [
     `${instances} instance${instances > 1 ? 's' : ''}`,
-    postgres ? 'PostgreSQL' : 'embedded PGlite',
+    postgres ? (location.pgPoolUrl ? 'PostgreSQL through a pooler' : 'PostgreSQL') : 'embedded PGlite',
     redis ? 'Redis queue' : 'in-process queue',
   ].join(', ');
   return {

@@ -1,7 +1,7 @@
 // Opens the source of truth: real PostgreSQL through pg when DATABASE_URL is set, embedded PGlite
 // otherwise (on a worker thread, holding DATA_DIR's lock). Both speak the same SQL, run the same
 // migrations and are used through one Kysely type.
-import { Kysely, Migrator, PostgresDialect, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, type Migration, type MigrationProvider } from 'kysely';
 import type { Config } from '../config.js';
 import * as initial from './migrations/0001-initial.js';
 import * as paymentToken from './migrations/0002-payment-token.js';
@@ -13,7 +13,8 @@ import * as lineHistory from './migrations/0007-line-history.js';
 import * as saleDeployment from './migrations/0008-sale-deployment.js';
 import { PGliteDialect } from './pglite-dialect.js';
 import { PGliteThread } from './pglite-thread.js';
-import { createPgPool, type PoolTimeouts } from './pg-pool.js';
+import { SessionlessPostgresDialect } from './pg-dialect.js';
+import { createPgPool, DEFAULT_POOL_TIMEOUTS, sessionSettings, type PoolTimeouts } from './pg-pool.js';
 import type { DB } from './schema.js';
 
 export type Database = Kysely<DB>;
@@ -54,15 +55,24 @@ export interface OpenOptions {
   onError?: (error: Error) => void;
   /** PostgreSQL only: overrides the fail-fast timeouts (migrations wait on each other's lock). */
   timeouts?: PoolTimeouts;
+  /** PostgreSQL only: the connections run migrations, each transaction holding the migration lock. */
+  migrations?: boolean;
 }
 
 export async function openDatabase(
-  config: Pick<Config, 'databaseUrl' | 'dataDir'> & Partial<Pick<Config, 'databasePoolMax'>>,
+  config: Pick<Config, 'databaseUrl' | 'dataDir'> & Partial<Pick<Config, 'databasePoolMax' | 'databaseTransactionPooling'>>,
   options: OpenOptions = {},
 ): Promise<Database> {
   if (config.databaseUrl) {
-    const pool = createPgPool(config.databaseUrl, config.databasePoolMax ?? 10, options.onError ?? (() => undefined), options.timeouts);
-    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    const timeouts = options.timeouts ?? DEFAULT_POOL_TIMEOUTS;
+    const pooled = config.databaseTransactionPooling ?? false;
+    const pool = createPgPool(config.databaseUrl, config.databasePoolMax ?? 10, options.onError ?? (() => undefined), timeouts, pooled);
+    // Through a pooler in transaction mode the connection's settings hold for one transaction: each sets its own.
+    const dialect = new SessionlessPostgresDialect(
+      { pool },
+      { transactionSettings: pooled ? sessionSettings(timeouts) : {}, migrationLock: options.migrations ?? false },
+    );
+    const db = new Kysely<DB>({ dialect });
     usageOf.set(db, () => ({ inUse: pool.totalCount - pool.idleCount, waiting: pool.waitingCount }));
     return db;
   }
@@ -77,12 +87,16 @@ export async function openDatabase(
  * Brings the database to the latest schema. On PostgreSQL, on connections of its own without the
  * request timeouts: instances starting together wait on each other's migration lock, longer than any request may.
  */
-export async function migrateDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>, db: Database): Promise<void> {
+export async function migrateDatabase(
+  config: Pick<Config, 'databaseUrl' | 'dataDir'> & Partial<Pick<Config, 'databaseTransactionPooling'>>,
+  db: Database,
+): Promise<void> {
   if (!config.databaseUrl) return migrateToLatest(db);
   const patient = await openDatabase(
-    { databaseUrl: config.databaseUrl, dataDir: config.dataDir, databasePoolMax: 1 },
+    { ...config, databasePoolMax: 1 },
     {
       timeouts: { connectMs: 10_000, statementMs: 0, queryMs: 0 },
+      migrations: true,
     },
   );
   try {

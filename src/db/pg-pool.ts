@@ -21,16 +21,39 @@ export interface PoolTimeouts {
  */
 export const DEFAULT_POOL_TIMEOUTS: PoolTimeouts = { connectMs: 1_500, statementMs: 1_200, queryMs: 1_500 };
 
-export function createPgPool(connectionString: string, max: number, onError: (error: Error) => void, timeouts: PoolTimeouts = DEFAULT_POOL_TIMEOUTS): pg.Pool {
+/** A transaction left open by a stuck caller must not hold its locks for long. */
+export const IDLE_IN_TRANSACTION_MS = 10_000;
+
+/**
+ * The server settings a connection starts with, by their PostgreSQL names. A 0 is left out, as pg leaves
+ * it out of the connection's start: the server's own setting (none, unless the role or database has one) applies.
+ */
+export function sessionSettings(timeouts: PoolTimeouts): { statement_timeout?: number; idle_in_transaction_session_timeout: number } {
+  return {
+    ...(timeouts.statementMs > 0 ? { statement_timeout: timeouts.statementMs } : {}),
+    idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
+  };
+}
+
+/**
+ * `transactionPooling`: the URL is a pooler in transaction mode (PgBouncer), which refuses settings sent
+ * at connect and would share them between clients anyway; the caller sets them per transaction instead.
+ */
+export function createPgPool(
+  connectionString: string,
+  max: number,
+  onError: (error: Error) => void,
+  timeouts: PoolTimeouts = DEFAULT_POOL_TIMEOUTS,
+  transactionPooling = false,
+): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
     // Transactions are short, so a small pool per process beats a large one (and every instance has one).
     max,
     connectionTimeoutMillis: timeouts.connectMs,
-    statement_timeout: timeouts.statementMs,
+    ...(transactionPooling ? {} : sessionSettings(timeouts)),
+    // The client's own deadline: it holds through a pooler too, and bounds statements outside a transaction there.
     query_timeout: timeouts.queryMs,
-    // A transaction left open by a stuck caller must not hold its locks for long.
-    idle_in_transaction_session_timeout: 10_000,
     keepAlive: true,
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>

@@ -170,9 +170,18 @@ describe('sales', () => {
     const sale = await createSale(t.app, concert.concertId, { queueOpensAt: iso(Date.now() - 1_000), opensAt: iso(Date.now() + 1_500) });
     const prefix = `test:${randomUUID()}:`;
     // A second deployment (its own REDIS_PREFIX) on the same database, whose copy of every line is empty.
-    const other = await buildApp(testConfig({ databaseUrl: t.config.databaseUrl, redisUrl: t.config.redisUrl, redisPrefix: prefix, adminKey: ADMIN_KEY }), {
-      db: t.db,
-    });
+    const other = await buildApp(
+      testConfig({
+        databaseUrl: t.config.databaseUrl,
+        databaseTransactionPooling: t.config.databaseTransactionPooling,
+        redisUrl: t.config.redisUrl,
+        redisPrefix: prefix,
+        adminKey: ADMIN_KEY,
+      }),
+      {
+        db: t.db,
+      },
+    );
     try {
       const read = await other.app.inject({ method: 'GET', url: `/api/v1/sales/${sale.saleId}` });
       expect(read.statusCode).toBe(404);

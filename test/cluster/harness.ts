@@ -19,12 +19,17 @@ const serverEntry = path.join(repoRoot, 'dist', 'src', 'server.js');
 /** `npm run start:cluster`'s launcher: one process whose workers share its port. */
 export const clusterEntry = path.join(repoRoot, 'dist', 'src', 'cluster.js');
 const defaultPgUrl = process.env['CLUSTER_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/**
+ * A pooler in transaction mode (PgBouncer) in front of that server: instances connect through it, to the
+ * database of the same name; the harness still creates and drops the database on the server itself.
+ */
+const defaultPgPoolUrl = process.env['CLUSTER_PG_POOL_URL'] || undefined;
 const defaultRedisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 /** Whether REDIS_URL is a Redis Cluster's seed list (CI runs the suite both ways). */
 export const onRedisCluster = process.env['REDIS_CLUSTER'] === 'true';
 /** The service's own variables: never inherited from the calling shell, only set by the harness. */
 const serviceVariables =
-  /^(PORT|HOST|DATABASE_URL|DATA_DIR|REDIS_URL|REDIS_CLUSTER|REDIS_PREFIX|ADMIN_KEY|TOKEN_SECRET|SEED_DEMO|NODE_ENV|LOG_LEVEL|QUEUE_.*|RESERVATION_.*)$/;
+  /^(PORT|HOST|DATABASE_URL|DATABASE_TRANSACTION_POOLING|DATA_DIR|REDIS_URL|REDIS_CLUSTER|REDIS_PREFIX|ADMIN_KEY|TOKEN_SECRET|SEED_DEMO|NODE_ENV|LOG_LEVEL|QUEUE_.*|RESERVATION_.*)$/;
 const startTimeoutMs = 60_000;
 
 export interface Reply<T = any> {
@@ -61,6 +66,11 @@ export interface ClusterOptions {
   entry?: string;
   /** PostgreSQL to use instead of `CLUSTER_PG_URL`: a URL of an existing database, beside which the harness creates its own. */
   pgUrl?: string;
+  /**
+   * A pooler in transaction mode in front of `pgUrl`'s server, for the instances (its database of the
+   * same name); defaults to `CLUSTER_PG_POOL_URL` unless `pgUrl` is given.
+   */
+  pgPoolUrl?: string;
   /** Redis to use instead of `REDIS_URL`. */
   redisUrl?: string;
   /** Whether `redisUrl` is a Redis Cluster; without `redisUrl`, REDIS_CLUSTER decides. */
@@ -69,7 +79,7 @@ export interface ClusterOptions {
 
 export interface Cluster {
   instances: Instance[];
-  /** The database the instances share (created for this cluster, dropped by `stop`). */
+  /** The database the instances share (created for this cluster, dropped by `stop`), on the server itself. */
   databaseUrl: string;
   /** The instances' REDIS_PREFIX (its keys are deleted by `stop`). */
   redisPrefix: string;
@@ -214,12 +224,16 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const prefix = `cluster-test:${run}:`;
   const dbUrl = new URL(basePgUrl);
   dbUrl.pathname = `/${dbName}`;
+  const poolUrl = options.pgUrl ? options.pgPoolUrl : (options.pgPoolUrl ?? defaultPgPoolUrl);
+  const instanceDbUrl = poolUrl ? new URL(poolUrl) : dbUrl;
+  instanceDbUrl.pathname = `/${dbName}`;
 
   const inherited = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && !serviceVariables.test(e[0])));
   const shared: Record<string, string> = {
     ...inherited,
     HOST: '127.0.0.1',
-    DATABASE_URL: dbUrl.toString(),
+    DATABASE_URL: instanceDbUrl.toString(),
+    ...(poolUrl ? { DATABASE_TRANSACTION_POOLING: 'true' } : {}),
     REDIS_URL: redisUrl,
     REDIS_CLUSTER: String(redisCluster),
     REDIS_PREFIX: prefix,

@@ -25,6 +25,7 @@ export interface TestApp {
 export async function createTestApp(overrides: Overrides = {}, deps: AppDeps = {}): Promise<TestApp> {
   const config = testConfig({
     databaseUrl: process.env.DATABASE_URL || undefined,
+    databaseTransactionPooling: process.env.DATABASE_TRANSACTION_POOLING === 'true',
     redisUrl: process.env.REDIS_URL || undefined,
     redisCluster: process.env.REDIS_CLUSTER === 'true',
     redisPrefix: `test:${randomUUID()}:`,
