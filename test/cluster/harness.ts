@@ -478,3 +478,14 @@ export function openEvents(cluster: Cluster, token: string, via: number): Promis
     request.on('error', reject);
   });
 }
+
+/** Rows of one query on the cluster's database, over a connection of its own. */
+export async function query<T extends Record<string, unknown>>(cluster: Cluster, text: string, params: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: cluster.databaseUrl });
+  await client.connect();
+  try {
+    return (await client.query<T>(text, params)).rows;
+  } finally {
+    await client.end();
+  }
+}

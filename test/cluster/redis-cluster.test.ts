@@ -15,12 +15,11 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueKeys } from '../../src/queue/queue.store.redis.js';
 import { saleLineId } from '../../src/queue/queue.store.js';
 import { redisSeeds } from '../../src/redis/redis-client.js';
-import { createConcert, createUser, expectStatus, onRedisCluster, repoRoot, startCluster, waitFor, type Cluster, type Reply } from './harness.js';
+import { createConcert, createUser, expectStatus, onRedisCluster, repoRoot, startCluster, waitFor, type Cluster, type Reply, query } from './harness.js';
 
 const SEATS = 40;
 const PRICE = 10_000;
@@ -128,16 +127,6 @@ class ClusterView {
         redis.disconnect();
       }
     }
-  }
-}
-
-async function query<T extends Record<string, unknown>>(cluster: Cluster, text: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: cluster.databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, params)).rows;
-  } finally {
-    await client.end();
   }
 }
 

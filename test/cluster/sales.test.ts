@@ -4,7 +4,6 @@
 // instances (each clicking two seats at once) end with every seat sold once, nobody over the per-fan
 // limit of one, and every token SOLD_OUT.
 import { createHash, createHmac } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createConcert,
@@ -16,6 +15,7 @@ import {
   waitFor,
   type CallOptions,
   type Cluster,
+  query,
   type Reply,
 } from './harness.js';
 
@@ -75,16 +75,6 @@ function joinSale(call: Cluster['call'], userId: string, saleId: string, via?: n
 
 function me(call: Cluster['call'], token: string, via?: number): Promise<Reply<SaleTokenView>> {
   return call<SaleTokenView>('GET', '/api/v1/queue/tokens/me', { token, via });
-}
-
-async function query<T extends Record<string, unknown>>(cluster: Cluster, text: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: cluster.databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query<T>(text, params)).rows;
-  } finally {
-    await client.end();
-  }
 }
 
 /** The cluster's `call`, with at most `max` requests in flight: hundreds of fans without hundreds of sockets. */
