@@ -7,7 +7,8 @@
 // a poll that missed). Then a WAITING token's position is `seq - cursor`, arithmetic on its arrival
 // number; a copy that is behind has a smaller cursor, so it can only overstate a position, never
 // understate it. Whatever the copy cannot vouch for goes to Redis: a token the cursor has passed (it
-// was admitted or skipped), a pre-queue place after the draw, an ended line, another epoch, an ACTIVE
+// was admitted or skipped), a pre-queue join (its position is the pre-queue's size, which grows with
+// every join anywhere), an ended line, another epoch, an ACTIVE
 // token seen more than a second ago, a copy older than a second, and a token whose last written touch
 // is so old that Redis might call it idle. Only polls read the copy; holds and payments ask Redis.
 //
@@ -184,15 +185,10 @@ export class PollCopy {
     if (token.status === 'WAITING') {
       // Redis counts it seen at writtenAt at least; far from the idle deadline, it cannot have lapsed.
       if (now - token.writtenAt >= this.timings.waitingIdleMs / 2) return undefined;
-      let position: number;
-      if (token.seq === 0) {
-        // A pre-queue join: its place is the pre-queue's size until the draw gives it one (read it then).
-        if (line.drawn) return undefined;
-        position = line.preCount;
-      } else {
-        if (token.seq <= line.cursor) return undefined;
-        position = token.seq - line.cursor;
-      }
+      // A pre-queue join shows the pre-queue's size until the draw: that grows with every join on any
+      // instance, and none of them publishes, so a copy could understate it. Redis answers those.
+      if (token.seq === 0 || token.seq <= line.cursor) return undefined;
+      const position = token.seq - line.cursor;
       if (now - token.writtenAt >= this.touchEveryMs) this.seen.set(claims.tokenId, now);
       return { ...base, status: 'WAITING', position, expiresAt: now + this.timings.waitingIdleMs };
     }
