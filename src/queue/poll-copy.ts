@@ -80,6 +80,8 @@ const MAX_AGE_MS = 1_000;
 const ACTIVE_FRESH_MS = 1_000;
 /** Tokens known per line; past it the oldest is forgotten (its next poll reads Redis once). */
 const MAX_TOKENS = 2_000_000;
+/** How often (callers' clock) tokens the copy can no longer vouch for are dropped. */
+const PRUNE_EVERY_MS = 30_000;
 
 export class PollCopy {
   private line: LineView | undefined;
@@ -88,6 +90,7 @@ export class PollCopy {
   private readonly tokens = new Map<string, KnownToken>();
   /** tokenId → when it was seen, waiting to be written. */
   private readonly seen = new Map<string, number>();
+  private prunedAt = 0;
   /** How long a token may go unwritten before a poll writes its touch again. */
   readonly touchEveryMs: number;
   /** How often the batched touches are written. */
@@ -152,6 +155,29 @@ export class PollCopy {
       writtenAt: touched ? now : Math.max(known?.writtenAt ?? 0, state.status === 'WAITING' ? state.expiresAt - this.timings.waitingIdleMs : 0),
       readAt: this.clock(),
     });
+  }
+
+  /**
+   * Drops, at most every PRUNE_EVERY_MS, the tokens every poll of which would read Redis anyway: WAITING
+   * ones unwritten for the idle time, ACTIVE ones past their turn, ended ones past the retention.
+   */
+  prune(now: number): void {
+    if (now - this.prunedAt < PRUNE_EVERY_MS) return;
+    this.prunedAt = now;
+    for (const [id, token] of this.tokens) {
+      const gone =
+        token.status === 'WAITING'
+          ? now - token.writtenAt >= this.timings.waitingIdleMs
+          : token.status === 'ACTIVE'
+            ? now >= token.activeUntil
+            : now - token.endedAt >= this.timings.expiredRetentionMs;
+      if (gone) this.tokens.delete(id);
+    }
+  }
+
+  /** How many tokens the copy knows. */
+  get knownTokens(): number {
+    return this.tokens.size;
   }
 
   /** Forgets a token (this instance just changed it). */

@@ -309,6 +309,7 @@ export class RedisQueueStore implements QueueStore {
     const upTo = joinedUpTo === Infinity ? -1 : joinedUpTo;
     // What polls here saw goes first, so this walk does not take a token seen here for abandoned.
     await this.flushTouches();
+    this.copy.prune(now);
     // Each call is atomic and checks the limit itself; looping only spreads a long walk over several calls.
     for (;;) {
       const left = cap === Infinity ? -1 : Math.max(0, cap - result.admitted);

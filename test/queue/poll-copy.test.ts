@@ -125,4 +125,24 @@ describe('an instance copy of a line', () => {
     copy.answer(claimsOf(token), T0 + copy.touchEveryMs + 2);
     expect(copy.takeTouches()).toEqual([]);
   });
+
+  it('drops, now and then, the tokens it could no longer vouch for, and keeps the rest', () => {
+    const { copy } = copyAt();
+    copy.takeLine(line(), 0);
+    const silent = waiting(1);
+    const polled = waiting(2);
+    const paid: TokenState = { ...waiting(3), status: 'EXPIRED', position: 0, expiresAt: T0, reason: 'PAID' };
+    copy.remember(silent, T0, true);
+    copy.remember(paid, T0, false);
+    copy.prune(T0 + 5_000);
+    expect(copy.knownTokens).toBe(2);
+    copy.remember(polled, T0 + 65_000, true);
+    // Too soon after the last pruning: nothing goes, though `silent` could.
+    copy.prune(T0 + 20_000);
+    expect(copy.knownTokens).toBe(3);
+    // Unwritten for the idle time, or ended past the retention: any poll of these reads Redis anyway.
+    copy.prune(T0 + 70_000);
+    expect(copy.knownTokens).toBe(1);
+    expect(copy.answer(claimsOf(polled), T0 + 66_000)).toBeDefined();
+  });
 });
