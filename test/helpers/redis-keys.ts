@@ -14,17 +14,33 @@ end
 return #keys
 `;
 
+/** The first seed that answers (a test may have killed the others), with its INFO cluster. */
+async function firstAnswering(seeds: string[]): Promise<{ seed: string; info: string }> {
+  let last: unknown = new Error('no Redis seed given');
+  for (const seed of seeds) {
+    const probe = new Redis(seed, { lazyConnect: true, maxRetriesPerRequest: 2, retryStrategy: () => null });
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      return { seed, info: await probe.info('cluster') };
+    } catch (error) {
+      last = error;
+    } finally {
+      probe.disconnect();
+    }
+  }
+  throw last;
+}
+
 /**
  * A connected client for a test's REDIS_URL: a cluster client when the (first) node says it is part of
  * a cluster, so the same test runs against one server and against a cluster.
  */
 export async function connectTestRedis(url: string): Promise<RedisClient> {
   const seeds = redisSeeds(url);
-  const probe = new Redis(seeds[0]!, { lazyConnect: true, maxRetriesPerRequest: 2 });
-  await probe.connect();
-  const info = await probe.info('cluster').finally(() => probe.disconnect());
+  const { seed, info } = await firstAnswering(seeds);
   if (!/cluster_enabled:1/.test(info)) {
-    const redis = new Redis(seeds[0]!, { lazyConnect: true, maxRetriesPerRequest: 2 });
+    const redis = new Redis(seed, { lazyConnect: true, maxRetriesPerRequest: 2 });
     await redis.connect();
     return redis;
   }
