@@ -13,8 +13,12 @@ import { claimsOf } from '../http/auth.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** false: outside the per-address limit (queue polls and streams, health probes, metrics). */
-    addressLimit?: false;
+    /**
+     * false: outside the per-address limit (queue polls and streams, health probes, metrics). 'join':
+     * token issue, which has a stricter per-address limit of its own: while that one is on, the general
+     * one is not counted too (each is a Redis round trip with several instances).
+     */
+    addressLimit?: false | 'join';
   }
 }
 
@@ -62,14 +66,15 @@ export async function registerRateLimits(
   };
 
   const perAddress = limiter('address', limits.perMinute, clientAddress);
+  const joins = limiter('join', limits.joinPerMinute, clientAddress);
   if (perAddress) {
     // A callback hook, so a route outside the limit (a poll) pays no promise for passing it by.
     app.addHook('onRequest', (request, reply, done) => {
-      if (request.routeOptions.config.addressLimit === false) return done();
+      const own = request.routeOptions.config.addressLimit;
+      if (own === false || (own === 'join' && joins)) return done();
       perAddress(request, reply).then(() => done(), done);
     });
   }
-  const joins = limiter('join', limits.joinPerMinute, clientAddress);
   const holds = limiter('hold', limits.holdPerMinute, (request) => claimsOf(request).tokenId);
   const none = async () => undefined;
   return { join: joins ?? none, hold: holds ?? none };

@@ -14,8 +14,8 @@
 //
 // Touches: a poll answered here records when it saw the token, and the instance writes these "last
 // seen" times to Redis in batches (one call per line every flushMs), each token at most once every
-// touchEvery. A token polled here is so counted live in Redis at most touchEvery + flushMs later than
-// it was seen, a small part of the idle time.
+// touchEvery (a quarter of the idle time). A token polled here is so counted live in Redis at most
+// touchEvery + flushMs later than it was seen.
 import type { EndReason, LineEnd, TokenState } from './queue.store.js';
 
 /** The line as one read saw it. */
@@ -100,7 +100,9 @@ export class PollCopy {
     private readonly timings: PollCopyTimings,
     private readonly clock: () => number = () => performance.now(),
   ) {
-    this.touchEveryMs = Math.min(10_000, timings.waitingIdleMs / 10);
+    // Polls come at most idle/3 apart (pollAfterSeconds), so Redis hears of a polling fan at least every
+    // idle/3 + idle/4 + flushMs, well inside the idle time.
+    this.touchEveryMs = timings.waitingIdleMs / 4;
     this.flushMs = Math.max(20, Math.min(500, timings.waitingIdleMs / 20));
   }
 

@@ -130,6 +130,7 @@ export async function queueRoutes(
         response: { 200: IssuedToken, 201: IssuedToken, ...errorResponses },
       },
       onRequest: joinLimit,
+      config: { addressLimit: 'join' },
     },
     async (request, reply) => {
       const { userId, saleId, proof } = request.body;

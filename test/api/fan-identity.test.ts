@@ -340,6 +340,17 @@ describe('rate limits', () => {
     }
   });
 
+  it('counts a join against the join limit only, while that one is on', async () => {
+    const t = await createTestApp({ rateLimits: { perMinute: 3, joinPerMinute: 10 } });
+    try {
+      const users = [await createUser(t.app), await createUser(t.app), await createUser(t.app)]; // admin calls 1-3
+      for (const userId of users) expect((await join(t, { userId })).statusCode).toBe(201);
+      expectLimited(await t.app.inject({ method: 'GET', url: `/api/v1/users/${users[0]}/points` }));
+    } finally {
+      await t.close();
+    }
+  });
+
   it('limits everything per address except queue polls, streams and health probes', async () => {
     const t = await createTestApp({ rateLimits: { perMinute: 4 } });
     try {
