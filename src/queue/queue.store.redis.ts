@@ -79,6 +79,8 @@ const DEFAULT_WALK_BUDGET = 1000;
 const DRAW_CHUNK = 5000;
 /** Touches one call writes. */
 const TOUCH_CHUNK = 1000;
+/** Polls one call reads, when the copy could not answer them. */
+const READ_CHUNK = 500;
 
 export interface RedisQueueStoreOptions {
   /** REDIS_URL and REDIS_CLUSTER: one server, or a cluster's seed nodes. */
@@ -230,6 +232,8 @@ export class RedisQueueStore implements QueueStore {
   private refreshing: Promise<void> | undefined;
   private refreshAgain = false;
   private flushTimer: NodeJS.Timeout | undefined;
+  /** Polls waiting for the next batched read (see readBatched). */
+  private reads: { tokenId: string; now: number; done: (state: TokenState | null) => void; failed: (error: unknown) => void }[] = [];
 
   constructor(
     private readonly redis: RedisClient,
@@ -296,7 +300,39 @@ export class RedisQueueStore implements QueueStore {
       return known;
     }
     if (this.copy.stale()) this.refreshLine().catch(() => undefined);
-    return this.get(claims.tokenId, now, true);
+    return this.readBatched(claims.tokenId, now);
+  }
+
+  /**
+   * A touching get, sent with every other one asked for in the same turn of the event loop: a big
+   * admission sends every stream of the line here at once, and they share a few round trips.
+   */
+  private readBatched(tokenId: string, now: number): Promise<TokenState | null> {
+    return new Promise((done, failed) => {
+      this.reads.push({ tokenId, now, done, failed });
+      if (this.reads.length === 1) setImmediate(() => void this.sendReads());
+    });
+  }
+
+  private async sendReads(): Promise<void> {
+    const reads = this.reads;
+    this.reads = [];
+    for (let i = 0; i < reads.length; i += READ_CHUNK) {
+      const chunk = reads.slice(i, i + READ_CHUNK);
+      // The earliest caller's time: nobody is taken for idle, or their turn for over, before their time.
+      const now = Math.min(...chunk.map((r) => r.now));
+      try {
+        const rows = (await this.run(queueScripts.getMany, now, '1', ...chunk.map((r) => r.tokenId))) as (TokenRow | null)[];
+        chunk.forEach((read, k) => {
+          const row = rows[k];
+          const state = row ? this.toState(row) : null;
+          if (state) this.copy.remember(state, now, true);
+          read.done(state);
+        });
+      } catch (error) {
+        for (const read of chunk) read.failed(error);
+      }
+    }
   }
 
   async expire(tokenId: string, now: number, reason: EndReason = 'PAID'): Promise<void> {

@@ -150,6 +150,26 @@ return reply(t, false, m)
 `;
 
 /**
+ * ARGV[7] = '1' to touch, ARGV[8..] = tokenIds: GET for each of them in one call (the polls of one
+ * moment that an instance's copy could not answer, such as every stream of a big admission). Returns
+ * one row per id, false for an unknown one.
+ */
+const GET_MANY = `
+local m = meta()
+local out = {}
+for i = 8, #ARGV do
+  local t = load(ARGV[i])
+  if not t then
+    out[#out + 1] = false
+  else
+    if not settle(t, m) and ARGV[7] == '1' then touch(t) end
+    out[#out + 1] = reply(t, false, m)
+  end
+end
+return out
+`;
+
+/**
  * ARGV[7] = userId, ARGV[8] = the id for a new token, ARGV[9] = its entry id. Before the line's sale
  * opens (and while its pre-queue is open) the join waits in the pre-queue without a place; after, it
  * goes to the back of the line.
@@ -420,6 +440,7 @@ function script(name: string, body: string): LuaScript {
 
 export const queueScripts = {
   get: script('get', GET),
+  getMany: script('getMany', GET_MANY),
   join: script('join', JOIN),
   expire: script('expire', EXPIRE),
   admit: script('admit', ADMIT),
