@@ -6,8 +6,9 @@
 // Key layout of one line (B = `<prefix>{queue}:` for the general line, `<prefix>{sale:<id>}:` for a sale's)
 //   B seq              string  INCR counter: arrivals after the pre-queue closed (all of them on a line
 //                              without one). Hot: one INCR per join.
-//   B cursor           string  how far admission has walked the line. Hot: read by every poll
-//                              (position = seq - cursor, O(1)), written by admission.
+//   B cursor           string  how far admission has walked the line (position = seq - cursor, O(1)),
+//                              written by admission; every admission call returns it, and each instance's
+//                              copy of the line (poll-copy.ts) answers polls from that.
 //   B line             hash    seq -> tokenId of WAITING tokens the cursor has not passed. Admission walks
 //                              it from cursor + 1 (HGET, O(1) per entry); HLEN is the `waiting` count.
 //   B token:<tokenId>  hash    userId, seq, status (WAITING|ACTIVE|EXPIRED|SOLD_OUT), lastSeenAt,
@@ -32,7 +33,7 @@
 //                              subscriber connection (PSUBSCRIBE over every line) and fans out to its
 //                              local listeners.
 //
-// Hot keys: `seq` (every join), `cursor` (every poll), `line` and `active` (admission, every tick of every
+// Hot keys: `seq` (every join), `cursor` (every admission), `line` and `active` (admission, every tick of every
 // instance). They belong to one line and cannot be split without giving up its order.
 //
 // TTLs are garbage collection only, with a margin of GC_MARGIN_MS beyond the longest time the logic can
