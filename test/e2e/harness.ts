@@ -27,6 +27,8 @@ export interface TestServer {
   charge(userId: string, amount: number): Promise<number>;
   balance(userId: string): Promise<number>;
   logs(): string;
+  /** Whether the server process has exited (stopped, crashed or died). */
+  readonly stopped: boolean;
   stop(): Promise<void>;
   /** Kills the server at once (SIGKILL), as a crash would: nothing is saved on the way out. */
   crash(): Promise<void>;
@@ -172,6 +174,9 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
       return (await request<{ balance: number }>('GET', `/api/v1/users/${userId}/points`, { token })).balance;
     },
     logs: () => output,
+    get stopped() {
+      return exited;
+    },
     stop,
     crash,
   };
