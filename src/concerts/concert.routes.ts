@@ -13,7 +13,11 @@ import type { ConcertService } from './concert.service.js';
 
 export async function concertRoutes(
   app: FastifyInstance,
-  { concerts, queue, sales }: { concerts: ConcertService; queue: QueueService; sales: Pick<SaleService, 'assertConcertAccess' | 'saleOfConcert'> },
+  {
+    concerts,
+    queue,
+    sales,
+  }: { concerts: ConcertService; queue: QueueService; sales: Pick<SaleService, 'assertConcertAccess' | 'saleOfConcert' | 'learnSale'> },
 ): Promise<void> {
   const api = app.withTypeProvider<TypeBoxTypeProvider>();
   const active = tokenGuard(queue, 'active');
@@ -36,6 +40,7 @@ export async function concertRoutes(
     },
     async (request, reply) => {
       const saleId = claimsOf(request).saleId ?? null;
+      await sales.learnSale(claimsOf(request).saleId);
       const rendered = await concerts.renderConcerts(saleId ?? '', (concertId) => (sales.saleOfConcert(concertId) ?? null) === saleId);
       return sendRendered(request, reply, rendered);
     },
@@ -59,7 +64,7 @@ export async function concertRoutes(
       preHandler: active,
     },
     async (request, reply) => {
-      sales.assertConcertAccess(claimsOf(request).saleId, request.params.concertId);
+      await sales.assertConcertAccess(claimsOf(request).saleId, request.params.concertId);
       return sendRendered(request, reply, await concerts.renderDatesWithSeats(request.params.concertId));
     },
   );
@@ -82,7 +87,7 @@ export async function concertRoutes(
       preHandler: active,
     },
     async (request, reply) => {
-      sales.assertConcertAccess(claimsOf(request).saleId, request.params.concertId);
+      await sales.assertConcertAccess(claimsOf(request).saleId, request.params.concertId);
       return sendRendered(request, reply, await concerts.renderFreeSeats(request.params.concertId, request.params.date));
     },
   );

@@ -55,7 +55,7 @@ export async function reservationRoutes(
       const { userId, concertId, date, seatNumber } = request.body;
       assertTokenUser(request, userId);
       const { saleId, tokenId } = claimsOf(request);
-      sales.assertConcertAccess(saleId, concertId);
+      await sales.assertConcertAccess(saleId, concertId);
       const line = saleId ? { saleId, maxSeatsPerUser: sales.maxSeatsPerUser(saleId) } : { saleId: null };
       const token = { tokenId, turnEndsAt: request.queueState!.expiresAt };
       const reservation = await reservations.holdSeat(userId, { concertId, date, number: seatNumber }, line, token);

@@ -108,6 +108,34 @@ export function createSaleService({ db, queue, holds, config, now = Date.now, lo
     return row;
   }
 
+  /** Sales a token named that this instance looked up and found closed: closing is final. */
+  const closedSales = new Set<string>();
+  /** Look-ups of a token's sale under way, so a crowd with the same new sale makes one. */
+  const learning = new Map<string, Promise<void>>();
+
+  /**
+   * Makes sure this instance knows the sale a genuine token names. A sale made on another instance
+   * moments ago reaches this one at its next refresh (every REFRESH_MS); until then its fans would be
+   * refused their own concert. Read once per sale, not per request: a closed sale is remembered.
+   */
+  function learnSale(saleId: string): Promise<void> | undefined {
+    if (open.has(saleId) || closedSales.has(saleId)) return undefined;
+    let pending = learning.get(saleId);
+    if (!pending) {
+      pending = findSale(db, config.redisPrefix, saleId)
+        .then((row) => {
+          if (!row || phaseOf(row, now()) === 'CLOSED') closedSales.add(saleId);
+          else if (!open.has(saleId)) {
+            open.set(saleId, row);
+            byConcert.set(row.concert_id, row.id);
+          }
+        })
+        .finally(() => learning.delete(saleId));
+      learning.set(saleId, pending);
+    }
+    return pending;
+  }
+
   /**
    * When the count now in `counts` began, per sale: a count that began earlier but ends later (queries
    * run side by side on a pool) must not replace it with older numbers.
@@ -253,10 +281,18 @@ export function createSaleService({ db, queue, holds, config, now = Date.now, lo
 
   /** Re-reads the open sales, serves the new ones' lines and stops serving the closed ones'. */
   async function refresh(): Promise<void> {
+    // Only a sale known before the read began and missing from it has closed. One learnt during the
+    // read (a join or a token naming a sale made elsewhere since) is newer than the read: kept.
+    const known = new Set(open.keys());
     const rows = await findOpenSales(db, config.redisPrefix);
     const next = new Map(rows.map((r) => [r.id, r]));
     for (const [saleId, row] of open) {
       if (next.has(saleId)) continue;
+      if (!known.has(saleId)) {
+        next.set(saleId, row);
+        rows.push(row);
+        continue;
+      }
       // Closed: whoever still waits or shops in its line is told their token ended (SALE_CLOSED), the
       // seats they held are given back at once, then the line rests.
       await queue.endLine(saleLineId(saleId), 'EXPIRED');
@@ -310,8 +346,14 @@ export function createSaleService({ db, queue, holds, config, now = Date.now, lo
       return byConcert.get(concertId);
     },
 
+    /** Before answering a token of this sale from what this instance knows: knows the sale. */
+    async learnSale(saleId: string | undefined): Promise<void> {
+      if (saleId) await learnSale(saleId);
+    },
+
     /** 403 SALE_MISMATCH unless a token of this line may reach this concert. */
-    assertConcertAccess(tokenSaleId: string | undefined, concertId: string): void {
+    async assertConcertAccess(tokenSaleId: string | undefined, concertId: string): Promise<void> {
+      if (tokenSaleId) await learnSale(tokenSaleId);
       const saleId = byConcert.get(concertId);
       if ((saleId ?? null) !== (tokenSaleId ?? null)) {
         throw new DomainError(

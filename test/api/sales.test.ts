@@ -19,6 +19,9 @@ import {
 import { findDrawEntries, insertSale, recordDraw } from '../../src/sales/sale.repository.js';
 import { buildApp } from '../../src/app.js';
 import { testConfig } from '../../src/config.js';
+import { createSaleService } from '../../src/sales/sale.service.js';
+import type { QueueService } from '../../src/queue/queue.service.js';
+import { saleLineId } from '../../src/queue/queue.store.js';
 import { deleteRedisKeys } from '../helpers/redis-keys.js';
 
 const admin = { 'x-admin-key': ADMIN_KEY };
@@ -205,6 +208,74 @@ describe('sales', () => {
       await other.app.close();
       if (t.config.redisUrl) await deleteRedisKeys(t.config.redisUrl, prefix);
     }
+  });
+
+  describe('on an instance that has not re-read the sales since one was made elsewhere', () => {
+    /**
+     * The sale service of another instance of the deployment, on the same database, that has read the
+     * sales once and not since (no timer): it stands for the second before its next re-read. Its
+     * lines are served elsewhere; the lines it ends are recorded.
+     */
+    function otherInstance(db = t.db) {
+      const ended: string[] = [];
+      const queue = {
+        hasLine: () => true,
+        endLine: async (lineId: string) => void ended.push(lineId),
+        closeLine: () => undefined,
+      } as unknown as QueueService;
+      return { sales: createSaleService({ db, queue, config: t.config }), ended };
+    }
+
+    it("lets the new sale's ACTIVE tokens reach its concert instead of refusing them SALE_MISMATCH", async () => {
+      const { sales } = otherInstance();
+      await sales.start();
+      sales.stop();
+      const concert = await createConcert(t.app);
+      const sale = await createSale(t.app, concert.concertId);
+      expect(sales.saleOfConcert(concert.concertId)).toBeUndefined();
+
+      await expect(sales.assertConcertAccess(sale.saleId, concert.concertId)).resolves.toBeUndefined();
+      // Now it knows the concert is on sale: a token of no sale is refused it.
+      expect(sales.saleOfConcert(concert.concertId)).toBe(sale.saleId);
+      await expect(sales.assertConcertAccess(undefined, concert.concertId)).rejects.toMatchObject({ code: 'SALE_MISMATCH' });
+      // Its tokens reach no other concert.
+      const another = await createConcert(t.app);
+      await expect(sales.assertConcertAccess(sale.saleId, another.concertId)).rejects.toMatchObject({ code: 'SALE_MISMATCH' });
+    });
+
+    it('refuses a token of a sale that has closed, and a re-read that began before a sale was learnt does not end it', async () => {
+      // Holds back the answer to the next query until released: the re-read's.
+      let holdNext = false;
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const gated = t.db.withPlugin({
+        transformQuery: (args) => args.node,
+        transformResult: async (args) => {
+          if (holdNext) {
+            holdNext = false;
+            await released;
+          }
+          return args.result;
+        },
+      });
+      const { sales, ended } = otherInstance(gated);
+      holdNext = true;
+      const reading = sales.start();
+      const concert = await createConcert(t.app);
+      const sale = await createSale(t.app, concert.concertId);
+      await expect(sales.assertConcertAccess(sale.saleId, concert.concertId)).resolves.toBeUndefined();
+      release();
+      await reading;
+      sales.stop();
+      expect(ended).not.toContain(saleLineId(sale.saleId));
+      expect(sales.saleOfConcert(concert.concertId)).toBe(sale.saleId);
+
+      const closing = await createConcert(t.app);
+      const now = Date.now();
+      const closed = await createSale(t.app, closing.concertId, { queueOpensAt: iso(now - 2_000), opensAt: iso(now - 1_000), closesAt: iso(now + 200) });
+      await waitFor(async () => expect(json(await t.app.inject({ method: 'GET', url: `/api/v1/sales/${closed.saleId}` })).phase).toBe('CLOSED'));
+      await expect(sales.assertConcertAccess(closed.saleId, closing.concertId)).rejects.toMatchObject({ code: 'SALE_MISMATCH' });
+    });
   });
 
   describe('fans', () => {
