@@ -67,10 +67,10 @@ describe('outages, told honestly', () => {
     env = { PORT: String(await freePort()), DATA_DIR: dataDir, QUEUE_ACTIVE_LIMIT: '0' };
     [server, browser] = await Promise.all([startServer(env), launchBrowser()]);
   });
-  afterEach(expectNoCspViolations);
-  // A test that failed while the service was stopped leaves it stopped: start it again for the next.
   afterEach(async () => {
+    // A test that failed while the service was stopped leaves it stopped: start it again for the next.
     if (server.stopped) server = await startServer(env);
+    expectNoCspViolations();
   });
   afterAll(async () => {
     await browser?.close();
