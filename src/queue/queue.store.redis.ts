@@ -279,17 +279,19 @@ export class RedisQueueStore implements QueueStore {
       if (error instanceof Error && error.message.startsWith('LINE_ENDED')) throw new LineEndedError();
       throw error;
     }
-    const state = this.toState(row);
-    this.copy.remember(state, now, true);
-    return { state, created: row[0] === 1, epoch: row[9] };
+    return { state: this.learn(row, now, true), created: row[0] === 1, epoch: row[9] };
   }
 
   /** One script, one round trip: reads the token and the cursor, touches it, ends it if it lapsed. */
   async get(tokenId: string, now: number, touch: boolean): Promise<TokenState | null> {
     const row = (await this.run(queueScripts.get, now, tokenId, touch ? '1' : '0')) as TokenRow | null;
-    if (!row) return null;
+    return row ? this.learn(row, now, touch) : null;
+  }
+
+  /** A token's row as read from Redis, remembered in the copy (`touched`: its last-seen was written). */
+  private learn(row: TokenRow, now: number, touched: boolean): TokenState {
     const state = this.toState(row);
-    this.copy.remember(state, now, touch);
+    this.copy.remember(state, now, touched);
     return state;
   }
 
@@ -326,9 +328,7 @@ export class RedisQueueStore implements QueueStore {
         const rows = (await this.run(queueScripts.getMany, now, '1', ...chunk.map((r) => r.tokenId))) as (TokenRow | null)[];
         chunk.forEach((read, k) => {
           const row = rows[k];
-          const state = row ? this.toState(row) : null;
-          if (state) this.copy.remember(state, now, true);
-          read.done(state);
+          read.done(row ? this.learn(row, now, true) : null);
         });
       } catch (error) {
         for (const read of chunk) read.failed(error);
