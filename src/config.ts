@@ -112,7 +112,7 @@ export function defaultMaxStreams(limitsText: string | undefined): number {
 }
 
 /** This process's limits as Linux shows them (undefined elsewhere), for the open-file limit. */
-function readOpenFileLimits(): string | undefined {
+export function readOpenFileLimits(): string | undefined {
   try {
     return readFileSync('/proc/self/limits', 'utf8');
   } catch {

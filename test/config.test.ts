@@ -6,16 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ConfigError, defaultMaxStreams, loadConfig, type Config } from '../src/config.js';
-
-/** This process's limits as Linux shows them, as loadConfig reads them for SSE_MAX_STREAMS' default. */
-function limitsOfThisProcess(): string | undefined {
-  try {
-    return readFileSync('/proc/self/limits', 'utf8');
-  } catch {
-    return undefined;
-  }
-}
+import { ConfigError, defaultMaxStreams, loadConfig, readOpenFileLimits, type Config } from '../src/config.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -217,7 +208,7 @@ const NUMBERS: {
   {
     name: 'SSE_MAX_STREAMS',
     read: (c) => c.queue.maxStreams,
-    fallback: defaultMaxStreams(limitsOfThisProcess()),
+    fallback: defaultMaxStreams(readOpenFileLimits()),
     min: 1,
     max: 10_000_000,
     integer: true,
