@@ -104,3 +104,31 @@ export function Title({ id, children }: { id: string; children: ComponentChildre
     </h1>
   );
 }
+
+/** One figure of a stat block: its label names the value for screen readers. */
+export function Stat({
+  id,
+  label,
+  testId,
+  big,
+  live,
+  children,
+}: {
+  id: string;
+  label: string;
+  testId: string;
+  big?: boolean;
+  live?: boolean;
+  children: ComponentChildren;
+}) {
+  return (
+    <div class="stat">
+      <span class="stat-label" id={id}>
+        {label}
+      </span>
+      <span class={big ? 'stat-value big' : 'stat-value'} aria-labelledby={id} aria-live={live ? 'polite' : undefined} data-testid={testId}>
+        {children}
+      </span>
+    </div>
+  );
+}

@@ -4,7 +4,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { fanApi, type QueueState, type Sale } from '../api';
 import { formatLongCountdown, formatNumber, formatWhen, formatZone, useI18n } from '../i18n';
-import { useNow } from '../shared';
+import { Stat, useNow } from '../shared';
 
 const refreshMs = 15_000;
 
@@ -62,14 +62,9 @@ export function PreQueue({ state, sale }: { state: QueueState; sale: Sale | unde
         </p>
       )}
       <div class="stats">
-        <div class="stat">
-          <span class="stat-label" id="prequeue-count-label">
-            {t.prequeueCount}
-          </span>
-          <span class="stat-value big" aria-labelledby="prequeue-count-label" data-testid="prequeue-count">
-            {formatNumber(lang, state.position)}
-          </span>
-        </div>
+        <Stat id="prequeue-count-label" label={t.prequeueCount} testId="prequeue-count" big>
+          {formatNumber(lang, state.position)}
+        </Stat>
       </div>
       <p class="small">{t.prequeueRange}</p>
       {commitment && (

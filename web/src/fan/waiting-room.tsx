@@ -6,7 +6,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { type ApiError, type EndReason, fanApi, type QueueState, type Sale } from '../api';
 import { formatNumber, formatWait, useI18n } from '../i18n';
-import { Title, useNow } from '../shared';
+import { Stat, Title, useNow } from '../shared';
 import { DrawPanel } from './draw-panel';
 import { PreQueue, useSale } from './prequeue';
 import { type Link, useQueueFeed } from './queue-feed';
@@ -145,23 +145,13 @@ export function WaitingRoom({
       ) : state ? (
         <>
           <div class={outage ? 'stats stale' : 'stats'}>
-            <div class="stat">
-              <span class="stat-label" id="position-label">
-                {t.positionLabel}
-              </span>
-              <span class="stat-value big" aria-labelledby="position-label" aria-live="polite" data-testid="position">
-                {formatNumber(lang, state.position)}
-              </span>
-            </div>
+            <Stat id="position-label" label={t.positionLabel} testId="position" big live>
+              {formatNumber(lang, state.position)}
+            </Stat>
             {!paused && (
-              <div class="stat">
-                <span class="stat-label" id="wait-label">
-                  {t.waitLabel}
-                </span>
-                <span class="stat-value" aria-labelledby="wait-label" data-testid="wait">
-                  {formatWait(t, state.estimatedWaitSeconds)}
-                </span>
-              </div>
+              <Stat id="wait-label" label={t.waitLabel} testId="wait">
+                {formatWait(t, state.estimatedWaitSeconds)}
+              </Stat>
             )}
           </div>
           <div class="progress" role="progressbar" aria-label={t.progressLabel} aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent}>
