@@ -40,6 +40,8 @@ ${SERVICE_USAGE}
   --waiting N           WAITING tokens during the large poll run (default 100000)
   --waiting-small N     WAITING tokens during the small poll run (default 1000)
   --poll-only           only the baseline and the two poll runs (for profiling)
+  --no-compare          with --redis, leave out the small poll on an embedded service started beside
+                        it in the same run (the issue's Redis-mode ≥ 0.8× embedded target)
   --streams N           only the streams run: N Server-Sent Event streams of WAITING tokens, then the
                         line moves (default with --smoke: 200, after the other scenarios)
   --stream-deadline S   seconds a stream may take to hear of its admission (default 10)
@@ -54,7 +56,7 @@ ${SERVICE_USAGE}
 const flags = parseFlags(
   process.argv.slice(2),
   {
-    booleans: ['postgres', 'redis', 'smoke', 'publish', 'poll-only', 'profile', 'build'],
+    booleans: ['postgres', 'redis', 'smoke', 'publish', 'poll-only', 'profile', 'build', 'no-compare'],
     strings: SERVICE_FLAGS.strings,
     numbers: [
       ...SERVICE_FLAGS.numbers,
@@ -84,6 +86,8 @@ const streamsOnly = flags.num('streams', 0) > 0;
 const settings = {
   postgres: flags.bool('postgres'),
   redis: flags.bool('redis'),
+  // An embedded run would only be compared with itself.
+  compare: flags.bool('redis') && !flags.bool('no-compare'),
   instances: flags.num('instances', 1),
   duration: flags.num('duration', smoke ? 1 : 10),
   warmup: flags.num('warmup', smoke ? 0.2 : 3),
@@ -296,6 +300,44 @@ function streamsLines(s: StreamsResult): string[] {
   return lines;
 }
 
+/** Each request the next token's Authorization header, round the list. */
+function bearer(tokens: { token: string }[]): (i: number) => { headers: Record<string, string> } {
+  return (i) => ({ headers: { authorization: `Bearer ${tokens[i % tokens.length]!.token}` } });
+}
+
+/**
+ * The small poll on an embedded service (PGlite, in-process queue) started beside the main one, with the
+ * same settings and the same line: as many ACTIVE as the race users, then the small count WAITING. The
+ * issue's target compares the Redis-mode poll with it, and only the same run shares the machine's
+ * conditions. One instance, whatever --instances says, and its Redis is not counted (it has none).
+ */
+async function measureEmbeddedPoll(env: Record<string, string>): Promise<ScenarioResult> {
+  const embedded = await startService({ postgres: false, redis: false, instances: 1, label: 'bench', env, beside: true });
+  log(`embedded service for the comparison at ${embedded.urls.join(', ')}`);
+  const admin = adminClient(embedded.urls, embedded.adminKey, 64);
+  try {
+    const activeCount = settings.raceUsers + warmupRaceUsers;
+    const userIds = await admin.createUsers(activeCount + settings.waitingSmall);
+    await admin.issueTokens(userIds.slice(0, activeCount));
+    if (activeCount > 0) await waitFor('the embedded service to admit its ACTIVE users', async () => (await admin.queue()).active >= activeCount, 120_000);
+    const tokens = await admin.issueTokens(userIds.slice(activeCount));
+    if (tokens.some((tk) => tk.status !== 'WAITING')) throw new Error('a poll token of the embedded service was admitted; the active limit is not holding');
+    log(`measuring: poll, embedded, ${formatInt(settings.waitingSmall)} WAITING`);
+    return await runScenario({
+      urls: embedded.urls,
+      connections: settings.connections,
+      duration: settings.duration,
+      warmup: settings.warmup,
+      name: `queue poll, embedded (${formatInt(settings.waitingSmall)} waiting, same run)`,
+      path: '/api/v1/queue/tokens/me',
+      vary: bearer(tokens),
+    });
+  } finally {
+    admin.close();
+    await embedded.stop();
+  }
+}
+
 function timestamp(): string {
   return new Date().toISOString().replace(/[:]/g, '-').replace(/\..+$/, 'Z');
 }
@@ -316,20 +358,21 @@ async function main(): Promise<void> {
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   const started = performance.now();
   const loadAtStart = os.loadavg()[0]!.toFixed(2);
+  const serviceEnv = {
+    // The race users are admitted first and stay ACTIVE; with the limit reached, everyone after them
+    // WAITs. Nothing lapses during a run.
+    QUEUE_ACTIVE_LIMIT: String(settings.raceUsers + warmupRaceUsers),
+    QUEUE_ACTIVE_TTL_SECONDS: '86400',
+    QUEUE_WAITING_IDLE_SECONDS: '86400',
+    RESERVATION_HOLD_SECONDS: '3600',
+  };
   const service = await startService({
     postgres,
     redis,
     instances,
     label: 'bench',
     nodeArgs: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
-    env: {
-      // The race users are admitted first and stay ACTIVE; with the limit reached, everyone after them
-      // WAITs. Nothing lapses during a run.
-      QUEUE_ACTIVE_LIMIT: String(settings.raceUsers + warmupRaceUsers),
-      QUEUE_ACTIVE_TTL_SECONDS: '86400',
-      QUEUE_WAITING_IDLE_SECONDS: '86400',
-      RESERVATION_HOLD_SECONDS: '3600',
-    },
+    env: serviceEnv,
   });
   const baseline = await startBareServer();
   log(`service: ${service.describe} at ${service.urls.join(', ')}`);
@@ -359,6 +402,7 @@ async function main(): Promise<void> {
   let race: RaceResult | undefined;
   let pollSmall: ScenarioResult | undefined;
   let pollLarge: ScenarioResult | undefined;
+  let pollEmbedded: ScenarioResult | undefined;
   let streams: StreamsResult | undefined;
   const seeding: Record<string, number> = {};
 
@@ -391,7 +435,6 @@ async function main(): Promise<void> {
       log(`seeded: ${formatInt(settings.raceUsers)} ACTIVE, ${formatInt(settings.waitingSmall)} WAITING`);
 
       const common = { urls, connections: settings.connections, duration: settings.duration, warmup: settings.warmup, redisCounter };
-      const bearer = (tokens: { token: string }[]) => (i: number) => ({ headers: { authorization: `Bearer ${tokens[i % tokens.length]!.token}` } });
 
       // 1. The ceiling: same client, same rotating header, a server that does nothing.
       log('measuring: bare node:http');
@@ -413,6 +456,12 @@ async function main(): Promise<void> {
         vary: bearer(smallTokens),
       });
       results.push(pollSmall);
+
+      if (settings.compare) {
+        // 2c. The same poll on an embedded service, for the issue's target between the modes.
+        pollEmbedded = await measureEmbeddedPoll(serviceEnv);
+        results.push(pollEmbedded);
+      }
 
       if (settings.waitingLarge > settings.waitingSmall) {
         // 3. Token issue for distinct users: each request a user that has no token yet.
@@ -532,6 +581,13 @@ async function main(): Promise<void> {
       target: `queue poll p99 < 20 ms at ${settings.connections} connections`,
       measured: `${formatMs(pollSmall.p99)} ms`,
       met: pollSmall.p99 < 20,
+    });
+  }
+  if (pollSmall && pollEmbedded) {
+    targets.push({
+      target: 'Redis-mode poll ≥ 0.8× the embedded poll in the same run',
+      measured: `${(pollSmall.rps / pollEmbedded.rps).toFixed(2)}× (${formatInt(pollSmall.rps)} vs ${formatInt(pollEmbedded.rps)} req/s)`,
+      met: pollSmall.rps >= 0.8 * pollEmbedded.rps,
     });
   }
   if (pollSmall && pollLarge && poll) {

@@ -265,6 +265,11 @@ export interface ServiceOptions {
   nodeArgs?: string[];
   /** Names the throwaway database and key prefix. */
   label: string;
+  /**
+   * An embedded service beside the one the flags place: it takes free ports at random, since --port is
+   * that one's, and --pg-pool-url or --db-name are not refused for it, since they are its database's.
+   */
+  beside?: boolean;
 }
 
 export interface RunningService {
@@ -338,8 +343,8 @@ export async function deleteRedisKeys(prefix: string, url = redisUrl): Promise<v
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const { postgres, redis, instances } = options;
   if (instances > 1 && !(redis && postgres)) throw new Error('--instances above 1 needs --redis and --postgres (one shared line and database)');
-  if (!postgres && (location.pgPoolUrl || location.dbName)) throw new Error('--pg-pool-url and --db-name need --postgres');
-  const ports = location.port === undefined ? await findFreePorts(instances) : await portsFrom(location.port, instances);
+  if (!postgres && !options.beside && (location.pgPoolUrl || location.dbName)) throw new Error('--pg-pool-url and --db-name need --postgres');
+  const ports = location.port === undefined || options.beside ? await findFreePorts(instances) : await portsFrom(location.port, instances);
   const databaseUrl = postgres ? await createDatabase(options.label) : undefined;
   const redisPrefix = redis ? `${options.label}:${randomName()}:` : undefined;
   const ownRedisUrl = location.redisUrl;
