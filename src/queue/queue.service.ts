@@ -442,6 +442,14 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
       return state && state.userId === claims.userId ? { ...state, lineId } : null;
     },
 
+    /** As peek, at once when the store can answer without I/O; undefined when only peek can. */
+    peekNow(claims: TokenClaims): LineTokenState | null | undefined {
+      const lineId = lineOfClaims(claims);
+      const state = storeOf(lineId).pollNow(claims, now());
+      if (state === undefined) return undefined;
+      return state && state.userId === claims.userId ? { ...state, lineId } : null;
+    },
+
     view,
 
     /** Ends a token (its user paid) and hands its slot to the next in line at once. */

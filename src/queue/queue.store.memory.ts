@@ -293,6 +293,10 @@ export class MemoryQueueStore implements QueueStore {
   }
 
   async get(tokenId: string, now: number, touch: boolean): Promise<TokenState | null> {
+    return this.read(tokenId, now, touch);
+  }
+
+  private read(tokenId: string, now: number, touch: boolean): TokenState | null {
     const entry = this.tokens.get(tokenId);
     if (!entry) return null;
     this.endIfOver(entry, now);
@@ -307,7 +311,11 @@ export class MemoryQueueStore implements QueueStore {
 
   /** Everything is in memory here already. */
   async poll(claims: PollClaims, now: number): Promise<TokenState | null> {
-    return this.get(claims.tokenId, now, true);
+    return this.read(claims.tokenId, now, true);
+  }
+
+  pollNow(claims: PollClaims, now: number): TokenState | null {
+    return this.read(claims.tokenId, now, true);
   }
 
   async expire(tokenId: string, now: number, reason: EndReason = 'PAID'): Promise<void> {

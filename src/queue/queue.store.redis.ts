@@ -297,13 +297,17 @@ export class RedisQueueStore implements QueueStore {
 
   /** From this instance's copy of the line when it can vouch for the token, else as get() with a touch. */
   async poll(claims: PollClaims, now: number): Promise<TokenState | null> {
-    const known = this.copy.answer(claims, now);
-    if (known) {
-      if (this.copy.hasTouches()) this.scheduleFlush();
-      return known;
-    }
+    const known = this.pollNow(claims, now);
+    if (known) return known;
     if (this.copy.stale()) this.refreshLine().catch(() => undefined);
     return this.readBatched(claims.tokenId, now);
+  }
+
+  /** From the copy alone; undefined when it cannot vouch for the token. */
+  pollNow(claims: PollClaims, now: number): TokenState | undefined {
+    const known = this.copy.answer(claims, now);
+    if (known && this.copy.hasTouches()) this.scheduleFlush();
+    return known;
   }
 
   /**

@@ -153,6 +153,12 @@ export interface QueueStore {
    */
   poll(claims: PollClaims, now: number): Promise<TokenState | null>;
   /**
+   * The same poll answered at once, when the store can without I/O (the in-process store always can,
+   * the Redis store from its copy); undefined when only poll() can answer. A stream's walk over a big
+   * line is mostly such answers: they cost no promise.
+   */
+  pollNow(claims: PollClaims, now: number): TokenState | null | undefined;
+  /**
    * Ends a token (after payment: reason PAID). Frees its ACTIVE slot at once. Ending an ended token
    * does nothing (its first reason stays).
    */
