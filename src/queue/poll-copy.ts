@@ -182,6 +182,20 @@ export class PollCopy {
     return this.tokens.size;
   }
 
+  /**
+   * Tokens an admission call of this instance made ACTIVE until `activeUntil`, the call stamped at
+   * `readAt` (before it was sent): the copy vouches for them as for a read of them then.
+   */
+  admitted(tokenIds: readonly string[], activeUntil: number, readAt: number): void {
+    for (const id of tokenIds) {
+      const token = this.tokens.get(id);
+      if (!token || token.status !== 'WAITING') continue;
+      token.status = 'ACTIVE';
+      token.activeUntil = activeUntil;
+      token.readAt = readAt;
+    }
+  }
+
   /** Forgets a token (this instance just changed it). */
   forget(tokenId: string): void {
     this.tokens.delete(tokenId);

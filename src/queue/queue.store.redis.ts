@@ -355,16 +355,17 @@ export class RedisQueueStore implements QueueStore {
     for (;;) {
       const left = cap === Infinity ? -1 : Math.max(0, cap - result.admitted);
       const readAt = this.copy.stamp();
-      const [count, more, epoch, abandoned, joinedAt, line] = (await this.run(queueScripts.admit, now, this.walkBudget, left, upTo)) as [
-        number,
-        number,
-        string,
-        number,
-        string[],
-        LineViewRow,
-      ];
+      const [count, more, epoch, abandoned, joinedAt, line, admittedIds, activeUntil] = (await this.run(
+        queueScripts.admit,
+        now,
+        this.walkBudget,
+        left,
+        upTo,
+      )) as [number, number, string, number, string[], LineViewRow, string[], string];
       if (!epoch) throw new LineNotSeededError();
       this.noteEpoch(epoch);
+      // Those admitted here need no read to show ACTIVE: a big admission's streams are told at once.
+      this.copy.admitted(admittedIds, Number(activeUntil), readAt);
       // The tick's call keeps the copy fresh; a change it finds that no message told of is news too.
       if (this.copy.takeLine(lineViewOf(line), readAt)) this.events.emit('change');
       result.admitted += count;

@@ -248,6 +248,29 @@ if (!redisUrl) {
       expect(commands.length / result.length).toBeLessThan(0.1);
     });
 
+    it('shows the tokens its own admission made ACTIVE without reading them back, until they end elsewhere', async () => {
+      const prefix = newPrefix();
+      const a = await open(prefix, { activeLimit: 0 });
+      const b = await open(prefix, { activeLimit: 0 });
+      const states = await joinMany(a, 30);
+      await a.admit(T0);
+      const epoch = (await a.currentEpoch())!;
+      const claims = states.map((s) => ({ tokenId: s.tokenId, userId: s.userId, seq: s.seq, epoch }));
+      await a.seed({ activeLimit: 20, paused: false, version: 1 });
+      expect((await a.admit(T0 + 10)).admitted).toBe(20);
+      // pollNow answers from memory or not at all: the copy vouches for them, ACTIVE until the turn the
+      // call gave, with no read of any of them.
+      const polls = claims.map((c) => a.pollNow(c, T0 + 20));
+      expect(polls.slice(0, 20).map((s) => s?.status)).toEqual(Array(20).fill('ACTIVE'));
+      expect(polls[0]!.expiresAt).toBe(T0 + 10 + timings.activeTtlMs);
+      expect(polls.slice(20).map((s) => s?.position)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+
+      // Paid for on the other instance: the copy stops vouching once it hears, and reads Redis instead.
+      await b.expire(states[0]!.tokenId, T0 + 30);
+      await expect.poll(() => a.pollNow(claims[0]!, T0 + 40), { timeout: 2_000 }).toBeUndefined();
+      expect(await a.poll(claims[0]!, T0 + 40)).toMatchObject({ status: 'EXPIRED', reason: 'PAID' });
+    });
+
     it("a poll on one instance shows another instance's admission as soon as it hears of the change", async () => {
       const prefix = newPrefix();
       const a = await open(prefix, { activeLimit: 0 });

@@ -228,11 +228,13 @@ return 1
  * ARGV[7] = budget: at most this many active expiries and this many line entries per call, so one call
  * never holds Redis long. ARGV[8] = cap: admit at most this many ('-1': no cap). ARGV[9] = admit only
  * among the first this many joins after any pre-queue ('-1': all). Returns
- * { admitted, more, epoch, abandoned, { joinedAt... }, lineView }; more = 1 when the budget ran out with work
- * left; epoch '' when the line is not seeded (nothing was done); abandoned: WAITING tokens the walk
- * found silent too long and ended; joinedAt: when each admitted token joined (tokens issued before
- * that was recorded are left out), so the service can measure the wait they had; lineView: the line
- * after the call, so every instance's tick refreshes its copy without another round trip.
+ * { admitted, more, epoch, abandoned, { joinedAt... }, lineView, { tokenId... }, activeUntil }; more = 1
+ * when the budget ran out with work left; epoch '' when the line is not seeded (nothing was done);
+ * abandoned: WAITING tokens the walk found silent too long and ended; joinedAt: when each admitted
+ * token joined (tokens issued before that was recorded are left out), so the service can measure the
+ * wait they had; lineView: the line after the call, so every instance's tick refreshes its copy without
+ * another round trip; tokenId…: the tokens admitted, ACTIVE until activeUntil, so the calling instance's
+ * copy answers their streams and polls without reading each of them back.
  */
 const ADMIT = `
 if not seeded() then return { 0, 0, '', 0, {} } end
@@ -257,6 +259,8 @@ if #forgotten > 0 then redis.call('ZREM', endedKey, unpack(forgotten)) end
 local admitted = 0
 local abandoned = 0
 local joinedAts = {}
+local admittedIds = {}
+local activeUntil = now + activeTtl
 local settings = redis.call('HMGET', settingsKey, 'activeLimit', 'paused')
 local limit = tonumber(settings[1]) or 0
 local m = meta()
@@ -267,7 +271,6 @@ if settings[2] ~= '1' and not m.ended and (m.drawn or opensAt() == 0) then
   if joinedUpTo >= 0 and joinedUpTo < joined then joined = joinedUpTo end
   local last = m.preCount + joined
   local cursor = start
-  local activeUntil = now + activeTtl
   local activeGc = int(activeTtl + retention + gcMargin)
   while active < limit and cursor < last and (cap < 0 or admitted < cap) do
     if cursor - start >= budget then
@@ -294,6 +297,7 @@ if settings[2] ~= '1' and not m.ended and (m.drawn or opensAt() == 0) then
           redis.call('ZADD', admittedKey, int(now), field)
           local joinedAt = redis.call('HGET', key, 'joinedAt')
           if joinedAt then joinedAts[#joinedAts + 1] = joinedAt end
+          admittedIds[#admittedIds + 1] = id
           active = active + 1
           admitted = admitted + 1
         end
@@ -308,7 +312,7 @@ end
 
 redis.call('ZREMRANGEBYSCORE', admittedKey, '-inf', int(now - 60000))
 if changed then redis.call('PUBLISH', channel, 'admit') end
-return { admitted, more, redis.call('GET', epochKey), abandoned, joinedAts, lineView(meta()) }
+return { admitted, more, redis.call('GET', epochKey), abandoned, joinedAts, lineView(meta()), admittedIds, int(activeUntil) }
 `;
 
 /** The line as a poll sees it (lineView), for an instance's copy after a change it heard of. */
