@@ -182,6 +182,13 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
   // need not recompute its HMAC every time.
   const verified = new Map<string, TokenClaims>();
   const MAX_VERIFIED = 200_000;
+
+  function trust(token: string, claims: TokenClaims): void {
+    // Full: the oldest goes, one at a time. (Clearing it all at once made every poll of a line longer
+    // than the cache pay the HMAC again together, a cliff; past its size a miss costs one HMAC.)
+    if (verified.size >= MAX_VERIFIED) verified.delete(verified.keys().next().value!);
+    verified.set(token, claims);
+  }
   const runtimes = new Map<string, LineRuntime>();
   let timer: NodeJS.Timeout | undefined;
 
@@ -386,7 +393,11 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
       }
       const { pollAfterSeconds: _, ...rest } = view({ ...state, lineId });
       const claims: TokenClaims = { userId, tokenId: state.tokenId, seq: state.seq, epoch, ...(saleId ? { saleId } : {}) };
-      return { token: signToken(claims, config.tokenSecret), ...rest, created };
+      const token = signToken(claims, config.tokenSecret);
+      // Signed here: this instance need not verify it (a browser's polls keep to the connection, and so
+      // mostly to the instance, that issued its token).
+      trust(token, claims);
+      return { token, ...rest, created };
     },
 
     /** Users just created here exist: their first token need not ask the database. */
@@ -401,10 +412,7 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
       if (known) return known;
       const claims = verifyToken(token, config.tokenSecret);
       if (!claims) throw new DomainError('INVALID_TOKEN', 'the queue token is missing, malformed or forged');
-      // Full: the oldest goes, one at a time. (Clearing it all at once made every poll of a line longer
-      // than the cache pay the HMAC again together, a cliff; past its size a miss costs one HMAC, ~5 µs.)
-      if (verified.size >= MAX_VERIFIED) verified.delete(verified.keys().next().value!);
-      verified.set(token, claims);
+      trust(token, claims);
       return claims;
     },
 
