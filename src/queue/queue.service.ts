@@ -8,6 +8,7 @@ import { DependencyUnavailableError, DomainError } from '../errors.js';
 import { OutageLog, type OutageLogger } from '../health/outage-log.js';
 import type { LineFigures, QueueMetrics } from '../metrics/metrics.js';
 import type { SalePhase } from '../sales/sale.schemas.js';
+import { BoundedCache } from './bounded-cache.js';
 import { signToken, verifyToken, type TokenClaims } from './queue-token.js';
 import {
   GENERAL_LINE,
@@ -99,19 +100,6 @@ export interface QueueServiceDeps {
   metrics?: QueueMetrics;
 }
 
-/** Remembers users known to exist: users are never deleted, so a yes never goes stale. */
-class KnownUsers {
-  private readonly ids = new Set<string>();
-  constructor(private readonly capacity: number) {}
-  has(id: string): boolean {
-    return this.ids.has(id);
-  }
-  add(id: string): void {
-    if (this.ids.size >= this.capacity) this.ids.clear();
-    this.ids.add(id);
-  }
-}
-
 /** An operator's message as a line keeps it: trimmed, and null for none (null, "" or only spaces clear it). */
 export function operatorMessage(message: string | null): string | null {
   const trimmed = message?.trim() ?? '';
@@ -176,19 +164,13 @@ export function lineOfClaims(claims: Pick<TokenClaims, 'saleId'>): string {
 }
 
 export function createQueueService({ lines, settingsSource, config, userExists, now = Date.now, log, metrics }: QueueServiceDeps) {
-  // Bounded (about 100 bytes an id): enough for a sale of a couple of million fans.
-  const knownUsers = new KnownUsers(2_000_000);
-  // A token that verified once is genuine for good (the secret does not change while running): a poll
-  // need not recompute its HMAC every time.
-  const verified = new Map<string, TokenClaims>();
-  const MAX_VERIFIED = 200_000;
-
-  function trust(token: string, claims: TokenClaims): void {
-    // Full: the oldest goes, one at a time. (Clearing it all at once made every poll of a line longer
-    // than the cache pay the HMAC again together, a cliff; past its size a miss costs one HMAC.)
-    if (verified.size >= MAX_VERIFIED) verified.delete(verified.keys().next().value!);
-    verified.set(token, claims);
-  }
+  // Users known to exist: users are never deleted, so a yes never goes stale. Bounded (about 100 bytes
+  // an id): enough for a sale of a couple of million fans.
+  const knownUsers = new BoundedCache<string, true>(2_000_000);
+  // A token that verified once, or that this instance signed, is genuine for good (the secret does not
+  // change while running): a poll need not recompute its HMAC every time. Bounded, the least recently
+  // used going first; past its size a poll costs one HMAC.
+  const verified = new BoundedCache<string, TokenClaims>(200_000);
   const runtimes = new Map<string, LineRuntime>();
   let timer: NodeJS.Timeout | undefined;
 
@@ -379,9 +361,9 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
   return {
     /** Joins the general line, or a sale's line (the sales service checks that the sale may be joined). */
     async issueToken(userId: string, saleId?: string): Promise<IssuedToken> {
-      if (!knownUsers.has(userId)) {
+      if (!knownUsers.get(userId)) {
         if (!(await userExists(userId))) throw new DomainError('INVALID_USER', `no user ${userId}`);
-        knownUsers.add(userId);
+        knownUsers.set(userId, true);
       }
       const lineId = saleId ? saleLineId(saleId) : GENERAL_LINE;
       const line = runtimeOf(lineId);
@@ -396,13 +378,13 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
       const token = signToken(claims, config.tokenSecret);
       // Signed here: this instance need not verify it (a browser's polls keep to the connection, and so
       // mostly to the instance, that issued its token).
-      trust(token, claims);
+      verified.set(token, claims);
       return { token, ...rest, created };
     },
 
     /** Users just created here exist: their first token need not ask the database. */
     rememberUsers(userIds: Iterable<string>): void {
-      for (const id of userIds) knownUsers.add(id);
+      for (const id of userIds) knownUsers.set(id, true);
     },
 
     /** The claims of a genuine token (signature only; its state is not looked at). */
@@ -412,7 +394,7 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
       if (known) return known;
       const claims = verifyToken(token, config.tokenSecret);
       if (!claims) throw new DomainError('INVALID_TOKEN', 'the queue token is missing, malformed or forged');
-      trust(token, claims);
+      verified.set(token, claims);
       return claims;
     },
 
