@@ -104,7 +104,10 @@ export function createSaleService({ db, queue, holds, config, now = Date.now, lo
   async function loadRow(saleId: string): Promise<SaleRow> {
     const row = await findSale(db, config.redisPrefix, saleId);
     if (!row) throw new DomainError('SALE_NOT_FOUND', `no sale ${saleId}`);
-    if (phaseOf(row, now()) !== 'CLOSED') open.set(saleId, row);
+    if (phaseOf(row, now()) !== 'CLOSED') {
+      open.set(saleId, row);
+      byConcert.set(row.concert_id, row.id);
+    }
     return row;
   }
 

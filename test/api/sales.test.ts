@@ -230,11 +230,17 @@ describe('sales', () => {
       const { sales } = otherInstance();
       await sales.start();
       sales.stop();
+      const joinedFirst = otherInstance().sales;
+      await joinedFirst.start();
+      joinedFirst.stop();
       const concert = await createConcert(t.app);
       const sale = await createSale(t.app, concert.concertId);
       expect(sales.saleOfConcert(concert.concertId)).toBeUndefined();
 
       await expect(sales.assertConcertAccess(sale.saleId, concert.concertId)).resolves.toBeUndefined();
+      // On another such instance a fan joined first (which reads the sale): they reach the concert too.
+      await joinedFirst.admitToSale(sale.saleId);
+      await expect(joinedFirst.assertConcertAccess(sale.saleId, concert.concertId)).resolves.toBeUndefined();
       // Now it knows the concert is on sale: a token of no sale is refused it.
       expect(sales.saleOfConcert(concert.concertId)).toBe(sale.saleId);
       await expect(sales.assertConcertAccess(undefined, concert.concertId)).rejects.toMatchObject({ code: 'SALE_MISMATCH' });
