@@ -175,7 +175,26 @@ export class RedisQueueLines implements QueueLines {
         client.on('node error', options.onError);
       }
     }
-    if (options.onReady) redis.on('ready', options.onReady);
+    if (options.onReady) {
+      const ready = options.onReady;
+      redis.on('ready', ready);
+      // A cluster client stays ready through a failover: it is working again once it has re-read the
+      // slots (which it does when a node fails) and every master it now knows answers. Asked a moment
+      // after the event, one check at a time: the client emits it in the middle of its refresh, and a
+      // command sent then fails and makes it refresh again.
+      let checking = false;
+      redis.on('refresh', () => {
+        if (checking) return;
+        checking = true;
+        setTimeout(() => {
+          Promise.all(masterNodes(redis).map((node) => node.ping()))
+            .then(ready, () => undefined)
+            .finally(() => {
+              checking = false;
+            });
+        }, 100).unref();
+      });
+    }
     try {
       await Promise.all([connectRedis(redis), connectRedis(subscriber)]);
       // Loaded up front (on every master of a cluster) so the first EVALSHA of every script is already

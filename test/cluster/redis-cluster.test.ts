@@ -143,7 +143,8 @@ if (!onRedisCluster) {
 
     beforeAll(async () => {
       await waitFor(() => view.healthy(), 30_000, 200);
-      cluster = await startCluster({ env: { QUEUE_ACTIVE_LIMIT: '100', RESERVATION_HOLD_SECONDS: '120' } });
+      // At info, so the logs say when an instance found Redis working again.
+      cluster = await startCluster({ env: { QUEUE_ACTIVE_LIMIT: '100', RESERVATION_HOLD_SECONDS: '120', LOG_LEVEL: 'info' } });
     });
 
     afterAll(async () => {
@@ -270,13 +271,14 @@ if (!onRedisCluster) {
         }
       })();
 
-      // Meanwhile the other masters' sales sell, one fan after another, every step a success.
+      // Meanwhile the other masters' sales sell, one fan after another, every step a success (all but
+      // their last seat, which is bought after the failover).
       let stillPaused = true;
       const duringOutage: Paid[] = [];
       const soldWhilePaused = new Set<string>();
       const selling = Promise.all(
         healthy.map(async (sale) => {
-          while (stillPaused && sale.nextSeat <= SEATS) {
+          while (stillPaused && sale.nextSeat < SEATS) {
             duringOutage.push(await buy(sale));
             // Counted only while the paused sale had not answered yet.
             if (stillPaused) soldWhilePaused.add(sale.saleId);
@@ -310,6 +312,17 @@ if (!onRedisCluster) {
       paid.push(await pay(paused, waitingToPay, heldBeforeKill));
       for (const sale of affected) paid.push(await buy(sale));
       for (const sale of healthy) paid.push(await buy(sale));
+
+      // Every instance's log says the outage began, and that it ended: an operator reading the logs is
+      // not left with a failure that never recovered.
+      await waitFor(async () => {
+        for (const instance of cluster.instances) {
+          const logs = instance.logs();
+          const failed = logs.indexOf('Redis connection failed');
+          expect(failed, `instance ${instance.index} logged the outage`).toBeGreaterThanOrEqual(0);
+          expect(logs.indexOf('Redis connection recovered', failed), `instance ${instance.index} logged the recovery`).toBeGreaterThan(failed);
+        }
+      }, 10_000);
 
       // PostgreSQL: every payment that was answered 201 is there, on its seat, and no seat is sold twice.
       const rows = await query<{ reservation_id: string; seat_number: number; concert_id: string; user_id: string; seat_status: string }>(
