@@ -21,10 +21,11 @@ const SLICE = 500;
 const GATHER_MS = 25;
 
 /**
- * A stream hears that only its figures moved (position, estimate, seats left) at most this often; any
- * other change (admitted, ended, paused, a message, the sale's phase) at once. A line admitting by the
- * tick would otherwise write every stream four times a second. Until then the stream shows a place it
- * has already passed, as a poll's copy may: a position overstated, never understated.
+ * A stream hears that only its figures moved (position, estimate, seats left) at most this often after
+ * the last time they alone moved; the first such move after other news goes at once, and so does any
+ * other change (admitted, ended, paused, a message, the sale's phase). A line admitting by the tick
+ * would otherwise write every stream four times a second. Meanwhile the stream shows a place it has
+ * already passed, as a poll's copy may: a position overstated, never understated.
  */
 const FIGURES_EVERY_MS = 1_000;
 
@@ -54,8 +55,8 @@ interface OpenStream extends HubStream {
   /** The last state written, as sent and as a view. */
   last: string;
   shown: TokenView | undefined;
-  /** When it was written (performance.now()). */
-  shownAt: number;
+  /** When a walk last wrote a change of the figures alone (performance.now()); -Infinity after other news. */
+  figuresAt: number;
   /** A state held back while the socket drains. */
   pending: string | undefined;
   closed: boolean;
@@ -108,7 +109,7 @@ export class StreamHub {
       ...stream,
       last: '',
       shown: undefined,
-      shownAt: 0,
+      figuresAt: Number.NEGATIVE_INFINITY,
       pending: undefined,
       closed: false,
       reading: Promise.resolve(),
@@ -229,30 +230,36 @@ export class StreamHub {
       return;
     }
     const view = this.options.queue.view(state);
-    if (line && stream.shown && performance.now() - stream.shownAt < FIGURES_EVERY_MS && !newsIn(view, stream.shown)) {
-      line.catchingUp ??= setTimeout(() => {
-        line.catchingUp = undefined;
-        this.changed(line);
-      }, FIGURES_EVERY_MS);
+    if (line && stream.shown && !newsIn(view, stream.shown)) {
+      const now = performance.now();
+      if (now - stream.figuresAt < FIGURES_EVERY_MS) {
+        line.catchingUp ??= setTimeout(() => {
+          line.catchingUp = undefined;
+          this.changed(line);
+        }, FIGURES_EVERY_MS);
+        return;
+      }
+      if (this.send(stream, view, always)) stream.figuresAt = now;
       return;
     }
-    this.send(stream, view, always);
+    if (this.send(stream, view, always)) stream.figuresAt = Number.NEGATIVE_INFINITY;
   }
 
-  private send(stream: OpenStream, view: TokenView, always: boolean): void {
+  /** Sends the view unless it is what the stream shows already (`always`: the heartbeat sends it anyway). */
+  private send(stream: OpenStream, view: TokenView, always: boolean): boolean {
     const data = JSON.stringify(view);
     const final = view.status === 'EXPIRED' || view.status === 'SOLD_OUT';
-    if (data === stream.last && !always) return;
+    if (data === stream.last && !always) return false;
     stream.last = data;
     stream.shown = view;
-    stream.shownAt = performance.now();
     if (stream.raw.writableNeedDrain && !final) {
       stream.pending = data;
-      return;
+      return true;
     }
     stream.pending = undefined;
     this.write(stream, data);
     if (final) this.close(stream);
+    return true;
   }
 
   private write(stream: OpenStream, data: string): void {

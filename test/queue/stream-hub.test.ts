@@ -107,25 +107,30 @@ describe('stream hub', () => {
     hub.closeAll();
   });
 
-  it('holds back a move of the place for a second after the last event, then writes the newest place', async () => {
+  it('writes the first move of the place at once, holds the next ones back for a second, then writes the newest place', async () => {
     const fake = fakeQueue();
     const hub = hubOn(fake);
-    const events = openStream(fake, hub, 'a', 5);
-    await vi.advanceTimersByTimeAsync(300);
+    const events = openStream(fake, hub, 'a', 6);
+    await vi.advanceTimersByTimeAsync(100);
+    fake.set('a', { position: 5 });
+    fake.change();
+    await vi.advanceTimersByTimeAsync(100);
+    // The first move after the stream opened: at once.
+    expect(events.map((e) => e.position)).toEqual([6, 5]);
     fake.set('a', { position: 4 });
     fake.change();
     await vi.advanceTimersByTimeAsync(300);
     fake.set('a', { position: 3 });
     fake.change();
     await vi.advanceTimersByTimeAsync(300);
-    // Still within the second of the first event: nothing but the first.
-    expect(events.map((e) => e.position)).toEqual([5]);
-    // The place the stream shows is one it has passed: overstated, never understated.
+    // Within the second of the last move: held back.
+    expect(events.map((e) => e.position)).toEqual([6, 5]);
+    // The place the stream shows meanwhile is one it has passed: overstated, never understated.
     await vi.advanceTimersByTimeAsync(1_100);
-    expect(events.map((e) => e.position)).toEqual([5, 3]);
+    expect(events.map((e) => e.position)).toEqual([6, 5, 3]);
     // The line is still: nothing more is written.
     await vi.advanceTimersByTimeAsync(5_000);
-    expect(events).toHaveLength(2);
+    expect(events).toHaveLength(3);
     hub.closeAll();
   });
 
@@ -133,21 +138,44 @@ describe('stream hub', () => {
     const fake = fakeQueue();
     const hub = hubOn(fake);
     const admitted = openStream(fake, hub, 'a', 1);
-    const paused = openStream(fake, hub, 'b', 2);
+    const paused = openStream(fake, hub, 'b', 3);
+    await vi.advanceTimersByTimeAsync(100);
+    fake.set('b', { position: 2 });
+    fake.change();
     await vi.advanceTimersByTimeAsync(100);
     fake.set('a', { status: 'ACTIVE', position: 0 });
     fake.set('b', { position: 1 });
     fake.change();
     await vi.advanceTimersByTimeAsync(25);
     expect(admitted.map((e) => e.status)).toEqual(['WAITING', 'ACTIVE']);
-    // Its place moved, but within the second: it waits.
-    expect(paused).toHaveLength(1);
+    // Its place moved again, within the second of the last move: it waits.
+    expect(paused.map((e) => e.position)).toEqual([3, 2]);
     fake.set('b', { paused: true });
     fake.change();
     await vi.advanceTimersByTimeAsync(25);
     expect(paused.map((e) => [e.position, e.paused])).toEqual([
+      [3, false],
       [2, false],
       [1, true],
+    ]);
+    hub.closeAll();
+  });
+
+  it('after news, writes the next move of the place at once again', async () => {
+    const fake = fakeQueue();
+    const hub = hubOn(fake);
+    const events = openStream(fake, hub, 'c', 5);
+    for (const change of [{ position: 4 }, { paused: true }, { position: 3 }]) {
+      await vi.advanceTimersByTimeAsync(100);
+      fake.set('c', change);
+      fake.change();
+      await vi.advanceTimersByTimeAsync(25);
+    }
+    expect(events.map((e) => [e.position, e.paused])).toEqual([
+      [5, false],
+      [4, false],
+      [4, true],
+      [3, true],
     ]);
     hub.closeAll();
   });
