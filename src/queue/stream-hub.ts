@@ -32,6 +32,17 @@ const FIGURES_EVERY_MS = 1_000;
 /** The parts of a view that move with the line and may wait FIGURES_EVERY_MS. */
 const FIGURES = new Set<string>(['position', 'estimatedWaitSeconds', 'pollAfterSeconds', 'expiresAt', 'seatsLeft']);
 
+/** Whether a token's state differs from the view shown in more than the figures (that a state can tell). */
+function stateNewsIn(state: LineTokenState, shown: TokenView): boolean {
+  return (
+    state.status !== shown.status ||
+    state.paused !== shown.paused ||
+    (state.message ?? undefined) !== shown.message ||
+    state.reason !== shown.reason ||
+    (shown.drawRank !== undefined && state.drawRank !== shown.drawRank)
+  );
+}
+
 /** Whether `next` differs from `shown` in more than the figures. */
 function newsIn(next: TokenView, shown: TokenView): boolean {
   const a = next as unknown as Record<string, unknown>;
@@ -229,20 +240,29 @@ export class StreamHub {
       this.close(stream);
       return;
     }
+    const now = performance.now();
+    const waits = line !== undefined && stream.shown !== undefined && now - stream.figuresAt < FIGURES_EVERY_MS;
+    // Most streams of a moving line are in their second: the state alone shows there is no news (the
+    // sale's phase moves with a status or a draw rank), so their view is not even worked out.
+    if (waits && !stateNewsIn(state, stream.shown!)) {
+      this.catchUp(line);
+      return;
+    }
     const view = this.options.queue.view(state);
     if (line && stream.shown && !newsIn(view, stream.shown)) {
-      const now = performance.now();
-      if (now - stream.figuresAt < FIGURES_EVERY_MS) {
-        line.catchingUp ??= setTimeout(() => {
-          line.catchingUp = undefined;
-          this.changed(line);
-        }, FIGURES_EVERY_MS);
-        return;
-      }
-      if (this.send(stream, view, always)) stream.figuresAt = now;
+      if (waits) this.catchUp(line);
+      else if (this.send(stream, view, always)) stream.figuresAt = now;
       return;
     }
     if (this.send(stream, view, always)) stream.figuresAt = Number.NEGATIVE_INFINITY;
+  }
+
+  /** Figures held back: the line is walked again once their second is up. */
+  private catchUp(line: LineStreams): void {
+    line.catchingUp ??= setTimeout(() => {
+      line.catchingUp = undefined;
+      this.changed(line);
+    }, FIGURES_EVERY_MS);
   }
 
   /** Sends the view unless it is what the stream shows already (`always`: the heartbeat sends it anyway). */
