@@ -169,8 +169,9 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
   const knownUsers = new BoundedCache<string, true>(2_000_000);
   // A token that verified once, or that this instance signed, is genuine for good (the secret does not
   // change while running): a poll need not recompute its HMAC every time. Bounded, the least recently
-  // used going first; past its size a poll costs one HMAC.
-  const verified = new BoundedCache<string, TokenClaims>(200_000);
+  // used going first (it keeps the last 200,000 to 400,000 tokens used, about 400 bytes each); past
+  // that a poll costs one HMAC.
+  const verified = new BoundedCache<string, TokenClaims>(400_000);
   const runtimes = new Map<string, LineRuntime>();
   let timer: NodeJS.Timeout | undefined;
 
