@@ -189,7 +189,9 @@ export class PollCopy {
   admitted(tokenIds: readonly string[], activeUntil: number, readAt: number): void {
     for (const id of tokenIds) {
       const token = this.tokens.get(id);
-      if (!token || token.status !== 'WAITING') continue;
+      // A pre-queue join (seq 0 here) was given its place and draw rank by the draw after the copy
+      // learnt it: it is read back once instead.
+      if (!token || token.status !== 'WAITING' || token.seq === 0) continue;
       token.status = 'ACTIVE';
       token.activeUntil = activeUntil;
       token.readAt = readAt;
