@@ -2,9 +2,10 @@
 // for the line, not once per stream: its streams are walked in slices, each token read as a poll reads
 // it (from the store's copy of the line: no round trip, nor even a promise, for a token the copy
 // vouches for), and a stream is written only when its view changed. Between slices the event loop
-// serves other requests, so ten thousand streams do not block it. A stream whose client does not read (its socket buffer is full)
-// is not written more: it gets the newest view once it drains. At `maxStreams` open streams a new one
-// is refused (the route answers 503 with Retry-After, and the client polls instead).
+// serves other requests, so ten thousand streams do not block it. A stream whose client does not read
+// (its socket buffer is full) is not written more: it gets the newest view once it drains. At
+// `maxStreams` open streams a new one is refused (the route answers 503 with Retry-After, and the
+// client polls instead).
 import type { ServerResponse } from 'node:http';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { TokenClaims } from './queue-token.js';
