@@ -187,7 +187,7 @@ export async function queueStatusRoutes(
         tags: ['queue'],
         summary: 'Your place in line as Server-Sent Events (an open stream keeps it)',
         description:
-          "Sends the state as a `data:` JSON object (like GET /me) at once; again whenever anything in it changes (status, position, phase, the line's pause or the operator's message), on every instance: news at once, and so the first move of position or estimate after it, further moves at most once a second; and at least every 15 s with a fresh estimatedWaitSeconds, beside a heartbeat comment. The last event of an ended token says why it ended (`reason`), then the stream ends. Takes the token as `?token=` too, for EventSource. An instance holds at most SSE_MAX_STREAMS streams: past it, 503 SERVICE_UNAVAILABLE with Retry-After, and the client polls GET /me instead.",
+          "Sends the state as a `data:` JSON object (like GET /me) at once; again whenever anything in it changes (status, position, phase, the line's pause or the operator's message), on every instance: news at once, and so the first move of position after it, further moves at most a second after the last one, a changed estimate alone at most a second after the last event; and at least every 15 s with a fresh estimatedWaitSeconds, beside a heartbeat comment. The last event of an ended token says why it ended (`reason`), then the stream ends. Takes the token as `?token=` too, for EventSource. An instance holds at most SSE_MAX_STREAMS streams: past it, 503 SERVICE_UNAVAILABLE with Retry-After, and the client polls GET /me instead.",
         security: [{ queueToken: [] }],
         querystring: Type.Object({ token: Type.Optional(Type.String()) }),
         produces: ['text/event-stream'],

@@ -22,11 +22,12 @@ const SLICE = 500;
 const GATHER_MS = 25;
 
 /**
- * A stream hears that only its figures moved (position, estimate, seats left) at most this often after
- * the last time they alone moved; the first such move after other news goes at once, and so does any
- * other change (admitted, ended, paused, a message, the sale's phase). A line admitting by the tick
- * would otherwise write every stream four times a second. Meanwhile the stream shows a place it has
- * already passed, as a poll's copy may: a position overstated, never understated.
+ * A stream hears that its place alone moved at most this often after the last such move (the first
+ * move after other news goes at once), and that other figures alone changed (estimate, seats left) at
+ * most this often after its last event; any other change (admitted, ended, paused, a message, the
+ * sale's phase) at once. A line admitting by the tick would otherwise write every stream four times a
+ * second. Meanwhile the stream shows a place it has already passed, as a poll's copy may: a position
+ * overstated, never understated.
  */
 const FIGURES_EVERY_MS = 1_000;
 
@@ -67,8 +68,10 @@ interface OpenStream extends HubStream {
   /** The last state written, as sent and as a view. */
   last: string;
   shown: TokenView | undefined;
-  /** When a walk last wrote a change of the figures alone (performance.now()); -Infinity after other news. */
-  figuresAt: number;
+  /** When the stream was last written (performance.now()). */
+  shownAt: number;
+  /** When a walk last wrote a move of its place alone (performance.now()); -Infinity after other news. */
+  movedAt: number;
   /** A state held back while the socket drains. */
   pending: string | undefined;
   closed: boolean;
@@ -121,7 +124,8 @@ export class StreamHub {
       ...stream,
       last: '',
       shown: undefined,
-      figuresAt: Number.NEGATIVE_INFINITY,
+      shownAt: Number.NEGATIVE_INFINITY,
+      movedAt: Number.NEGATIVE_INFINITY,
       pending: undefined,
       closed: false,
       reading: Promise.resolve(),
@@ -242,20 +246,24 @@ export class StreamHub {
       return;
     }
     const now = performance.now();
-    const waits = line !== undefined && stream.shown !== undefined && now - stream.figuresAt < FIGURES_EVERY_MS;
-    // Most streams of a moving line are in their second: the state alone shows there is no news (the
-    // sale's phase moves with a status or a draw rank), so their view is not even worked out.
-    if (waits && !stateNewsIn(state, stream.shown!)) {
-      this.catchUp(line);
-      return;
+    const shown = stream.shown;
+    // Figures alone wait out their second: a move of the place a second after the last move, any other
+    // figure a second after the last event. Most streams of a moving line are in their second, and the
+    // state alone shows there is no news (the sale's phase moves with a status or a draw rank), so
+    // their view is not even worked out.
+    if (line && shown && !stateNewsIn(state, shown)) {
+      const since = state.position !== shown.position ? stream.movedAt : stream.shownAt;
+      if (now - since < FIGURES_EVERY_MS) {
+        this.catchUp(line);
+        return;
+      }
     }
     const view = this.options.queue.view(state);
-    if (line && stream.shown && !newsIn(view, stream.shown)) {
-      if (waits) this.catchUp(line);
-      else if (this.send(stream, view, always)) stream.figuresAt = now;
+    if (line && shown && !newsIn(view, shown)) {
+      if (this.send(stream, view, always) && view.position !== shown.position) stream.movedAt = now;
       return;
     }
-    if (this.send(stream, view, always)) stream.figuresAt = Number.NEGATIVE_INFINITY;
+    if (this.send(stream, view, always)) stream.movedAt = Number.NEGATIVE_INFINITY;
   }
 
   /** Figures held back: the line is walked again once their second is up. */
@@ -273,6 +281,7 @@ export class StreamHub {
     if (data === stream.last && !always) return false;
     stream.last = data;
     stream.shown = view;
+    stream.shownAt = performance.now();
     if (stream.raw.writableNeedDrain && !final) {
       stream.pending = data;
       return true;

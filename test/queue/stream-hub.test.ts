@@ -161,6 +161,27 @@ describe('stream hub', () => {
     hub.closeAll();
   });
 
+  it('holds back a change of the other figures alone for a second after the last event, but not the first move of the place', async () => {
+    const fake = fakeQueue();
+    const hub = hubOn(fake);
+    const events = openStream(fake, hub, 'd', 2);
+    await vi.advanceTimersByTimeAsync(100);
+    // A walk finds only the token's expiry moved: it waits.
+    fake.set('d', { expiresAt: 5_000 });
+    fake.change();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(events).toHaveLength(1);
+    // The place moves: the first move goes at once, the expiry with it.
+    fake.set('d', { position: 1 });
+    fake.change();
+    await vi.advanceTimersByTimeAsync(25);
+    expect(events.map((e) => [e.position, e.expiresAt])).toEqual([
+      [2, new Date(0).toISOString()],
+      [1, new Date(5_000).toISOString()],
+    ]);
+    hub.closeAll();
+  });
+
   it('after news, writes the next move of the place at once again', async () => {
     const fake = fakeQueue();
     const hub = hubOn(fake);
