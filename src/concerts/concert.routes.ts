@@ -39,8 +39,9 @@ export async function concertRoutes(
       preHandler: active,
     },
     async (request, reply) => {
-      const saleId = claimsOf(request).saleId ?? null;
-      await sales.learnSale(claimsOf(request).saleId);
+      const claimed = claimsOf(request).saleId;
+      await sales.learnSale(claimed);
+      const saleId = claimed ?? null;
       const rendered = await concerts.renderConcerts(saleId ?? '', (concertId) => (sales.saleOfConcert(concertId) ?? null) === saleId);
       return sendRendered(request, reply, rendered);
     },

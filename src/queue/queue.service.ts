@@ -100,6 +100,11 @@ export interface QueueServiceDeps {
   metrics?: QueueMetrics;
 }
 
+/** A token's state as a stream shows it: null unless the token is the claims' user's. */
+function stateOfClaims(claims: TokenClaims, lineId: string, state: TokenState | null): LineTokenState | null {
+  return state && state.userId === claims.userId ? { ...state, lineId } : null;
+}
+
 /** An operator's message as a line keeps it: trimmed, and null for none (null, "" or only spaces clear it). */
 export function operatorMessage(message: string | null): string | null {
   const trimmed = message?.trim() ?? '';
@@ -429,16 +434,14 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
     /** A token's state for a stream, as a poll reads it (an open stream keeps the place): no errors, null if unknown. */
     async peek(claims: TokenClaims): Promise<LineTokenState | null> {
       const lineId = lineOfClaims(claims);
-      const state = await storeOf(lineId).poll(claims, now());
-      return state && state.userId === claims.userId ? { ...state, lineId } : null;
+      return stateOfClaims(claims, lineId, await storeOf(lineId).poll(claims, now()));
     },
 
     /** As peek, at once when the store can answer without I/O; undefined when only peek can. */
     peekNow(claims: TokenClaims): LineTokenState | null | undefined {
       const lineId = lineOfClaims(claims);
       const state = storeOf(lineId).pollNow(claims, now());
-      if (state === undefined) return undefined;
-      return state && state.userId === claims.userId ? { ...state, lineId } : null;
+      return state === undefined ? undefined : stateOfClaims(claims, lineId, state);
     },
 
     view,

@@ -311,7 +311,7 @@ export class MemoryQueueStore implements QueueStore {
 
   /** Everything is in memory here already. */
   async poll(claims: PollClaims, now: number): Promise<TokenState | null> {
-    return this.read(claims.tokenId, now, true);
+    return this.pollNow(claims, now);
   }
 
   pollNow(claims: PollClaims, now: number): TokenState | null {

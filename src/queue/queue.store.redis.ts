@@ -50,7 +50,7 @@
 // too, so sharded pub/sub (SPUBLISH) could keep it on the line's node.
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { connectRedis, createRedisClient, masterNodes, type RedisClient, type RedisTarget } from '../redis/redis-client.js';
+import { connectRedis, createRedisClient, masterNodes, onWorkingAgain, reportFailures, type RedisClient, type RedisTarget } from '../redis/redis-client.js';
 import {
   GENERAL_LINE,
   LineEndedError,
@@ -168,33 +168,8 @@ export class RedisQueueLines implements QueueLines {
   static async connect(options: RedisQueueStoreOptions): Promise<RedisQueueLines> {
     const redis = createRedisClient(options.redis);
     const subscriber = createRedisClient(options.redis);
-    if (options.onError) {
-      for (const client of [redis, subscriber]) {
-        client.on('error', options.onError);
-        // A cluster reports a failing node here rather than as 'error'.
-        client.on('node error', options.onError);
-      }
-    }
-    if (options.onReady) {
-      const ready = options.onReady;
-      redis.on('ready', ready);
-      // A cluster client stays ready through a failover: it is working again once it has re-read the
-      // slots (which it does when a node fails) and every master it now knows answers. Asked a moment
-      // after the event, one check at a time: the client emits it in the middle of its refresh, and a
-      // command sent then fails and makes it refresh again.
-      let checking = false;
-      redis.on('refresh', () => {
-        if (checking) return;
-        checking = true;
-        setTimeout(() => {
-          Promise.all(masterNodes(redis).map((node) => node.ping()))
-            .then(ready, () => undefined)
-            .finally(() => {
-              checking = false;
-            });
-        }, 100).unref();
-      });
-    }
+    if (options.onError) for (const client of [redis, subscriber]) reportFailures(client, options.onError);
+    if (options.onReady) onWorkingAgain(redis, options.onReady);
     try {
       await Promise.all([connectRedis(redis), connectRedis(subscriber)]);
       // Loaded up front (on every master of a cluster) so the first EVALSHA of every script is already

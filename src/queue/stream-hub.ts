@@ -178,12 +178,8 @@ export class StreamHub {
       }, GATHER_MS);
   }
 
-  /** One walk over the line's streams at a time, and one more if changes came meanwhile. */
+  /** One walk over the line's streams (changed() starts one only when none runs), and one more if changes came meanwhile. */
   private walk(line: LineStreams): void {
-    if (line.walking) {
-      line.again = true;
-      return;
-    }
     line.walking = (async () => {
       do {
         line.again = false;

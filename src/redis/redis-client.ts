@@ -74,12 +74,40 @@ export async function connectRedis(redis: RedisClient): Promise<void> {
   if (redis instanceof Cluster) await Promise.all(masterNodes(redis).map((node) => node.ping()));
 }
 
+/** Tells `onError` of the client's connection errors; a cluster reports a failing node as 'node error'. */
+export function reportFailures(redis: RedisClient, onError: (error: Error) => void): void {
+  redis.on('error', onError);
+  if (redis instanceof Cluster) redis.on('node error', onError);
+}
+
+/**
+ * Calls `ready` when the client works again after a failure. A single server's client says so ('ready'
+ * on reconnecting); a cluster client stays ready through a failover, so it is working again once it has
+ * re-read the slots (which it does when a node fails) and every master it now knows answers. That is
+ * asked a moment after the event, one check at a time: the client emits it in the middle of its
+ * refresh, and a command sent then fails and makes it refresh again.
+ */
+export function onWorkingAgain(redis: RedisClient, ready: () => void): void {
+  redis.on('ready', ready);
+  if (!(redis instanceof Cluster)) return;
+  let checking = false;
+  redis.on('refresh', () => {
+    if (checking) return;
+    checking = true;
+    setTimeout(() => {
+      Promise.all(masterNodes(redis).map((node) => node.ping()))
+        .then(ready, () => undefined)
+        .finally(() => {
+          checking = false;
+        });
+    }, 100).unref();
+  });
+}
+
 /** A fail-fast client that resolves once connected: without an offline queue, a command sent before that would fail. */
 export async function connectFailFast(target: RedisTarget, onError: (error: Error) => void): Promise<RedisClient> {
   const redis = createRedisClient(target);
-  redis.on('error', onError);
-  // A cluster reports a failing node here rather than as 'error'.
-  if (redis instanceof Cluster) redis.on('node error', onError);
+  reportFailures(redis, onError);
   try {
     await connectRedis(redis);
   } catch (error) {

@@ -104,11 +104,14 @@ export function createSaleService({ db, queue, holds, config, now = Date.now, lo
   async function loadRow(saleId: string): Promise<SaleRow> {
     const row = await findSale(db, config.redisPrefix, saleId);
     if (!row) throw new DomainError('SALE_NOT_FOUND', `no sale ${saleId}`);
-    if (phaseOf(row, now()) !== 'CLOSED') {
-      open.set(saleId, row);
-      byConcert.set(row.concert_id, row.id);
-    }
+    if (phaseOf(row, now()) !== 'CLOSED') keepOpen(row);
     return row;
+  }
+
+  /** A sale read on its own (not by a refresh) that is not closed: served here until a refresh says otherwise. */
+  function keepOpen(row: SaleRow): void {
+    open.set(row.id, row);
+    byConcert.set(row.concert_id, row.id);
   }
 
   /** Sales a token named that this instance looked up and found closed: closing is final. */
@@ -128,10 +131,7 @@ export function createSaleService({ db, queue, holds, config, now = Date.now, lo
       pending = findSale(db, config.redisPrefix, saleId)
         .then((row) => {
           if (!row || phaseOf(row, now()) === 'CLOSED') closedSales.add(saleId);
-          else if (!open.has(saleId)) {
-            open.set(saleId, row);
-            byConcert.set(row.concert_id, row.id);
-          }
+          else if (!open.has(saleId)) keepOpen(row);
         })
         .finally(() => learning.delete(saleId));
       learning.set(saleId, pending);
