@@ -146,8 +146,8 @@ export async function queueRoutes(
 
 /**
  * The fan's place: polls and the stream, the hottest paths of a sale. The app registers them outside
- * the scope that sends helmet's headers (which guard documents, and which @fastify/helmet builds anew
- * for every request) and outside the per-address rate limit (a poll is cheaper than counting it).
+ * the scope that sends helmet's headers (which guard documents: a poll's JSON needs none, and they
+ * would be most of its bytes) and outside the per-address rate limit (a poll is cheaper than counting it).
  */
 export async function queueStatusRoutes(
   app: FastifyInstance,
