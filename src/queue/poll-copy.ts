@@ -95,10 +95,16 @@ export class PollCopy {
   readonly touchEveryMs: number;
   /** How often the batched touches are written. */
   readonly flushMs: number;
+  /**
+   * The walk that forgets tokens oldest first at the cap. One walk, carried on: a new one from the start
+   * each time steps over every token deleted before it (see BoundedCache), at every new token past the cap.
+   */
+  private oldestFirst: Iterator<string> | undefined;
 
   constructor(
     private readonly timings: PollCopyTimings,
     private readonly clock: () => number = () => performance.now(),
+    private readonly maxTokens = MAX_TOKENS,
   ) {
     // Polls come at most idle/3 apart (pollAfterSeconds), so Redis hears of a polling fan at least every
     // idle/3 + idle/4 + flushMs, well inside the idle time.
@@ -141,10 +147,7 @@ export class PollCopy {
   /** Learns a token from a read of Redis at `now` (a join or a get, which touched it if WAITING). */
   remember(state: TokenState, now: number, touched: boolean): void {
     const known = this.tokens.get(state.tokenId);
-    if (!known && this.tokens.size >= MAX_TOKENS) {
-      const oldest = this.tokens.keys().next().value;
-      if (oldest !== undefined) this.tokens.delete(oldest);
-    }
+    if (!known && this.tokens.size >= this.maxTokens) this.forgetOldest();
     this.tokens.set(state.tokenId, {
       userId: state.userId,
       seq: state.seq,
@@ -157,6 +160,16 @@ export class PollCopy {
       writtenAt: touched ? now : Math.max(known?.writtenAt ?? 0, state.status === 'WAITING' ? state.expiresAt - this.timings.waitingIdleMs : 0),
       readAt: this.clock(),
     });
+  }
+
+  private forgetOldest(): void {
+    let next = this.oldestFirst?.next();
+    // A walk that ran out (the copy was emptied) sees nothing added after: a new one starts.
+    if (!next || next.done) {
+      this.oldestFirst = this.tokens.keys();
+      next = this.oldestFirst.next();
+    }
+    if (!next.done) this.tokens.delete(next.value);
   }
 
   /**

@@ -29,9 +29,9 @@ function waiting(seq: number, joinedAt = T0): TokenState {
 }
 
 /** A copy on a clock the test moves (performance.now() in production). */
-function copyAt() {
+function copyAt(maxTokens?: number) {
   const clock = { now: 0 };
-  return { clock, copy: new PollCopy(timings, () => clock.now) };
+  return { clock, copy: new PollCopy(timings, () => clock.now, maxTokens) };
 }
 
 const claimsOf = (state: TokenState) => ({ tokenId: state.tokenId, userId: state.userId, seq: state.seq, epoch: EPOCH });
@@ -144,5 +144,22 @@ describe('an instance copy of a line', () => {
     copy.prune(T0 + 70_000);
     expect(copy.knownTokens).toBe(1);
     expect(copy.answer(claimsOf(polled), T0 + 66_000)).toBeDefined();
+  });
+
+  it('at its cap forgets the tokens it learnt first, one for each new one, and goes on doing so', () => {
+    const { copy } = copyAt(3);
+    copy.takeLine(line(), 0);
+    const tokens = Array.from({ length: 8 }, (_, i) => waiting(i + 1));
+    const known = () => tokens.map((t) => copy.answer(claimsOf(t), T0 + 1) !== undefined);
+    for (const t of tokens.slice(0, 3)) copy.remember(t, T0, true);
+    // Learning a known token again takes no place.
+    copy.remember(tokens[0]!, T0, true);
+    expect(copy.knownTokens).toBe(3);
+    for (const t of tokens.slice(3, 5)) copy.remember(t, T0, true);
+    expect(known()).toEqual([false, false, true, true, true, false, false, false]);
+    // The walk goes on from where it was, through the tokens learnt since it began.
+    for (const t of tokens.slice(5, 8)) copy.remember(t, T0, true);
+    expect(copy.knownTokens).toBe(3);
+    expect(known()).toEqual([false, false, false, false, false, true, true, true]);
   });
 });
