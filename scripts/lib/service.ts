@@ -3,7 +3,7 @@
 // started here is registered for clean-up, which also runs on SIGINT/SIGTERM and on a crash.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,10 @@ import type { ParsedFlags } from './args.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const serverEntry = path.join(repoRoot, 'dist', 'src', 'server.js');
+/** The flags `npm start` gives node (package.json), so that the scripts measure the server as it runs. */
+const serverNodeFlags = (JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
+  .split(/\s+/)
+  .filter((word) => word.startsWith('--'));
 
 /** Where the local servers are; override for another machine. */
 export const postgresAdminUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -376,7 +380,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   // The first instance migrates the database alone; the others start once it is ready.
   for (const [i, port] of ports.entries()) {
     const name = `boxoffice #${i + 1}`;
-    const child = startChild([...(options.nodeArgs ?? []), serverEntry], { ...env, PORT: String(port) }, name);
+    const child = startChild([...serverNodeFlags, ...(options.nodeArgs ?? []), serverEntry], { ...env, PORT: String(port) }, name);
     children.push(child);
     const url = `http://127.0.0.1:${port}`;
     await waitUntilReady(`${url}/readyz`, child, name);
