@@ -154,6 +154,8 @@ interface LineRuntime {
   waiting: number;
   active: number;
   lastSync: number;
+  /** This instance has copied the line's settings into the store: until then no pass admits. */
+  seeded: boolean;
   /** The admission pass running now, if any. */
   pass: Promise<void> | undefined;
   /** Someone changed the line while a pass ran: run another when it ends. */
@@ -192,6 +194,7 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
       waiting: 0,
       active: 0,
       lastSync: 0,
+      seeded: false,
       pass: undefined,
       passAgain: false,
       ticks: 0,
@@ -266,6 +269,7 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
       try {
         await line.store.seed(await line.hooks.settings.load());
         line.lastSync = now();
+        line.seeded = true;
       } finally {
         line.reseeding = undefined;
       }
@@ -306,8 +310,13 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
    */
   async function admissionPass(line: LineRuntime, snapshot?: { joined: number; after: number }): Promise<void> {
     try {
-      // In the background: admission must not wait for a busy database to copy settings it already has.
-      if (now() - line.lastSync >= SETTINGS_SYNC_MS) {
+      if (!line.seeded) {
+        // A line's first pass waits for its settings: until they are in the store it knows neither the
+        // line's limit nor that a sale's line has a pre-queue to draw first (taken for drawn, it would
+        // never be drawn, and never admit).
+        await reseed(line);
+      } else if (now() - line.lastSync >= SETTINGS_SYNC_MS) {
+        // In the background: admission must not wait for a busy database to copy settings it already has.
         line.lastSync = now();
         reseed(line).catch((err: unknown) => line.outage.failed(err));
       }

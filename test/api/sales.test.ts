@@ -21,7 +21,8 @@ import { buildApp } from '../../src/app.js';
 import { testConfig } from '../../src/config.js';
 import { createSaleService } from '../../src/sales/sale.service.js';
 import type { QueueService } from '../../src/queue/queue.service.js';
-import { saleLineId } from '../../src/queue/queue.store.js';
+import { GENERAL_LINE, saleLineId, type LineSettings, type QueueLines } from '../../src/queue/queue.store.js';
+import { createQueueLines } from '../../src/queue/queue.store.factory.js';
 import { deleteRedisKeys } from '../helpers/redis-keys.js';
 
 const admin = { 'x-admin-key': ADMIN_KEY };
@@ -207,6 +208,56 @@ describe('sales', () => {
     } finally {
       await other.app.close();
       if (t.config.redisUrl) await deleteRedisKeys(t.config.redisUrl, prefix);
+    }
+  });
+
+  it("admits a new sale's line only once its settings are in the queue store: a slow first copy does not leave it undrawn", async () => {
+    // The queue store as the app would open it, except that copying a sale line's settings into it
+    // waits for `release`: the admission ticks run meanwhile (the general line's admit calls count them).
+    const prefix = `test:${randomUUID()}:`;
+    const config = testConfig({ redisUrl: t.config.redisUrl, redisCluster: t.config.redisCluster, redisPrefix: prefix, queue: t.config.queue });
+    const real = await createQueueLines(config, { failed: () => undefined, ok: () => undefined });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let seedAsked = false;
+    let generalAdmits = 0;
+    const lines: QueueLines = {
+      line(lineId) {
+        const store = real.line(lineId);
+        return new Proxy(store, {
+          get(target, prop) {
+            if (prop === 'seed' && lineId !== GENERAL_LINE) {
+              return async (settings: LineSettings) => {
+                seedAsked = true;
+                await released;
+                return target.seed(settings);
+              };
+            }
+            if (prop === 'admit' && lineId === GENERAL_LINE) generalAdmits++;
+            const value = Reflect.get(target, prop, target);
+            return typeof value === 'function' ? value.bind(target) : value;
+          },
+        });
+      },
+      ping: () => real.ping(),
+      close: () => real.close(),
+    };
+    const slow = await createTestApp({ redisPrefix: prefix, queue: t.config.queue }, { lines });
+    try {
+      const concert = await createConcert(slow.app);
+      const created = createSale(slow.app, concert.concertId);
+      await waitFor(async () => expect(seedAsked).toBe(true));
+      const ticksBefore = generalAdmits;
+      await waitFor(async () => expect(generalAdmits).toBeGreaterThanOrEqual(ticksBefore + 5));
+      release();
+      const sale = await created;
+      const fan = await createUser(slow.app);
+      const joined = json(await joinSale(slow.app, fan, sale.saleId));
+      await waitFor(async () => expect(json(await me(slow.app, joined.token)).status).toBe('ACTIVE'), 10_000);
+    } finally {
+      release();
+      await slow.close();
+      await real.close();
     }
   });
 

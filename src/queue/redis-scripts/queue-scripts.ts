@@ -344,7 +344,8 @@ return moved
 const STATS = `
 local settings = redis.call('HMGET', settingsKey, 'activeLimit', 'paused', 'message')
 local m = meta()
-local drawn = m.drawn or opensAt() == 0
+-- A line without a pre-queue is drawn; one not seeded (lost) may have had one: not drawn until it is.
+local drawn = m.drawn or (opensAt() == 0 and seeded())
 return {
   redis.call('HLEN', lineKey),
   redis.call('ZCOUNT', activeKey, '(' .. int(now), '+inf'),
