@@ -175,10 +175,10 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
   // an id): enough for a sale of a couple of million fans.
   const knownUsers = new BoundedCache<string, true>(2_000_000);
   // A token that verified once, or that this instance signed, is genuine for good (the secret does not
-  // change while running): a poll need not recompute its HMAC every time. Bounded, the least recently
-  // used going first: it keeps the last 1,000,000 to 2,000,000 tokens used (about 400 bytes each, less
-  // for tokens signed here, whose claims share the line's strings), so a line of a million stays in it;
-  // past that a poll costs one HMAC.
+  // change while running): a poll need not recompute its HMAC every time. Bounded, about the least
+  // recently used going first: it keeps 2,000,000 tokens (about 400 bytes each, less for tokens signed
+  // here, whose claims share the line's strings), so a line of a million stays in it; past that a poll
+  // costs one HMAC.
   const verified = new BoundedCache<string, TokenClaims>(2_000_000);
   const runtimes = new Map<string, LineRuntime>();
   let timer: NodeJS.Timeout | undefined;
