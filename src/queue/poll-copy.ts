@@ -230,15 +230,7 @@ export class PollCopy {
     if (!line || this.stale() || line.epoch !== claims.epoch || line.ended) return undefined;
     const token = this.tokens.get(claims.tokenId);
     if (!token || token.userId !== claims.userId) return undefined;
-    const base = {
-      tokenId: claims.tokenId,
-      userId: token.userId,
-      seq: token.seq,
-      entryId: token.entryId,
-      drawRank: token.drawRank,
-      paused: line.paused,
-      message: line.message,
-    };
+    // Each answer is one literal: spreading a shared part into it takes V8's slow path (about 2 µs on Node 20).
     if (token.status === 'WAITING') {
       // Redis counts it seen at writtenAt at least; far from the idle deadline, it cannot have lapsed.
       if (now - token.writtenAt >= this.timings.waitingIdleMs / 2) return undefined;
@@ -247,15 +239,50 @@ export class PollCopy {
       if (token.seq === 0 || token.seq <= line.cursor) return undefined;
       const position = token.seq - line.cursor;
       if (now - token.writtenAt >= this.touchEveryMs) this.seen.set(claims.tokenId, now);
-      return { ...base, status: 'WAITING', position, expiresAt: now + this.timings.waitingIdleMs };
+      return {
+        tokenId: claims.tokenId,
+        userId: token.userId,
+        seq: token.seq,
+        status: 'WAITING',
+        position,
+        expiresAt: now + this.timings.waitingIdleMs,
+        entryId: token.entryId,
+        drawRank: token.drawRank,
+        paused: line.paused,
+        message: line.message,
+      };
     }
     if (token.status === 'ACTIVE') {
       if (now >= token.activeUntil || this.clock() - token.readAt > ACTIVE_FRESH_MS) return undefined;
-      return { ...base, status: 'ACTIVE', position: 0, expiresAt: token.activeUntil };
+      return {
+        tokenId: claims.tokenId,
+        userId: token.userId,
+        seq: token.seq,
+        status: 'ACTIVE',
+        position: 0,
+        expiresAt: token.activeUntil,
+        entryId: token.entryId,
+        drawRank: token.drawRank,
+        paused: line.paused,
+        message: line.message,
+      };
     }
     // Ended for good; remembered by Redis for the retention time, after which it reads as unknown.
     if (now - token.endedAt >= this.timings.expiredRetentionMs) return undefined;
-    return { ...base, status: token.status, position: 0, expiresAt: token.endedAt, ...(token.reason ? { reason: token.reason } : {}) };
+    const ended: TokenState = {
+      tokenId: claims.tokenId,
+      userId: token.userId,
+      seq: token.seq,
+      status: token.status,
+      position: 0,
+      expiresAt: token.endedAt,
+      entryId: token.entryId,
+      drawRank: token.drawRank,
+      paused: line.paused,
+      message: line.message,
+    };
+    if (token.reason) ended.reason = token.reason;
+    return ended;
   }
 
   /** The touches waiting to be written (tokenId, seen at); written() once Redis has them. */

@@ -100,9 +100,43 @@ export interface QueueServiceDeps {
   metrics?: QueueMetrics;
 }
 
+/**
+ * The state with its line's id. Spelled out, not spread: on Node 20's V8 an object spread followed by
+ * more properties takes a slow path (about 0.6 µs, a literal about 10 ns), and this runs on every poll.
+ * A field added to TokenState must be added here too.
+ */
+function onLine(state: TokenState, lineId: string): LineTokenState {
+  const out: LineTokenState = {
+    tokenId: state.tokenId,
+    userId: state.userId,
+    seq: state.seq,
+    status: state.status,
+    position: state.position,
+    expiresAt: state.expiresAt,
+    entryId: state.entryId,
+    drawRank: state.drawRank,
+    paused: state.paused,
+    message: state.message,
+    lineId,
+  };
+  if (state.reason) out.reason = state.reason;
+  return out;
+}
+
 /** A token's state as a stream shows it: null unless the token is the claims' user's. */
 function stateOfClaims(claims: TokenClaims, lineId: string, state: TokenState | null): LineTokenState | null {
-  return state && state.userId === claims.userId ? { ...state, lineId } : null;
+  return state && state.userId === claims.userId ? onLine(state, lineId) : null;
+}
+
+/** The last time written out, and its text: the polls of one millisecond share it (toISOString is 0.35 µs). */
+let isoMs = Number.NaN;
+let isoText = '';
+function isoTime(ms: number): string {
+  if (ms !== isoMs) {
+    isoText = new Date(ms).toISOString();
+    isoMs = ms;
+  }
+  return isoText;
 }
 
 /** An operator's message as a line keeps it: trimmed, and null for none (null, "" or only spaces clear it). */
@@ -243,14 +277,20 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
       position: state.position,
       estimatedWaitSeconds: Math.min(MAX_ESTIMATE_SECONDS, estimatedWaitSeconds),
       pollAfterSeconds: pollAfterSeconds(state, estimatedWaitSeconds, config.queue),
-      expiresAt: new Date(state.expiresAt).toISOString(),
+      expiresAt: isoTime(state.expiresAt),
       paused: state.paused,
       ...(state.message ? { message: state.message } : {}),
       ...(state.reason ? { reason: state.reason } : {}),
     };
     const described = line.hooks.describe?.();
     if (line.id === GENERAL_LINE || !described) return base;
-    return { ...base, ...described, entryId: state.entryId, drawRank: state.drawRank };
+    // Added one by one rather than spread into a new object (see onLine).
+    base.saleId = described.saleId;
+    base.phase = described.phase;
+    base.seatsLeft = described.seatsLeft;
+    base.entryId = state.entryId;
+    base.drawRank = state.drawRank;
+    return base;
   }
 
   async function refreshStats(line: LineRuntime): Promise<QueueStats> {
@@ -389,7 +429,7 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
         await tickLine(line);
         state = (await line.store.get(state.tokenId, now(), false)) ?? state;
       }
-      const { pollAfterSeconds: _, ...rest } = view({ ...state, lineId });
+      const { pollAfterSeconds: _, ...rest } = view(onLine(state, lineId));
       const claims: TokenClaims = { userId, tokenId: state.tokenId, seq: state.seq, epoch, ...(saleId ? { saleId } : {}) };
       const token = signToken(claims, config.tokenSecret);
       // Signed here: this instance need not verify it (a browser's polls keep to the connection, and so
@@ -438,7 +478,7 @@ export function createQueueService({ lines, settingsSource, config, userExists, 
       if (requirement === 'active' && state.status !== 'ACTIVE') {
         throw new DomainError('TOKEN_NOT_ACTIVE', `still waiting in line at position ${state.position}`);
       }
-      return { ...state, lineId };
+      return onLine(state, lineId);
     },
 
     /** A token's state for a stream, as a poll reads it (an open stream keeps the place): no errors, null if unknown. */
