@@ -6,10 +6,29 @@
 // A hit is one lookup and nothing else. (Two generations, copying every hit in the old one into the
 // young one, made a hit three Map operations; a line of a million polled in turn, half the capacity,
 // kept copying every token, with the Map growing and rehashing behind it.)
-//
-// The oldest entry is found by one walk, carried on: a new `keys()` walk from the start steps over every
-// entry deleted before it until the table is rebuilt (30 µs an eviction at 200,000 entries). Every entry
-// the walk passes is deleted (forgotten, or moved to the back, where the walk meets it again later).
+
+/**
+ * A Map's entries oldest first, one at a time, for forgetting them: one walk, carried on between calls.
+ * A new `keys()` walk from the start steps over every entry deleted before it until the table is rebuilt
+ * (30 µs an eviction at 200,000 entries). The caller deletes each entry it is given; one it sets again
+ * goes to the back, where the walk meets it later.
+ */
+export class OldestFirst<K, V> {
+  private walk: Iterator<[K, V]> | undefined;
+
+  constructor(private readonly map: Map<K, V>) {}
+
+  /** The oldest entry not given yet; undefined when the Map is empty. */
+  next(): [K, V] | undefined {
+    let next = this.walk?.next();
+    // A walk that ran out (the Map was emptied) sees nothing added after it: a new one starts.
+    if (!next || next.done) {
+      this.walk = this.map.entries();
+      next = this.walk.next();
+    }
+    return next.done ? undefined : next.value;
+  }
+}
 
 interface Slot<V> {
   value: V;
@@ -21,7 +40,7 @@ const MAX_SECOND_CHANCES = 16;
 
 export class BoundedCache<K, V> {
   private readonly slots = new Map<K, Slot<V>>();
-  private oldestFirst: Iterator<[K, Slot<V>]> | undefined;
+  private readonly oldestFirst = new OldestFirst(this.slots);
   private readonly capacity: number;
 
   constructor(capacity: number) {
@@ -53,19 +72,13 @@ export class BoundedCache<K, V> {
 
   clear(): void {
     this.slots.clear();
-    this.oldestFirst = undefined;
   }
 
   private forgetOne(): void {
     for (let chances = 0; ; chances++) {
-      let next = this.oldestFirst?.next();
-      // A walk that ran out (the cache was emptied) sees nothing added after: a new one starts.
-      if (!next || next.done) {
-        this.oldestFirst = this.slots.entries();
-        next = this.oldestFirst.next();
-        if (next.done) return;
-      }
-      const [key, slot] = next.value;
+      const oldest = this.oldestFirst.next();
+      if (!oldest) return;
+      const [key, slot] = oldest;
       this.slots.delete(key);
       if (!slot.used || chances >= MAX_SECOND_CHANCES) return;
       slot.used = false;

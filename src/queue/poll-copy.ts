@@ -16,6 +16,7 @@
 // seen" times to Redis in batches (one call per line every flushMs), each token at most once every
 // touchEvery (a quarter of the idle time). A token polled here is so counted live in Redis at most
 // touchEvery + flushMs later than it was seen.
+import { OldestFirst } from './bounded-cache.js';
 import type { EndReason, LineEnd, TokenState } from './queue.store.js';
 
 /** The line as one read saw it. */
@@ -69,6 +70,25 @@ export function lineViewOf(row: LineViewRow): LineView {
   };
 }
 
+/**
+ * A known token's state as one literal: spreading a shared part into it and adding the rest takes V8's
+ * slow path on Node 20 (about 2 µs, a literal about 10 ns), and every poll answered here builds one.
+ */
+function stateOf(tokenId: string, token: KnownToken, line: LineView, position: number, expiresAt: number): TokenState {
+  return {
+    tokenId,
+    userId: token.userId,
+    seq: token.seq,
+    status: token.status,
+    position,
+    expiresAt,
+    entryId: token.entryId,
+    drawRank: token.drawRank,
+    paused: line.paused,
+    message: line.message,
+  };
+}
+
 export interface PollCopyTimings {
   waitingIdleMs: number;
   expiredRetentionMs: number;
@@ -95,11 +115,8 @@ export class PollCopy {
   readonly touchEveryMs: number;
   /** How often the batched touches are written. */
   readonly flushMs: number;
-  /**
-   * The walk that forgets tokens oldest first at the cap. One walk, carried on: a new one from the start
-   * each time steps over every token deleted before it (see BoundedCache), at every new token past the cap.
-   */
-  private oldestFirst: Iterator<string> | undefined;
+  /** The tokens learnt first, forgotten one for each new one at the cap. */
+  private readonly oldestFirst = new OldestFirst(this.tokens);
 
   constructor(
     private readonly timings: PollCopyTimings,
@@ -147,7 +164,8 @@ export class PollCopy {
   /** Learns a token from a read of Redis at `now` (a join or a get, which touched it if WAITING). */
   remember(state: TokenState, now: number, touched: boolean): void {
     const known = this.tokens.get(state.tokenId);
-    if (!known && this.tokens.size >= this.maxTokens) this.forgetOldest();
+    const oldest = !known && this.tokens.size >= this.maxTokens ? this.oldestFirst.next() : undefined;
+    if (oldest) this.tokens.delete(oldest[0]);
     this.tokens.set(state.tokenId, {
       userId: state.userId,
       seq: state.seq,
@@ -160,16 +178,6 @@ export class PollCopy {
       writtenAt: touched ? now : Math.max(known?.writtenAt ?? 0, state.status === 'WAITING' ? state.expiresAt - this.timings.waitingIdleMs : 0),
       readAt: this.clock(),
     });
-  }
-
-  private forgetOldest(): void {
-    let next = this.oldestFirst?.next();
-    // A walk that ran out (the copy was emptied) sees nothing added after: a new one starts.
-    if (!next || next.done) {
-      this.oldestFirst = this.tokens.keys();
-      next = this.oldestFirst.next();
-    }
-    if (!next.done) this.tokens.delete(next.value);
   }
 
   /**
@@ -230,7 +238,6 @@ export class PollCopy {
     if (!line || this.stale() || line.epoch !== claims.epoch || line.ended) return undefined;
     const token = this.tokens.get(claims.tokenId);
     if (!token || token.userId !== claims.userId) return undefined;
-    // Each answer is one literal: spreading a shared part into it takes V8's slow path (about 2 µs on Node 20).
     if (token.status === 'WAITING') {
       // Redis counts it seen at writtenAt at least; far from the idle deadline, it cannot have lapsed.
       if (now - token.writtenAt >= this.timings.waitingIdleMs / 2) return undefined;
@@ -239,48 +246,15 @@ export class PollCopy {
       if (token.seq === 0 || token.seq <= line.cursor) return undefined;
       const position = token.seq - line.cursor;
       if (now - token.writtenAt >= this.touchEveryMs) this.seen.set(claims.tokenId, now);
-      return {
-        tokenId: claims.tokenId,
-        userId: token.userId,
-        seq: token.seq,
-        status: 'WAITING',
-        position,
-        expiresAt: now + this.timings.waitingIdleMs,
-        entryId: token.entryId,
-        drawRank: token.drawRank,
-        paused: line.paused,
-        message: line.message,
-      };
+      return stateOf(claims.tokenId, token, line, position, now + this.timings.waitingIdleMs);
     }
     if (token.status === 'ACTIVE') {
       if (now >= token.activeUntil || this.clock() - token.readAt > ACTIVE_FRESH_MS) return undefined;
-      return {
-        tokenId: claims.tokenId,
-        userId: token.userId,
-        seq: token.seq,
-        status: 'ACTIVE',
-        position: 0,
-        expiresAt: token.activeUntil,
-        entryId: token.entryId,
-        drawRank: token.drawRank,
-        paused: line.paused,
-        message: line.message,
-      };
+      return stateOf(claims.tokenId, token, line, 0, token.activeUntil);
     }
     // Ended for good; remembered by Redis for the retention time, after which it reads as unknown.
     if (now - token.endedAt >= this.timings.expiredRetentionMs) return undefined;
-    const ended: TokenState = {
-      tokenId: claims.tokenId,
-      userId: token.userId,
-      seq: token.seq,
-      status: token.status,
-      position: 0,
-      expiresAt: token.endedAt,
-      entryId: token.entryId,
-      drawRank: token.drawRank,
-      paused: line.paused,
-      message: line.message,
-    };
+    const ended = stateOf(claims.tokenId, token, line, 0, token.endedAt);
     if (token.reason) ended.reason = token.reason;
     return ended;
   }
