@@ -326,6 +326,7 @@ async function measureEmbeddedPoll(env: Record<string, string>): Promise<Scenari
     log(`measuring: poll, embedded, ${formatInt(settings.waitingSmall)} WAITING`);
     return await runScenario({
       urls: embedded.urls,
+      serverPids: embedded.pids,
       connections: settings.connections,
       duration: settings.duration,
       warmup: settings.warmup,
@@ -437,13 +438,14 @@ async function main(): Promise<void> {
       if (smallTokens.some((tk) => tk.status !== 'WAITING')) throw new Error('a poll token was admitted; the active limit is not holding');
       log(`seeded: ${formatInt(settings.raceUsers)} ACTIVE, ${formatInt(settings.waitingSmall)} WAITING`);
 
-      const common = { urls, connections: settings.connections, duration: settings.duration, warmup: settings.warmup, redisCounter };
+      const common = { urls, serverPids: service.pids, connections: settings.connections, duration: settings.duration, warmup: settings.warmup, redisCounter };
 
       // 1. The ceiling: same client, same rotating header, a server that does nothing.
       log('measuring: bare node:http');
       const bare = await runScenario({
         ...common,
         urls: [baseline.url],
+        serverPids: baseline.pids,
         name: 'bare node:http (ceiling)',
         path: '/api/v1/queue/tokens/me',
         vary: bearer(smallTokens),
@@ -559,7 +561,19 @@ async function main(): Promise<void> {
 
   // ---- report ----------------------------------------------------------------------------------
   const bareRps = results[0]?.rps ?? 0;
-  const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', '× bare', ...(redis ? ['Redis cmd/req', 'scripts/req'] : [])];
+  const header = [
+    'scenario',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'errors',
+    'non-2xx',
+    '× bare',
+    'server CPU µs/req',
+    'bench CPU µs/req',
+    ...(redis ? ['Redis cmd/req', 'scripts/req'] : []),
+  ];
+  const cpuCell = (us: number | undefined) => (us === undefined ? '—' : us.toFixed(1));
   const rows = results.map((r) => [
     r.name,
     formatInt(r.rps),
@@ -568,9 +582,18 @@ async function main(): Promise<void> {
     formatInt(r.errors),
     race && r === race ? `${formatInt(r.non2xx)} (409)` : formatInt(r.non2xx),
     bareRps > 0 ? `${(r.rps / bareRps).toFixed(2)}` : '',
+    cpuCell(r.cpu?.serverUs),
+    cpuCell(r.cpu?.clientUs),
     // The bare server never talks to Redis: its window shows what runs there without the service's load.
     ...(redis ? (r.redis && r !== results[0] ? [r.redis.perRequest.toFixed(2), r.redis.scriptRoundTripsPerRequest.toFixed(2)] : ['—', '—']) : []),
   ]);
+  if (results.some((r) => r.cpu?.serverUs !== undefined)) {
+    notes.push(
+      "server CPU µs/req is the user and system CPU time of the measured server processes (every instance, every thread: the embedded database's worker and the collector's helpers too; " +
+        "read from /proc, so Linux only) over the measured run, per answer; bench CPU µs/req is the load generator's own, which shares the cores: " +
+        'req/s and latency are what both together allow, the server column is what a request costs the server alone (not the Redis or PostgreSQL server)',
+    );
+  }
   const idleRedis = results[0]?.redis;
   if (idleRedis) {
     notes.push(
@@ -607,7 +630,11 @@ async function main(): Promise<void> {
     const rpsRatio = pollLarge.rps / pollSmall.rps;
     targets.push({
       target: `poll flat within 20 % from ${formatInt(settings.waitingSmall)} to ${formatInt(largeWaiting)} WAITING`,
-      measured: `p50 ${formatMs(pollSmall.p50)} → ${formatMs(pollLarge.p50)} ms (×${ratio.toFixed(2)}), req/s ×${rpsRatio.toFixed(2)}`,
+      measured:
+        `p50 ${formatMs(pollSmall.p50)} → ${formatMs(pollLarge.p50)} ms (×${ratio.toFixed(2)}), req/s ×${rpsRatio.toFixed(2)}` +
+        (pollSmall.cpu?.serverUs !== undefined && pollLarge.cpu?.serverUs !== undefined
+          ? `, server CPU ${cpuCell(pollSmall.cpu.serverUs)} → ${cpuCell(pollLarge.cpu.serverUs)} µs/req (×${(pollLarge.cpu.serverUs / pollSmall.cpu.serverUs).toFixed(2)})`
+          : ''),
       met: Math.abs(ratio - 1) <= 0.2,
     });
   }

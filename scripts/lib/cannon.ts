@@ -1,6 +1,7 @@
 // One load scenario through autocannon's programmatic API: a warm-up run that is thrown away, then the
 // measured run, both closed-loop with a fixed number of keep-alive connections spread over the targets.
 import autocannon from 'autocannon';
+import { processCpuSeconds } from './process-cpu.js';
 import { countsBetween, type RedisCommandCounter } from './redis-commands.js';
 import { percentile } from './stats.js';
 
@@ -21,6 +22,8 @@ export interface ScenarioResult {
   note?: string;
   /** The Redis server's commands during the measured run, when the service runs on Redis. */
   redis?: RedisWindow;
+  /** CPU time per answer during the measured run, in µs: the servers' (all instances, all threads; Linux only) and the load generator's own. */
+  cpu?: { serverUs?: number; clientUs: number };
 }
 
 export interface RedisWindow {
@@ -71,6 +74,8 @@ export interface CannonOptions {
   vary?: (i: number) => { headers?: Record<string, string>; body?: string };
   /** The service's Redis: its commands are counted over the measured run (not the warm-up). */
   redisCounter?: RedisCommandCounter;
+  /** The processes serving `urls`: their CPU time over the measured run is reported per answer. */
+  serverPids?: readonly number[];
 }
 
 interface Run {
@@ -127,10 +132,14 @@ function once(opts: CannonOptions, duration: number, counter: { next: number }):
 export async function runScenario(opts: CannonOptions): Promise<ScenarioResult> {
   const counter = { next: 0 };
   if (opts.warmup > 0) await once(opts, opts.warmup, counter);
+  const serverBefore = processCpuSeconds(opts.serverPids ?? []);
+  const clientBefore = process.cpuUsage();
   const { result: measured, redis } = await countRedisCommands(opts.redisCounter, async () => {
     const run = await once(opts, opts.duration, counter);
     return { ...run, requests: answeredIn(run.result), durationSeconds: run.result.duration };
   });
+  const clientUsed = process.cpuUsage(clientBefore);
+  const serverAfter = processCpuSeconds(opts.serverPids ?? []);
   const { result: r, latencies } = measured;
   const sorted = latencies.slice().sort();
   const statusCodes: Record<string, number> = {};
@@ -150,6 +159,14 @@ export async function runScenario(opts: CannonOptions): Promise<ScenarioResult> 
     durationSeconds: r.duration,
     connections: opts.connections,
     ...(redis ? { redis } : {}),
+    ...(answered > 0
+      ? {
+          cpu: {
+            ...(serverBefore !== undefined && serverAfter !== undefined ? { serverUs: ((serverAfter - serverBefore) * 1e6) / answered } : {}),
+            clientUs: (clientUsed.user + clientUsed.system) / answered,
+          },
+        }
+      : {}),
   };
 }
 

@@ -201,6 +201,10 @@ function startChild(args: string[], env: NodeJS.ProcessEnv, name: string): Child
   return { process: child, output, exited };
 }
 
+function pidsOf(children: Child[]): number[] {
+  return children.flatMap((c) => (c.process.pid === undefined ? [] : [c.process.pid]));
+}
+
 async function stopChild(child: Child, _name: string): Promise<void> {
   if (child.process.exitCode !== null || child.process.signalCode !== null) return;
   child.process.kill('SIGTERM');
@@ -244,6 +248,8 @@ process.on('SIGTERM', () => server.close(() => process.exit(0)));
 
 export interface RunningProcess {
   url: string;
+  /** The server's process id (its CPU time is read from /proc). */
+  pids: number[];
   stop(): Promise<void>;
 }
 
@@ -252,7 +258,7 @@ export async function startBareServer(): Promise<RunningProcess> {
   const child = startChild(['--input-type=module', '-e', BARE_SERVER], { PATH: process.env.PATH, PORT: String(port) }, 'bare server');
   const url = `http://127.0.0.1:${port}`;
   await waitUntilReady(url, child, 'bare server');
-  return { url, stop: () => stopChild(child, 'bare server') };
+  return { url, pids: pidsOf([child]), stop: () => stopChild(child, 'bare server') };
 }
 
 // ---- boxoffice ---------------------------------------------------------------------------------
@@ -283,6 +289,8 @@ export interface RunningService {
   databaseUrl: string | undefined;
   redisPrefix: string | undefined;
   describe: string;
+  /** The server processes' ids, one per instance. */
+  pids: number[];
   /** Stops the server processes (graceful SIGTERM). The database and keys stay until cleanUp(). */
   stop(): Promise<void>;
 }
@@ -397,6 +405,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     databaseUrl,
     redisPrefix,
     describe,
+    pids: pidsOf(children),
     stop: async () => {
       await Promise.all(children.map((c, i) => stopChild(c, `boxoffice #${i + 1}`)));
     },
