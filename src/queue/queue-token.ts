@@ -29,9 +29,42 @@ function mac(claims: Buffer, secret: string): Buffer {
   return createHmac('sha256', secret).update(claims).digest();
 }
 
-function uuidBytes(uuid: string, what: string): Buffer {
-  if (!UUID.test(uuid)) throw new Error(`a queue token's ${what} must be a lower-case uuid, got "${uuid}"`);
-  return Buffer.from(uuid.replaceAll('-', ''), 'hex');
+/** The value of each ASCII code as a lower-case hex digit, -1 for anything else. */
+const HEX_VALUE = Int8Array.from({ length: 128 }, (_, c) => {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+});
+
+/**
+ * Writes `length` bytes spelled by lower-case hex digits in `text` (dashes skipped) into `out` at
+ * `offset`, without a Buffer of its own: false if the text has anything else or the wrong length.
+ */
+function writeHex(text: string, out: Buffer, offset: number, length: number): boolean {
+  let at = offset;
+  const end = offset + length;
+  let high = -1;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 45) {
+      if (high !== -1) return false;
+      continue;
+    }
+    const digit = code < 128 ? HEX_VALUE[code]! : -1;
+    if (digit < 0) return false;
+    if (high === -1) {
+      high = digit;
+    } else {
+      if (at === end) return false;
+      out[at++] = high * 16 + digit;
+      high = -1;
+    }
+  }
+  return at === end && high === -1;
+}
+
+function writeUuid(uuid: string, what: string, out: Buffer, offset: number): void {
+  if (!UUID.test(uuid) || !writeHex(uuid, out, offset, 16)) throw new Error(`a queue token's ${what} must be a lower-case uuid, got "${uuid}"`);
 }
 
 /** The two hex digits of each byte value, as ASCII codes: byte b's at 2b and 2b + 1. */
@@ -56,17 +89,28 @@ function uuidText(bytes: Buffer): string {
   return uuidScratch.toString('latin1');
 }
 
+/**
+ * Where a token is put together: signing is synchronous, so one buffer serves every call, and a token
+ * costs the MAC's own buffer and its text, nothing more (token issue signs once per request).
+ */
+const tokenScratch = Buffer.alloc(CLAIMS_BYTES + MAC_BYTES);
+const claimsScratch = tokenScratch.subarray(0, CLAIMS_BYTES);
+
 /** Deterministic: the same claims always sign to the same string, so a rejoin returns the same token. */
 export function signToken(claims: TokenClaims, secret: string): string {
   if (!Number.isSafeInteger(claims.seq) || claims.seq < 0) throw new Error(`a queue token's seq must be a safe integer ≥ 0, got ${claims.seq}`);
   if (!EPOCH.test(claims.epoch)) throw new Error(`a queue token's epoch must be 16 hex digits, got "${claims.epoch}"`);
-  const body = Buffer.alloc(CLAIMS_BYTES);
-  uuidBytes(claims.userId, 'userId').copy(body, 0);
-  uuidBytes(claims.tokenId, 'tokenId').copy(body, 16);
-  body.writeBigUInt64BE(BigInt(claims.seq), 32);
-  Buffer.from(claims.epoch, 'hex').copy(body, 40);
-  (claims.saleId ? uuidBytes(claims.saleId, 'saleId') : NO_SALE).copy(body, 48);
-  return Buffer.concat([body, mac(body, secret)]).toString('base64url');
+  const body = claimsScratch;
+  writeUuid(claims.userId, 'userId', body, 0);
+  writeUuid(claims.tokenId, 'tokenId', body, 16);
+  // seq < 2^53: its high 32 bits and its low 32 bits, big-endian.
+  body.writeUInt32BE(Math.floor(claims.seq / 2 ** 32), 32);
+  body.writeUInt32BE(claims.seq >>> 0, 36);
+  writeHex(claims.epoch, body, 40, 8);
+  if (claims.saleId) writeUuid(claims.saleId, 'saleId', body, 48);
+  else body.fill(0, 48, 64);
+  mac(body, secret).copy(tokenScratch, CLAIMS_BYTES);
+  return tokenScratch.toString('base64url');
 }
 
 /** The claims of a genuine token, or null for anything malformed or forged. */
